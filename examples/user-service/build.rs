@@ -1,0 +1,4 @@
+//! Generates the UserService code from proto/user.proto.
+fn main() -> std::io::Result<()> {
+    wirecall_build::compile_protos(&["proto/user.proto"], &["proto"])
+}

@@ -1,0 +1,18 @@
+//! Serves the UserService: `user-server [--addr 127.0.0.1:50051]`. Stops on Ctrl-C.
+
+use user_service::pb::UserServiceServer;
+use user_service::Users;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = user_service::arg("addr").unwrap_or_else(|| "127.0.0.1:50051".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("UserService listening on {}", listener.local_addr()?);
+    wirecall::Server::builder()
+        .add_service(UserServiceServer::new(Users::new()))
+        .serve_with_listener(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

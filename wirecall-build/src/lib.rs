@@ -1,0 +1,142 @@
+//! # wirecall-build
+//!
+//! Generates Rust code for `.proto` files from `build.rs`, with no `protoc` binary: `protox`
+//! parses the files (imports and the well-known types included), `prost-build` writes the
+//! messages, and this crate writes, for each service `Foo`, a server trait `Foo`, a
+//! `FooServer<T>` to add to a `wirecall::Server`, and a `FooClient`.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> std::io::Result<()> {
+//!     wirecall_build::compile_protos(&["proto/user.proto"], &["proto"])
+//! }
+//! ```
+//!
+//! Then `wirecall::include_proto!("user");` in the crate includes the package `user`.
+//! Comments in the `.proto` files become doc comments.
+
+mod service;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The file name of the serialized `FileDescriptorSet` written next to the generated code.
+pub const DESCRIPTOR_SET_FILE: &str = "wirecall_descriptor_set.bin";
+
+/// Compiles `protos` (found under `includes`) with servers and clients, into `OUT_DIR`.
+pub fn compile_protos(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io::Result<()> {
+    Builder::new().compile(protos, includes)
+}
+
+/// Code generation settings; [`compile_protos`] uses the defaults.
+#[derive(Debug)]
+pub struct Builder {
+    server: bool,
+    client: bool,
+    out_dir: Option<PathBuf>,
+    prost: prost_build::Config,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Servers and clients, written to `OUT_DIR`.
+    pub fn new() -> Self {
+        Builder {
+            server: true,
+            client: true,
+            out_dir: None,
+            prost: prost_build::Config::new(),
+        }
+    }
+
+    /// Whether to generate server traits and `FooServer` types (default on).
+    pub fn build_server(mut self, yes: bool) -> Self {
+        self.server = yes;
+        self
+    }
+
+    /// Whether to generate `FooClient` types (default on).
+    pub fn build_client(mut self, yes: bool) -> Self {
+        self.client = yes;
+        self
+    }
+
+    /// Writes the code to `dir` instead of `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds an attribute to generated messages or enums matching `path` (prost-build's rules).
+    pub fn type_attribute(mut self, path: impl AsRef<str>, attribute: impl AsRef<str>) -> Self {
+        self.prost.type_attribute(path, attribute);
+        self
+    }
+
+    /// Adds an attribute to generated fields matching `path` (prost-build's rules).
+    pub fn field_attribute(mut self, path: impl AsRef<str>, attribute: impl AsRef<str>) -> Self {
+        self.prost.field_attribute(path, attribute);
+        self
+    }
+
+    /// Uses an existing Rust type for a protobuf package or type instead of generating it.
+    pub fn extern_path(mut self, proto_path: impl Into<String>, rust_path: impl Into<String>) -> Self {
+        self.prost.extern_path(proto_path, rust_path);
+        self
+    }
+
+    /// Direct access to the prost-build configuration for anything else.
+    pub fn prost_config(&mut self) -> &mut prost_build::Config {
+        &mut self.prost
+    }
+
+    /// Parses `protos` and writes one `<package>.rs` per protobuf package, plus
+    /// [`DESCRIPTOR_SET_FILE`] with every file's descriptor (imports included).
+    pub fn compile(
+        mut self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> io::Result<()> {
+        let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
+            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        compiler.include_imports(true).include_source_info(true);
+        compiler
+            .open_files(protos.iter().map(AsRef::as_ref))
+            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+
+        let in_build_script = std::env::var_os("CARGO_MANIFEST_DIR").is_some()
+            && std::env::var_os("OUT_DIR").is_some();
+        if in_build_script {
+            for file in compiler.files() {
+                if let Some(path) = file.path() {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+            }
+        }
+
+        let out_dir = match self.out_dir.clone() {
+            Some(dir) => dir,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| io::Error::other("OUT_DIR is not set: call from build.rs or set out_dir"))?,
+        };
+        std::fs::create_dir_all(&out_dir)?;
+        std::fs::write(
+            out_dir.join(DESCRIPTOR_SET_FILE),
+            compiler.encode_file_descriptor_set(),
+        )?;
+
+        self.prost
+            .out_dir(&out_dir)
+            .service_generator(Box::new(service::Generator {
+                server: self.server,
+                client: self.client,
+            }));
+        self.prost.compile_fds(compiler.file_descriptor_set())
+    }
+}

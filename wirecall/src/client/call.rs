@@ -1,0 +1,338 @@
+//! The four call patterns, as methods on [`Channel`] that generated clients call.
+//!
+//! Every call: open a stream with the request headers, send the framed message(s), read the
+//! response headers (a trailers-only response ends the call there), then the message(s) and
+//! the trailers.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use h2::client::ResponseFuture;
+use h2::SendStream;
+use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
+use http::uri::PathAndQuery;
+use http::Uri;
+
+use super::Channel;
+use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
+use crate::metadata::MetadataMap;
+use crate::flow_control::send_data;
+use crate::status::{from_h2_error, from_http_status};
+use crate::streaming::Side;
+use crate::task::AbortOnDrop;
+use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
+
+const GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
+const TRAILERS: HeaderValue = HeaderValue::from_static("trailers");
+
+impl Channel {
+    /// A unary call with protobuf messages: one request, one response.
+    pub async fn unary<Req, Resp>(
+        &self,
+        request: impl IntoRequest<Req>,
+        path: PathAndQuery,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.unary_with(request.into_request(), path, ProstCodec::default(), ProstCodec::default())
+            .await
+    }
+
+    /// A server-streaming call with protobuf messages.
+    pub async fn server_streaming<Req, Resp>(
+        &self,
+        request: impl IntoRequest<Req>,
+        path: PathAndQuery,
+    ) -> Result<Response<Streaming<Resp>>, Status>
+    where
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.server_streaming_with(
+            request.into_request(),
+            path,
+            ProstCodec::default(),
+            ProstCodec::default(),
+        )
+        .await
+    }
+
+    /// A client-streaming call with protobuf messages.
+    pub async fn client_streaming<R, Resp>(
+        &self,
+        request: R,
+        path: PathAndQuery,
+    ) -> Result<Response<Resp>, Status>
+    where
+        R: IntoStreamingRequest,
+        R::Message: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.client_streaming_with(
+            request.into_streaming_request(),
+            path,
+            ProstCodec::default(),
+            ProstCodec::default(),
+        )
+        .await
+    }
+
+    /// A bidirectional-streaming call with protobuf messages.
+    pub async fn streaming<R, Resp>(
+        &self,
+        request: R,
+        path: PathAndQuery,
+    ) -> Result<Response<Streaming<Resp>>, Status>
+    where
+        R: IntoStreamingRequest,
+        R::Message: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        self.streaming_with(
+            request.into_streaming_request(),
+            path,
+            ProstCodec::default(),
+            ProstCodec::default(),
+        )
+        .await
+    }
+
+    /// A unary call with any codec.
+    pub async fn unary_with<E: Encoder, D: Decoder>(
+        &self,
+        request: Request<E::Item>,
+        path: PathAndQuery,
+        mut encoder: E,
+        decoder: D,
+    ) -> Result<Response<D::Item>, Status> {
+        let deadline = self.deadline(&request);
+        let call = async {
+            let (metadata, _, message) = request.into_parts();
+            let mut buf = BytesMut::new();
+            let max = self.inner.endpoint.config.max_encoding_message_size;
+            encode_frame(&mut encoder, &message, &mut buf, max)?;
+            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            send.send_data(buf.freeze(), true)
+                .map_err(|e| from_h2_error(&e))?;
+            let (headers, stream) = self.read_head(response, decoder).await?;
+            single_message(headers, stream).await
+        };
+        with_deadline(deadline, call).await
+    }
+
+    /// A server-streaming call with any codec.
+    pub async fn server_streaming_with<E: Encoder, D: Decoder>(
+        &self,
+        request: Request<E::Item>,
+        path: PathAndQuery,
+        mut encoder: E,
+        decoder: D,
+    ) -> Result<Response<Streaming<D::Item, D>>, Status> {
+        let deadline = self.deadline(&request);
+        let call = async {
+            let (metadata, _, message) = request.into_parts();
+            let mut buf = BytesMut::new();
+            let max = self.inner.endpoint.config.max_encoding_message_size;
+            encode_frame(&mut encoder, &message, &mut buf, max)?;
+            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            send.send_data(buf.freeze(), true)
+                .map_err(|e| from_h2_error(&e))?;
+            self.read_head(response, decoder).await
+        };
+        let (headers, mut stream) = with_deadline(deadline, call).await?;
+        stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
+        Ok(Response::from_parts(headers, MetadataMap::new(), stream))
+    }
+
+    /// A client-streaming call with any codec.
+    pub async fn client_streaming_with<S, E, D>(
+        &self,
+        request: Request<S>,
+        path: PathAndQuery,
+        encoder: E,
+        decoder: D,
+    ) -> Result<Response<D::Item>, Status>
+    where
+        S: Stream<Item = E::Item> + Send + 'static,
+        E: Encoder,
+        E::Item: Send,
+        D: Decoder,
+    {
+        let deadline = self.deadline(&request);
+        let call = async {
+            let (headers, stream) = self
+                .start_streaming(request, path, encoder, decoder, deadline)
+                .await?;
+            single_message(headers, stream).await
+        };
+        with_deadline(deadline, call).await
+    }
+
+    /// A bidirectional-streaming call with any codec. Returns once the response headers
+    /// arrive; requests keep flowing from `request`'s stream meanwhile.
+    pub async fn streaming_with<S, E, D>(
+        &self,
+        request: Request<S>,
+        path: PathAndQuery,
+        encoder: E,
+        decoder: D,
+    ) -> Result<Response<Streaming<D::Item, D>>, Status>
+    where
+        S: Stream<Item = E::Item> + Send + 'static,
+        E: Encoder,
+        E::Item: Send,
+        D: Decoder,
+    {
+        let deadline = self.deadline(&request);
+        let call = self.start_streaming(request, path, encoder, decoder, deadline);
+        let (headers, mut stream) = with_deadline(deadline, call).await?;
+        stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
+        Ok(Response::from_parts(headers, MetadataMap::new(), stream))
+    }
+
+    /// Opens the stream, starts the task that sends the request messages, and reads the
+    /// response headers.
+    async fn start_streaming<S, E, D>(
+        &self,
+        request: Request<S>,
+        path: PathAndQuery,
+        encoder: E,
+        decoder: D,
+        deadline: Option<Instant>,
+    ) -> Result<(MetadataMap, Streaming<D::Item, D>), Status>
+    where
+        S: Stream<Item = E::Item> + Send + 'static,
+        E: Encoder,
+        E::Item: Send,
+        D: Decoder,
+    {
+        let (metadata, _, messages) = request.into_parts();
+        let (response, send) = self.start(path, metadata, deadline).await?;
+        let max = self.inner.endpoint.config.max_encoding_message_size;
+        let sender = AbortOnDrop(tokio::spawn(send_all(send, messages, encoder, max)));
+        let (headers, mut stream) = self.read_head(response, decoder).await?;
+        stream.set_sender(sender);
+        Ok((headers, stream))
+    }
+
+    fn deadline<T>(&self, request: &Request<T>) -> Option<Instant> {
+        let timeout = request.timeout().or(self.inner.endpoint.config.timeout)?;
+        Instant::now().checked_add(timeout)
+    }
+
+    /// Sends the request headers on a new stream.
+    async fn start(
+        &self,
+        path: PathAndQuery,
+        metadata: MetadataMap,
+        deadline: Option<Instant>,
+    ) -> Result<(ResponseFuture, SendStream<Bytes>), Status> {
+        let endpoint = &self.inner.endpoint;
+        let uri = Uri::builder()
+            .scheme(endpoint.scheme.clone())
+            .authority(endpoint.authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|e| Status::internal(format!("invalid request URI: {e}")))?;
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        metadata.append_to(headers);
+        headers.insert(CONTENT_TYPE, GRPC);
+        headers.insert(TE, TRAILERS);
+        headers.insert(USER_AGENT, endpoint.config.user_agent.clone());
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            headers.insert("grpc-timeout", crate::deadline::format_timeout(left));
+        }
+        let mut sender = self.ready_sender().await?;
+        sender
+            .send_request(request, false)
+            .map_err(|e| from_h2_error(&e))
+    }
+
+    /// Reads the response headers: a trailers-only response ends the call here.
+    async fn read_head<D: Decoder>(
+        &self,
+        response: ResponseFuture,
+        decoder: D,
+    ) -> Result<(MetadataMap, Streaming<D::Item, D>), Status> {
+        let response = response.await.map_err(|e| from_h2_error(&e))?;
+        let (parts, body) = response.into_parts();
+        if let Some(status) = Status::from_header_map(&parts.headers) {
+            if !status.is_ok() {
+                return Err(status);
+            }
+            let trailers = MetadataMap::from_headers(parts.headers);
+            return Ok((MetadataMap::new(), Streaming::finished(body, decoder, trailers)));
+        }
+        if parts.status != http::StatusCode::OK {
+            return Err(from_http_status(parts.status));
+        }
+        let content_type = parts.headers.get(CONTENT_TYPE);
+        if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
+            return Err(Status::unknown(format!(
+                "response content-type {content_type:?} is not application/grpc"
+            )));
+        }
+        let max = self.inner.endpoint.config.max_decoding_message_size;
+        let stream = Streaming::new(body, decoder, max, Side::Client);
+        Ok((MetadataMap::from_headers(parts.headers), stream))
+    }
+}
+
+/// Reads the one response message of a unary or client-streaming call and the trailers.
+async fn single_message<T, D: Decoder<Item = T>>(
+    headers: MetadataMap,
+    mut stream: Streaming<T, D>,
+) -> Result<Response<T>, Status> {
+    let Some(message) = stream.message().await? else {
+        return Err(Status::internal("server sent no response message"));
+    };
+    if stream.message().await?.is_some() {
+        return Err(Status::internal(
+            "server sent more than one response message for a unary method",
+        ));
+    }
+    Ok(Response::from_parts(headers, stream.take_trailers(), message))
+}
+
+async fn with_deadline<T>(
+    deadline: Option<Instant>,
+    call: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        None => call.await,
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), call)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    }
+}
+
+/// Sends every message of `messages`, then ends the stream. Runs as its own task.
+async fn send_all<S, E>(mut send: SendStream<Bytes>, messages: S, mut encoder: E, max: usize)
+where
+    S: Stream<Item = E::Item>,
+    E: Encoder,
+{
+    let mut messages = pin!(messages);
+    let mut buf = BytesMut::new();
+    while let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+        if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max) {
+            tracing::warn!(%status, "cancelling call: a request message could not be sent");
+            send.send_reset(h2::Reason::CANCEL);
+            return;
+        }
+        if let Err(err) = send_data(&mut send, buf.split().freeze()).await {
+            tracing::debug!(%err, "request stream closed while sending");
+            return;
+        }
+    }
+    let _ = send.send_data(Bytes::new(), true);
+}

@@ -1,0 +1,141 @@
+//! [`Channel`]: one HTTP/2 connection to one server, multiplexing every call, connected on
+//! first use and reconnected after it is lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+
+use super::endpoint::Endpoint;
+use crate::{Error, Status};
+
+/// A cheap-to-clone handle to a server. Every clone shares the one connection.
+#[derive(Clone)]
+pub struct Channel {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) endpoint: Endpoint,
+    conn: Mutex<Option<Connection>>,
+    /// Held while connecting, so concurrent first calls share one connection attempt.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+struct Connection {
+    sender: SendRequest<Bytes>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Channel {
+    /// A channel that connects on its first call.
+    pub fn lazy(endpoint: Endpoint) -> Channel {
+        Channel {
+            inner: Arc::new(Inner {
+                endpoint,
+                conn: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Connects to `target` (e.g. `http://127.0.0.1:50051`) with default settings.
+    pub async fn connect(target: impl AsRef<str>) -> Result<Channel, Error> {
+        Endpoint::new(target)?.connect().await
+    }
+
+    /// A lazily connecting channel for a literal target; panics on a malformed one.
+    pub fn from_static(target: &'static str) -> Channel {
+        Endpoint::from_static(target).connect_lazy()
+    }
+
+    /// The endpoint this channel connects to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    pub(crate) async fn connect_now(&self) -> Result<(), Error> {
+        self.connection().await.map(drop)
+    }
+
+    /// A sender ready for one more stream. A connection found closed is replaced once; the
+    /// request has not left yet, so this retry is always safe.
+    pub(crate) async fn ready_sender(&self) -> Result<SendRequest<Bytes>, Status> {
+        let mut last_err = None;
+        for _ in 0..2 {
+            let conn = self.connection().await?;
+            match conn.sender.clone().ready().await {
+                Ok(sender) => return Ok(sender),
+                Err(err) => {
+                    tracing::debug!(%err, "connection lost; reconnecting");
+                    conn.closed.store(true, Ordering::Release);
+                    last_err = Some(err);
+                }
+            }
+        }
+        let err = last_err.expect("loop ran");
+        Err(Status::unavailable(format!("connection lost: {err}")))
+    }
+
+    async fn connection(&self) -> Result<Connection, Error> {
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let _guard = self.inner.connecting.lock().await;
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let conn = self.handshake().await?;
+        *self.inner.conn.lock().expect("channel lock") = Some(conn.clone());
+        Ok(conn)
+    }
+
+    fn current(&self) -> Option<Connection> {
+        let conn = self.inner.conn.lock().expect("channel lock");
+        conn.as_ref()
+            .filter(|c| !c.closed.load(Ordering::Acquire))
+            .cloned()
+    }
+
+    async fn handshake(&self) -> Result<Connection, Error> {
+        let endpoint = &self.inner.endpoint;
+        let target = endpoint.authority.as_str();
+        let config = &endpoint.config;
+        let connect = async {
+            let io = crate::transport::connect(target)
+                .await
+                .map_err(|e| Error::connect(target, e))?;
+            h2::client::Builder::new()
+                .initial_window_size(config.initial_stream_window_size)
+                .initial_connection_window_size(config.initial_connection_window_size)
+                .max_header_list_size(config.max_header_list_size)
+                .enable_push(false)
+                .handshake::<_, Bytes>(io)
+                .await
+                .map_err(|e| Error::connect(target, e))
+        };
+        let (sender, connection) = tokio::time::timeout(config.connect_timeout, connect)
+            .await
+            .map_err(|_| Error::connect(target, "connect timeout"))??;
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        let target = target.to_owned();
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%target, %err, "connection closed with an error");
+            }
+            flag.store(true, Ordering::Release);
+        });
+        Ok(Connection { sender, closed })
+    }
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("authority", &self.inner.endpoint.authority)
+            .finish_non_exhaustive()
+    }
+}

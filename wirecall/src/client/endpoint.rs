@@ -1,0 +1,155 @@
+//! Where and how to connect: the target URI and the channel's settings.
+
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Uri};
+
+use super::Channel;
+use crate::frame::DEFAULT_MAX_RECEIVE_SIZE;
+use crate::Error;
+
+/// Settings shared by every call on a channel.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelConfig {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_decoding_message_size: usize,
+    pub(crate) max_encoding_message_size: usize,
+    pub(crate) initial_stream_window_size: u32,
+    pub(crate) initial_connection_window_size: u32,
+    pub(crate) max_header_list_size: u32,
+    pub(crate) user_agent: HeaderValue,
+}
+
+/// A server address plus channel settings; `connect` or `connect_lazy` makes the
+/// [`Channel`].
+///
+/// ```
+/// # async fn f() -> Result<(), wirecall::Error> {
+/// use std::time::Duration;
+/// let channel = wirecall::Endpoint::new("http://127.0.0.1:50051")?
+///     .timeout(Duration::from_secs(5))
+///     .connect_lazy();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub(crate) scheme: Scheme,
+    pub(crate) authority: Authority,
+    pub(crate) config: ChannelConfig,
+}
+
+impl Endpoint {
+    /// Parses a target such as `http://127.0.0.1:50051` (a bare `host:port` means `http`).
+    pub fn new(target: impl AsRef<str>) -> Result<Endpoint, Error> {
+        let target = target.as_ref();
+        let with_scheme;
+        let text = if target.contains("://") {
+            target
+        } else {
+            with_scheme = format!("http://{target}");
+            &with_scheme
+        };
+        let uri: Uri = text
+            .parse()
+            .map_err(|e| Error::invalid_uri(format!("{target:?}: {e}")))?;
+        let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
+        if scheme != Scheme::HTTP {
+            return Err(Error::invalid_uri(format!(
+                "{target:?}: only http (plaintext HTTP/2) is supported so far"
+            )));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| Error::invalid_uri(format!("{target:?}: no host")))?;
+        let authority = if authority.port().is_some() {
+            authority
+        } else {
+            format!("{}:80", authority.host())
+                .parse()
+                .map_err(|e| Error::invalid_uri(format!("{target:?}: {e}")))?
+        };
+        Ok(Endpoint {
+            scheme,
+            authority,
+            config: ChannelConfig {
+                timeout: None,
+                connect_timeout: Duration::from_secs(20),
+                max_decoding_message_size: DEFAULT_MAX_RECEIVE_SIZE,
+                max_encoding_message_size: u32::MAX as usize,
+                initial_stream_window_size: 1024 * 1024,
+                initial_connection_window_size: 4 * 1024 * 1024,
+                max_header_list_size: 16 * 1024,
+                user_agent: HeaderValue::from_static(concat!(
+                    "grpc-rust-wirecall/",
+                    env!("CARGO_PKG_VERSION")
+                )),
+            },
+        })
+    }
+
+    /// Like [`Endpoint::new`] for a literal; panics on a malformed target.
+    pub fn from_static(target: &'static str) -> Endpoint {
+        Endpoint::new(target).expect("a valid static target")
+    }
+
+    /// The default time every call may take (sent as `grpc-timeout`); a request's own
+    /// timeout wins. No default: calls wait as long as the server takes.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = Some(timeout);
+        self
+    }
+
+    /// How long to wait for a TCP connection and HTTP/2 handshake (default 20 s, the
+    /// minimum connect timeout of connection-backoff.md).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest response message accepted (default 4 MiB); a larger one fails the call
+    /// with `RESOURCE_EXHAUSTED`.
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.config.max_decoding_message_size = limit;
+        self
+    }
+
+    /// The largest request message sent (default 4 GiB - 1); a larger one fails the call
+    /// with `RESOURCE_EXHAUSTED` before anything is sent.
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.config.max_encoding_message_size = limit.min(u32::MAX as usize);
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each call (default 1 MiB).
+    pub fn initial_stream_window_size(mut self, size: u32) -> Self {
+        self.config.initial_stream_window_size = size;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of the connection (default 4 MiB).
+    pub fn initial_connection_window_size(mut self, size: u32) -> Self {
+        self.config.initial_connection_window_size = size;
+        self
+    }
+
+    /// The largest response header block accepted (default 16 KiB).
+    pub fn max_header_list_size(mut self, size: u32) -> Self {
+        self.config.max_header_list_size = size;
+        self
+    }
+
+    /// Connects now; fails if the server cannot be reached.
+    pub async fn connect(self) -> Result<Channel, Error> {
+        let channel = Channel::lazy(self);
+        channel.connect_now().await?;
+        Ok(channel)
+    }
+
+    /// A channel that connects on its first call, and again after a connection is lost.
+    pub fn connect_lazy(self) -> Channel {
+        Channel::lazy(self)
+    }
+}

@@ -1,0 +1,9 @@
+//! The client side: a [`Channel`] to one server, shared by every call and every generated
+//! client made from it, and the four call patterns on top of it.
+
+mod call;
+mod channel;
+mod endpoint;
+
+pub use channel::Channel;
+pub use endpoint::Endpoint;

@@ -1,0 +1,301 @@
+//! Custom metadata: the application's own headers and trailers (PROTOCOL-HTTP2.md,
+//! "Custom-Metadata"). Keys are lower-case; keys ending in `-bin` carry binary values sent
+//! as base64, every other value is printable ASCII. Headers that gRPC itself uses
+//! (`grpc-*`, `content-type`, `te`, and HTTP/2 pseudo-headers) are reserved.
+
+mod binary;
+mod key;
+
+pub use key::{is_reserved, MetadataError};
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// One metadata value, as stored on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataValue<'a> {
+    /// A printable ASCII value.
+    Ascii(&'a str),
+    /// A binary value (its key ends in `-bin`), already decoded from base64.
+    Binary(Bytes),
+}
+
+/// A multimap of custom metadata, sent as HTTP/2 headers or trailers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetadataMap {
+    headers: HeaderMap,
+}
+
+impl MetadataMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        MetadataMap::default()
+    }
+
+    /// Takes the custom metadata out of received headers, dropping reserved ones.
+    pub fn from_headers(mut headers: HeaderMap) -> Self {
+        if headers.keys().any(|k| is_reserved(k.as_str())) {
+            headers.retain_custom();
+        }
+        MetadataMap { headers }
+    }
+
+    /// The entries as a plain `HeaderMap`, ready to be sent.
+    pub fn into_headers(self) -> HeaderMap {
+        self.headers
+    }
+
+    /// The entries as a plain `HeaderMap`.
+    pub fn as_headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Appends every entry to `dst` (used when building a request or response).
+    pub(crate) fn append_to(self, dst: &mut HeaderMap) {
+        if dst.is_empty() {
+            *dst = self.headers;
+            return;
+        }
+        let mut last: Option<HeaderName> = None;
+        for (name, value) in self.headers {
+            if let Some(name) = name {
+                last = Some(name);
+            }
+            if let Some(name) = &last {
+                dst.append(name.clone(), value);
+            }
+        }
+    }
+
+    /// Sets an ASCII value, replacing earlier values of the key.
+    pub fn insert(&mut self, key: &str, value: &str) -> Result<(), MetadataError> {
+        let (name, value) = key::ascii_entry(key, value)?;
+        self.headers.insert(name, value);
+        Ok(())
+    }
+
+    /// Adds an ASCII value, keeping earlier values of the key.
+    pub fn append(&mut self, key: &str, value: &str) -> Result<(), MetadataError> {
+        let (name, value) = key::ascii_entry(key, value)?;
+        self.headers.append(name, value);
+        Ok(())
+    }
+
+    /// Sets a binary value (the key must end in `-bin`), replacing earlier values.
+    pub fn insert_bin(&mut self, key: &str, value: impl AsRef<[u8]>) -> Result<(), MetadataError> {
+        let (name, value) = key::binary_entry(key, value.as_ref())?;
+        self.headers.insert(name, value);
+        Ok(())
+    }
+
+    /// Adds a binary value (the key must end in `-bin`), keeping earlier values.
+    pub fn append_bin(&mut self, key: &str, value: impl AsRef<[u8]>) -> Result<(), MetadataError> {
+        let (name, value) = key::binary_entry(key, value.as_ref())?;
+        self.headers.append(name, value);
+        Ok(())
+    }
+
+    /// The first ASCII value of `key`; `None` if absent, binary, or not valid ASCII.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        if key.ends_with("-bin") {
+            return None;
+        }
+        self.headers.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every ASCII value of `key`, in the order received.
+    pub fn get_all<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let values = if key.ends_with("-bin") {
+            None
+        } else {
+            Some(self.headers.get_all(key).iter())
+        };
+        values.into_iter().flatten().filter_map(|v| v.to_str().ok())
+    }
+
+    /// The first binary value of `key`, decoded from base64 (padded or not).
+    pub fn get_bin(&self, key: &str) -> Option<Result<Bytes, MetadataError>> {
+        if !key.ends_with("-bin") {
+            return None;
+        }
+        self.headers.get(key).map(|v| binary::decode(v.as_bytes()))
+    }
+
+    /// Every binary value of `key`, decoded.
+    pub fn get_all_bin<'a>(
+        &'a self,
+        key: &str,
+    ) -> impl Iterator<Item = Result<Bytes, MetadataError>> + 'a {
+        let values = if key.ends_with("-bin") {
+            Some(self.headers.get_all(key).iter())
+        } else {
+            None
+        };
+        values
+            .into_iter()
+            .flatten()
+            .map(|v| binary::decode(v.as_bytes()))
+    }
+
+    /// Whether the map has a value for `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.headers.contains_key(key)
+    }
+
+    /// Removes every value of `key`; returns whether there was one.
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.headers.remove(key).is_some()
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// Whether the map holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+    }
+
+    /// Every entry in order: binary values are decoded (an invalid one is skipped with a log).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, MetadataValue<'_>)> {
+        self.headers.iter().filter_map(|(name, value)| {
+            let key = name.as_str();
+            if key.ends_with("-bin") {
+                match binary::decode(value.as_bytes()) {
+                    Ok(bytes) => Some((key, MetadataValue::Binary(bytes))),
+                    Err(err) => {
+                        tracing::debug!(key, %err, "skipping invalid binary metadata");
+                        None
+                    }
+                }
+            } else {
+                value.to_str().ok().map(|v| (key, MetadataValue::Ascii(v)))
+            }
+        })
+    }
+
+    /// Copies every entry whose key starts with `prefix` from `other` into `self`.
+    pub fn extend_with_prefix(&mut self, other: &MetadataMap, prefix: &str) {
+        for (name, value) in other.headers.iter() {
+            if name.as_str().starts_with(prefix) {
+                self.headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// Base64-encodes a binary value for a `-bin` header.
+    pub(crate) fn encode_bin(value: &[u8]) -> HeaderValue {
+        binary::encode(value)
+    }
+
+    /// Decodes a `-bin` header value.
+    pub(crate) fn decode_bin(value: &[u8]) -> Result<Bytes, MetadataError> {
+        binary::decode(value)
+    }
+}
+
+trait RetainCustom {
+    fn retain_custom(&mut self);
+}
+
+impl RetainCustom for HeaderMap {
+    fn retain_custom(&mut self) {
+        let reserved: Vec<HeaderName> = self
+            .keys()
+            .filter(|k| is_reserved(k.as_str()))
+            .cloned()
+            .collect();
+        for name in reserved {
+            self.remove(name);
+        }
+    }
+}
+
+impl From<HeaderMap> for MetadataMap {
+    fn from(headers: HeaderMap) -> Self {
+        MetadataMap::from_headers(headers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_and_binary_round_trip() {
+        let mut md = MetadataMap::new();
+        md.insert("x-token", "abc 123").unwrap();
+        md.append("x-token", "second").unwrap();
+        md.insert_bin("x-data-bin", [0u8, 1, 0xfe, 0xff]).unwrap();
+        assert_eq!(md.get("x-token"), Some("abc 123"));
+        assert_eq!(md.get_all("x-token").collect::<Vec<_>>(), ["abc 123", "second"]);
+        assert_eq!(md.get_bin("x-data-bin").unwrap().unwrap(), &[0u8, 1, 0xfe, 0xff][..]);
+        // Binary keys are not readable as ASCII and the other way round.
+        assert_eq!(md.get("x-data-bin"), None);
+        assert!(md.get_bin("x-token").is_none());
+        // Sent unpadded.
+        assert_eq!(md.as_headers()["x-data-bin"], "AAH+/w");
+        assert_eq!(md.len(), 3);
+    }
+
+    #[test]
+    fn upper_case_keys_are_lowered() {
+        let mut md = MetadataMap::new();
+        md.insert("X-Request-Id", "1").unwrap();
+        assert_eq!(md.get("x-request-id"), Some("1"));
+    }
+
+    #[test]
+    fn reserved_and_invalid_entries_are_rejected() {
+        let mut md = MetadataMap::new();
+        for key in ["grpc-status", "grpc-foo", "content-type", "te", ":path", "connection"] {
+            assert!(
+                matches!(md.insert(key, "v"), Err(MetadataError::Reserved(_))),
+                "{key}"
+            );
+        }
+        assert!(matches!(md.insert("bad key", "v"), Err(MetadataError::InvalidKey(_))));
+        assert!(matches!(md.insert("", "v"), Err(MetadataError::InvalidKey(_))));
+        assert!(matches!(md.insert("x-a", "line\nbreak"), Err(MetadataError::InvalidValue(_))));
+        assert!(matches!(md.insert("x-a", "é"), Err(MetadataError::InvalidValue(_))));
+        assert!(matches!(md.insert("x-a-bin", "v"), Err(MetadataError::BinaryKey(_))));
+        assert!(matches!(md.insert_bin("x-a", b"v"), Err(MetadataError::AsciiKey(_))));
+        assert!(md.is_empty());
+    }
+
+    #[test]
+    fn received_headers_lose_reserved_entries() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-timeout", HeaderValue::from_static("1S"));
+        headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("x-keep", HeaderValue::from_static("yes"));
+        headers.insert("x-pad-bin", HeaderValue::from_static("AAH+/w=="));
+        let md = MetadataMap::from_headers(headers);
+        assert_eq!(md.len(), 2);
+        assert_eq!(md.get("x-keep"), Some("yes"));
+        assert_eq!(md.get_bin("x-pad-bin").unwrap().unwrap(), &[0u8, 1, 0xfe, 0xff][..]);
+    }
+
+    #[test]
+    fn invalid_base64_is_an_error_not_a_panic() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-bad-bin", HeaderValue::from_static("!!!"));
+        let md = MetadataMap::from_headers(headers);
+        assert!(matches!(md.get_bin("x-bad-bin"), Some(Err(MetadataError::InvalidBase64(_)))));
+        assert_eq!(md.iter().count(), 0);
+    }
+
+    #[test]
+    fn prefix_copy_keeps_binary_values() {
+        let mut from = MetadataMap::new();
+        from.insert("x-echo-a", "1").unwrap();
+        from.insert_bin("x-echo-b-bin", b"\x00").unwrap();
+        from.insert("other", "2").unwrap();
+        let mut to = MetadataMap::new();
+        to.extend_with_prefix(&from, "x-echo-");
+        assert_eq!(to.len(), 2);
+        assert_eq!(to.get_bin("x-echo-b-bin").unwrap().unwrap(), &b"\x00"[..]);
+    }
+}

@@ -1,0 +1,153 @@
+//! One HTTP/2 connection: accepts streams, checks that each is a gRPC request, routes it and
+//! spawns its call. Runs until the peer closes or the server shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::RecvStream;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+use super::router::Router;
+use super::send::send_trailers_only;
+use super::{ServerCall, ServerConfig};
+use crate::metadata::MetadataMap;
+use crate::Status;
+
+/// Serves one connection until it closes; on `shutdown` it sends GOAWAY and lets in-flight
+/// calls finish.
+pub(crate) async fn serve<IO>(
+    io: IO,
+    remote_addr: Option<SocketAddr>,
+    router: Arc<Router>,
+    config: Arc<ServerConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(config.initial_stream_window_size)
+        .initial_connection_window_size(config.initial_connection_window_size)
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .max_header_list_size(config.max_header_list_size)
+        .max_frame_size(config.max_frame_size);
+    let mut conn = match builder.handshake::<_, Bytes>(io).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::debug!(?remote_addr, %err, "HTTP/2 handshake failed");
+            return;
+        }
+    };
+    let mut closing = *shutdown.borrow();
+    if closing {
+        conn.graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            next = conn.accept() => match next {
+                Some(Ok((request, respond))) => dispatch(request, respond, &router, &config, remote_addr),
+                Some(Err(err)) => {
+                    tracing::debug!(?remote_addr, %err, "connection error");
+                    break;
+                }
+                None => break,
+            },
+            changed = shutdown.changed(), if !closing => {
+                closing = true;
+                if changed.is_ok() {
+                    conn.graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Checks the request head (PROTOCOL-HTTP2.md, "Requests") and starts the call.
+fn dispatch(
+    request: Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    router: &Router,
+    config: &Arc<ServerConfig>,
+    remote_addr: Option<SocketAddr>,
+) {
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST {
+        tracing::debug!(method = %parts.method, "rejecting non-POST request");
+        return send_http_error(&mut respond, StatusCode::METHOD_NOT_ALLOWED);
+    }
+    if !is_grpc_content_type(parts.headers.get(CONTENT_TYPE)) {
+        tracing::debug!(content_type = ?parts.headers.get(CONTENT_TYPE), "rejecting non-gRPC content-type");
+        return send_http_error(&mut respond, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    let route = match router.route(parts.uri.path()) {
+        Ok(route) => route,
+        Err(status) => {
+            tracing::debug!(path = parts.uri.path(), "no such method");
+            return send_trailers_only(&mut respond, status);
+        }
+    };
+    if let Some(encoding) = parts.headers.get("grpc-encoding") {
+        if encoding != "identity" {
+            let status = Status::unimplemented(format!(
+                "message encoding {encoding:?} is not supported (accepted: identity)"
+            ));
+            return send_trailers_only(&mut respond, status);
+        }
+    }
+    let deadline = match parts.headers.get("grpc-timeout") {
+        None => None,
+        Some(value) => match crate::deadline::parse_timeout(value.as_bytes()) {
+            Some(timeout) => Some(Instant::now() + timeout),
+            None => {
+                tracing::debug!(?value, "malformed grpc-timeout");
+                let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
+                return send_trailers_only(&mut respond, status);
+            }
+        },
+    };
+    let metadata = MetadataMap::from_headers(parts.headers);
+    let call = ServerCall::new(metadata, body, respond, config.clone(), deadline, remote_addr);
+    route.service.spawn(route.method, call);
+}
+
+/// `application/grpc`, optionally `+proto` or with parameters after `;`.
+fn is_grpc_content_type(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value else { return false };
+    let value = value.as_bytes();
+    let Some(rest) = value.strip_prefix(b"application/grpc") else {
+        return false;
+    };
+    rest.is_empty() || rest == b"+proto" || rest.starts_with(b";") || rest.starts_with(b"+proto;")
+}
+
+fn send_http_error(respond: &mut SendResponse<Bytes>, status: StatusCode) {
+    let mut response = http::Response::new(());
+    *response.status_mut() = status;
+    if let Err(err) = respond.send_response(response, true) {
+        tracing::debug!(%err, "could not send HTTP error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        let ok = ["application/grpc", "application/grpc+proto", "application/grpc;charset=utf-8"];
+        for v in ok {
+            assert!(is_grpc_content_type(Some(&HeaderValue::from_static(v))), "{v}");
+        }
+        let bad = ["application/json", "application/grpc+json", "application/grpcx", "text/plain"];
+        for v in bad {
+            assert!(!is_grpc_content_type(Some(&HeaderValue::from_static(v))), "{v}");
+        }
+        assert!(!is_grpc_content_type(None));
+    }
+}

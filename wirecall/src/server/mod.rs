@@ -1,0 +1,191 @@
+//! The server: a builder that collects services and limits, and the accept loop.
+//!
+//! ```no_run
+//! # async fn run<S: wirecall::server::Service>(svc: S) -> Result<(), wirecall::Error> {
+//! wirecall::Server::builder()
+//!     .add_service(svc)
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+
+mod call;
+mod connection;
+mod router;
+mod send;
+mod service;
+
+pub use call::ServerCall;
+pub use service::Service;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::frame::DEFAULT_MAX_RECEIVE_SIZE;
+use crate::Error;
+
+use router::Router;
+
+/// Limits and HTTP/2 settings of a server. Every field has a safe default.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerConfig {
+    pub(crate) max_decoding_message_size: usize,
+    pub(crate) max_encoding_message_size: usize,
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) max_header_list_size: u32,
+    pub(crate) initial_stream_window_size: u32,
+    pub(crate) initial_connection_window_size: u32,
+    pub(crate) max_frame_size: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_decoding_message_size: DEFAULT_MAX_RECEIVE_SIZE,
+            max_encoding_message_size: u32::MAX as usize,
+            max_concurrent_streams: 1024,
+            max_header_list_size: 16 * 1024,
+            initial_stream_window_size: 1024 * 1024,
+            initial_connection_window_size: 4 * 1024 * 1024,
+            max_frame_size: 16 * 1024,
+        }
+    }
+}
+
+/// The entry point: `Server::builder()`.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Starts building a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+}
+
+/// Collects services and settings, then serves them.
+#[derive(Debug, Default)]
+pub struct ServerBuilder {
+    router: Router,
+    config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// Adds a service (a generated `FooServer`); calls are routed by `/package.Foo/Method`.
+    pub fn add_service<S: Service>(mut self, service: S) -> Self {
+        self.router.add(service);
+        self
+    }
+
+    /// The largest request message accepted, after decompression (default 4 MiB). A larger
+    /// one answers `RESOURCE_EXHAUSTED`.
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.config.max_decoding_message_size = limit;
+        self
+    }
+
+    /// The largest response message sent (default 4 GiB - 1, the frame format's limit).
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.config.max_encoding_message_size = limit.min(u32::MAX as usize);
+        self
+    }
+
+    /// How many calls one connection may have open at once (default 1024).
+    pub fn max_concurrent_streams(mut self, limit: u32) -> Self {
+        self.config.max_concurrent_streams = limit;
+        self
+    }
+
+    /// The largest header block accepted, metadata included (default 16 KiB).
+    pub fn max_header_list_size(mut self, limit: u32) -> Self {
+        self.config.max_header_list_size = limit;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each call (default 1 MiB).
+    pub fn initial_stream_window_size(mut self, size: u32) -> Self {
+        self.config.initial_stream_window_size = size;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each connection (default 4 MiB).
+    pub fn initial_connection_window_size(mut self, size: u32) -> Self {
+        self.config.initial_connection_window_size = size;
+        self
+    }
+
+    /// The largest HTTP/2 frame this server receives (default and minimum 16 KiB).
+    pub fn max_frame_size(mut self, size: u32) -> Self {
+        self.config.max_frame_size = size.clamp(16 * 1024, 16 * 1024 * 1024 - 1);
+        self
+    }
+
+    /// The names of the services added so far.
+    pub fn service_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.router.service_names().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Binds `addr` and serves until the process ends.
+    pub async fn serve(self, addr: SocketAddr) -> Result<(), Error> {
+        self.serve_with_shutdown(addr, std::future::pending()).await
+    }
+
+    /// Binds `addr` and serves until `signal` completes, then shuts down gracefully: GOAWAY
+    /// to every connection, in-flight calls finish, new ones are refused.
+    pub async fn serve_with_shutdown(
+        self,
+        addr: SocketAddr,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let listener = crate::transport::bind(addr)
+            .await
+            .map_err(|e| Error::bind(addr, e))?;
+        self.serve_with_listener(listener, signal).await
+    }
+
+    /// Serves connections from an already bound listener (e.g. one bound to port 0 in tests)
+    /// until `signal` completes, then shuts down gracefully.
+    pub async fn serve_with_listener(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let router = Arc::new(self.router);
+        let config = Arc::new(self.config);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        // Every connection task holds a clone of `alive`; `recv` returns once all are gone.
+        let (alive, mut all_closed) = mpsc::channel::<()>(1);
+        let mut signal = std::pin::pin!(signal);
+        loop {
+            tokio::select! {
+                accepted = crate::transport::accept(&listener) => {
+                    let (io, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(err) => {
+                            tracing::warn!(%err, "accept failed");
+                            continue;
+                        }
+                    };
+                    let (router, config, shutdown, alive) =
+                        (router.clone(), config.clone(), shutdown_rx.clone(), alive.clone());
+                    tokio::spawn(async move {
+                        connection::serve(io, Some(peer), router, config, shutdown).await;
+                        drop(alive);
+                    });
+                }
+                () = &mut signal => break,
+            }
+        }
+        drop(listener);
+        let _ = shutdown_tx.send(true);
+        drop(alive);
+        let _ = all_closed.recv().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! Writing a response: headers, messages under HTTP/2 flow control, trailers.
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::SendStream;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::HeaderMap;
+
+use crate::metadata::MetadataMap;
+use crate::Status;
+
+pub(crate) const GRPC_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/grpc");
+
+fn head(metadata: MetadataMap) -> http::Response<()> {
+    let mut response = http::Response::new(());
+    let headers = response.headers_mut();
+    metadata.append_to(headers);
+    headers.insert(CONTENT_TYPE, GRPC_CONTENT_TYPE);
+    response
+}
+
+/// Sends the response headers; the stream stays open for messages and trailers.
+pub(crate) fn send_headers(
+    respond: &mut SendResponse<Bytes>,
+    metadata: MetadataMap,
+) -> Result<SendStream<Bytes>, h2::Error> {
+    respond.send_response(head(metadata), false)
+}
+
+/// Answers with a trailers-only response: one HEADERS frame holding the status.
+pub(crate) fn send_trailers_only(respond: &mut SendResponse<Bytes>, status: Status) {
+    let mut response = head(MetadataMap::new());
+    status.write_to(response.headers_mut());
+    if let Err(err) = respond.send_response(response, true) {
+        tracing::debug!(%err, "could not send trailers-only response");
+    }
+}
+
+/// Ends the response with `status` in the trailers.
+pub(crate) fn send_trailers(stream: &mut SendStream<Bytes>, status: Status) {
+    if let Err(err) = stream.send_trailers(status.into_trailers()) {
+        tracing::debug!(%err, "could not send trailers");
+    }
+}
+
+/// Ends a successful response: `grpc-status: 0` plus the handler's trailer metadata.
+pub(crate) fn ok_trailers(trailers: MetadataMap) -> HeaderMap {
+    Status::ok("").with_metadata(trailers).into_trailers()
+}

@@ -1,0 +1,286 @@
+//! The outcome of an RPC: a [`Code`], a message, optional binary details
+//! (`grpc-status-details-bin`, a serialized `google.rpc.Status`) and trailing metadata.
+
+mod code;
+mod http_mapping;
+pub mod message_encoding;
+
+pub use code::Code;
+pub(crate) use http_mapping::{from_h2_error, from_http_status};
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::metadata::MetadataMap;
+
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+pub(crate) const GRPC_STATUS_DETAILS: HeaderName =
+    HeaderName::from_static("grpc-status-details-bin");
+
+/// The status of a finished RPC. Boxed inside, so `Result<T, Status>` stays one word wide.
+#[derive(Clone)]
+pub struct Status(Box<Inner>);
+
+#[derive(Clone)]
+struct Inner {
+    code: Code,
+    message: String,
+    details: Bytes,
+    metadata: MetadataMap,
+}
+
+macro_rules! constructors {
+    ($($(#[$doc:meta])* $name:ident => $code:ident,)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(message: impl Into<String>) -> Status {
+                Status::new(Code::$code, message)
+            }
+        )*
+    };
+}
+
+impl Status {
+    /// A status with a code and a message.
+    pub fn new(code: Code, message: impl Into<String>) -> Status {
+        Status(Box::new(Inner {
+            code,
+            message: message.into(),
+            details: Bytes::new(),
+            metadata: MetadataMap::new(),
+        }))
+    }
+
+    /// A status with binary details (a serialized `google.rpc.Status`).
+    pub fn with_details(code: Code, message: impl Into<String>, details: Bytes) -> Status {
+        let mut status = Status::new(code, message);
+        status.0.details = details;
+        status
+    }
+
+    constructors! {
+        /// `OK`: not an error.
+        ok => Ok,
+        /// `CANCELLED`: the caller cancelled.
+        cancelled => Cancelled,
+        /// `UNKNOWN`: an error from an unknown error space.
+        unknown => Unknown,
+        /// `INVALID_ARGUMENT`: the request is wrong whatever the system's state.
+        invalid_argument => InvalidArgument,
+        /// `DEADLINE_EXCEEDED`: the deadline passed first.
+        deadline_exceeded => DeadlineExceeded,
+        /// `NOT_FOUND`: the requested entity does not exist.
+        not_found => NotFound,
+        /// `ALREADY_EXISTS`: the entity to create exists.
+        already_exists => AlreadyExists,
+        /// `PERMISSION_DENIED`: the caller may not do this.
+        permission_denied => PermissionDenied,
+        /// `RESOURCE_EXHAUSTED`: a quota or limit was hit.
+        resource_exhausted => ResourceExhausted,
+        /// `FAILED_PRECONDITION`: the system is not in the required state.
+        failed_precondition => FailedPrecondition,
+        /// `ABORTED`: a concurrency conflict; retry at a higher level.
+        aborted => Aborted,
+        /// `OUT_OF_RANGE`: past the valid range.
+        out_of_range => OutOfRange,
+        /// `UNIMPLEMENTED`: not implemented or not supported.
+        unimplemented => Unimplemented,
+        /// `INTERNAL`: an internal invariant was broken.
+        internal => Internal,
+        /// `UNAVAILABLE`: transient; retrying may succeed.
+        unavailable => Unavailable,
+        /// `DATA_LOSS`: unrecoverable data loss.
+        data_loss => DataLoss,
+        /// `UNAUTHENTICATED`: no valid credentials.
+        unauthenticated => Unauthenticated,
+    }
+
+    /// The status code.
+    pub fn code(&self) -> Code {
+        self.0.code
+    }
+
+    /// The human-readable message (already percent-decoded).
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The binary details; empty when none were sent.
+    pub fn details(&self) -> &Bytes {
+        &self.0.details
+    }
+
+    /// Trailing metadata sent along with the status.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.0.metadata
+    }
+
+    /// Trailing metadata to send along with the status.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.0.metadata
+    }
+
+    /// Replaces the trailing metadata.
+    pub fn with_metadata(mut self, metadata: MetadataMap) -> Status {
+        self.0.metadata = metadata;
+        self
+    }
+
+    /// Whether the code is `OK`.
+    pub fn is_ok(&self) -> bool {
+        self.0.code == Code::Ok
+    }
+
+    /// Reads a status out of trailers (or of the headers of a trailers-only response).
+    /// `None` when there is no `grpc-status`; a malformed one is `UNKNOWN`.
+    pub fn from_header_map(headers: &HeaderMap) -> Option<Status> {
+        let raw = headers.get(&GRPC_STATUS)?;
+        let (code, mut message) = match Code::from_header_value(raw.as_bytes()) {
+            Some(code) => (code, String::new()),
+            None => (
+                Code::Unknown,
+                format!("malformed grpc-status {:?}", String::from_utf8_lossy(raw.as_bytes())),
+            ),
+        };
+        if let Some(m) = headers.get(&GRPC_MESSAGE) {
+            if message.is_empty() {
+                message = message_encoding::decode(m.as_bytes());
+            }
+        }
+        let details = headers
+            .get(&GRPC_STATUS_DETAILS)
+            .and_then(|v| crate::metadata::MetadataMap::decode_bin(v.as_bytes()).ok())
+            .unwrap_or_default();
+        let mut status = Status::with_details(code, message, details);
+        status.0.metadata = MetadataMap::from_headers(headers.clone());
+        Some(status)
+    }
+
+    /// Writes `grpc-status`, `grpc-message`, details and the metadata into `headers`.
+    pub(crate) fn write_to(self, headers: &mut HeaderMap) {
+        let Inner {
+            code,
+            message,
+            details,
+            metadata,
+        } = *self.0;
+        metadata.append_to(headers);
+        headers.insert(GRPC_STATUS, code.header_value());
+        if !message.is_empty() {
+            let encoded = message_encoding::encode(&message);
+            if let Ok(value) = HeaderValue::from_str(&encoded) {
+                headers.insert(GRPC_MESSAGE, value);
+            }
+        }
+        if !details.is_empty() {
+            headers.insert(GRPC_STATUS_DETAILS, MetadataMap::encode_bin(&details));
+        }
+    }
+
+    /// The trailers that end a response with this status.
+    pub(crate) fn into_trailers(self) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(2 + self.0.metadata.len());
+        self.write_to(&mut headers);
+        headers
+    }
+}
+
+impl fmt::Debug for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Status");
+        d.field("code", &self.0.code).field("message", &self.0.message);
+        if !self.0.details.is_empty() {
+            d.field("details", &self.0.details);
+        }
+        if !self.0.metadata.is_empty() {
+            d.field("metadata", &self.0.metadata);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.message.is_empty() {
+            write!(f, "{}", self.0.code)
+        } else {
+            write!(f, "{}: {}", self.0.code, self.0.message)
+        }
+    }
+}
+
+impl std::error::Error for Status {}
+
+impl From<std::io::Error> for Status {
+    fn from(err: std::io::Error) -> Self {
+        Status::unavailable(format!("io error: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_constructor() {
+        let made = [
+            Status::ok(""),
+            Status::cancelled(""),
+            Status::unknown(""),
+            Status::invalid_argument(""),
+            Status::deadline_exceeded(""),
+            Status::not_found(""),
+            Status::already_exists(""),
+            Status::permission_denied(""),
+            Status::resource_exhausted(""),
+            Status::failed_precondition(""),
+            Status::aborted(""),
+            Status::out_of_range(""),
+            Status::unimplemented(""),
+            Status::internal(""),
+            Status::unavailable(""),
+            Status::data_loss(""),
+            Status::unauthenticated(""),
+        ];
+        let codes: Vec<Code> = made.iter().map(Status::code).collect();
+        assert_eq!(codes, Code::ALL);
+    }
+
+    #[test]
+    fn trailers_round_trip() {
+        let mut status = Status::with_details(
+            Code::NotFound,
+            "User not found: ☺ 100%",
+            Bytes::from_static(b"\x08\x05"),
+        );
+        status.metadata_mut().insert("x-method", "GetUser").unwrap();
+        let trailers = status.into_trailers();
+        assert_eq!(trailers["grpc-status"], "5");
+        assert_eq!(trailers["grpc-message"], "User not found: %E2%98%BA 100%25");
+        assert_eq!(trailers["grpc-status-details-bin"], "CAU");
+        let back = Status::from_header_map(&trailers).unwrap();
+        assert_eq!(back.code(), Code::NotFound);
+        assert_eq!(back.message(), "User not found: ☺ 100%");
+        assert_eq!(back.details().as_ref(), b"\x08\x05");
+        assert_eq!(back.metadata().get("x-method"), Some("GetUser"));
+        assert_eq!(back.metadata().len(), 1);
+    }
+
+    #[test]
+    fn missing_or_malformed_grpc_status() {
+        assert!(Status::from_header_map(&HeaderMap::new()).is_none());
+        let mut h = HeaderMap::new();
+        h.insert("grpc-status", HeaderValue::from_static("abc"));
+        let s = Status::from_header_map(&h).unwrap();
+        assert_eq!(s.code(), Code::Unknown);
+        assert!(s.message().contains("malformed"));
+    }
+
+    #[test]
+    fn status_stays_one_pointer_wide() {
+        assert_eq!(std::mem::size_of::<Status>(), std::mem::size_of::<usize>());
+    }
+}
