@@ -1,7 +1,11 @@
 //! Generates code for the test protos.
 fn main() -> std::io::Result<()> {
     wirecall_build::compile_protos(
-        &["wirecall/test/echo.proto", "wirecall/test/features.proto"],
+        &[
+            "greeter.proto",
+            "wirecall/test/echo.proto",
+            "wirecall/test/features.proto",
+        ],
         &["proto"],
     )
 }

@@ -24,7 +24,10 @@ use std::path::{Path, PathBuf};
 pub const DESCRIPTOR_SET_FILE: &str = "wirecall_descriptor_set.bin";
 
 /// Compiles `protos` (found under `includes`) with servers and clients, into `OUT_DIR`.
-pub fn compile_protos(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io::Result<()> {
+pub fn compile_protos(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> io::Result<()> {
     Builder::new().compile(protos, includes)
 }
 
@@ -85,7 +88,11 @@ impl Builder {
     }
 
     /// Uses an existing Rust type for a protobuf package or type instead of generating it.
-    pub fn extern_path(mut self, proto_path: impl Into<String>, rust_path: impl Into<String>) -> Self {
+    pub fn extern_path(
+        mut self,
+        proto_path: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Self {
         self.prost.extern_path(proto_path, rust_path);
         self
     }
@@ -123,7 +130,9 @@ impl Builder {
             Some(dir) => dir,
             None => std::env::var_os("OUT_DIR")
                 .map(PathBuf::from)
-                .ok_or_else(|| io::Error::other("OUT_DIR is not set: call from build.rs or set out_dir"))?,
+                .ok_or_else(|| {
+                    io::Error::other("OUT_DIR is not set: call from build.rs or set out_dir")
+                })?,
         };
         std::fs::create_dir_all(&out_dir)?;
         std::fs::write(

@@ -61,7 +61,11 @@ fn pattern(method: &Method) -> &'static str {
 fn write_trait(service: &Service, buf: &mut String) {
     service.comments.append_with_indent(0, buf);
     if service.comments.leading.is_empty() {
-        let _ = writeln!(buf, "/// The `{}` service, implemented by the server.", full_name(service));
+        let _ = writeln!(
+            buf,
+            "/// The `{}` service, implemented by the server.",
+            full_name(service)
+        );
     }
     let _ = writeln!(
         buf,
@@ -137,9 +141,7 @@ impl<T: {name}> ::wirecall::server::Service for {name}Server<T> {{
             m = method.name,
         );
     }
-    buf.push_str(
-        "                _ => {}\n            }\n        }\n    }\n}\n\n",
-    );
+    buf.push_str("                _ => {}\n            }\n        }\n    }\n}\n\n");
 }
 
 fn write_client(service: &Service, buf: &mut String) {
@@ -184,7 +186,10 @@ impl {name}Client {{
             )
         } else {
             (
-                format!("request: impl ::wirecall::IntoRequest<{}>", method.input_type),
+                format!(
+                    "request: impl ::wirecall::IntoRequest<{}>",
+                    method.input_type
+                ),
                 String::new(),
             )
         };

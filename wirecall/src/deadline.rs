@@ -14,7 +14,9 @@ pub fn parse_timeout(value: &[u8]) -> Option<Duration> {
     if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
     Some(match unit {
         b'H' => Duration::from_secs(n * 3600),
         b'M' => Duration::from_secs(n * 60),
@@ -59,14 +61,31 @@ mod tests {
         assert_eq!(parse_timeout(b"10S"), Some(Duration::from_secs(10)));
         assert_eq!(parse_timeout(b"250m"), Some(Duration::from_millis(250)));
         assert_eq!(parse_timeout(b"7u"), Some(Duration::from_micros(7)));
-        assert_eq!(parse_timeout(b"99999999n"), Some(Duration::from_nanos(99_999_999)));
+        assert_eq!(
+            parse_timeout(b"99999999n"),
+            Some(Duration::from_nanos(99_999_999))
+        );
         assert_eq!(parse_timeout(b"0m"), Some(Duration::ZERO));
     }
 
     #[test]
     fn rejects_malformed_values() {
-        for bad in [&b""[..], b"S", b"100", b"123456789S", b"1s", b"-1S", b"1.5S", b" 1S"] {
-            assert_eq!(parse_timeout(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b""[..],
+            b"S",
+            b"100",
+            b"123456789S",
+            b"1s",
+            b"-1S",
+            b"1.5S",
+            b" 1S",
+        ] {
+            assert_eq!(
+                parse_timeout(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -84,7 +103,15 @@ mod tests {
 
     #[test]
     fn format_then_parse_never_shortens() {
-        for ms in [1u64, 999, 1_000, 123_456, 99_999_999, 100_000_000, 86_400_000 * 400] {
+        for ms in [
+            1u64,
+            999,
+            1_000,
+            123_456,
+            99_999_999,
+            100_000_000,
+            86_400_000 * 400,
+        ] {
             let d = Duration::from_millis(ms);
             let back = parse_timeout(format_timeout(d).as_bytes()).unwrap();
             assert!(back >= d, "{d:?} -> {back:?}");

@@ -7,7 +7,10 @@ use h2::SendStream;
 
 /// Sends `data` without outrunning the peer's flow-control window: waits for capacity and
 /// sends as much as is granted each time.
-pub(crate) async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> Result<(), h2::Error> {
+pub(crate) async fn send_data(
+    stream: &mut SendStream<Bytes>,
+    mut data: Bytes,
+) -> Result<(), h2::Error> {
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
         let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {

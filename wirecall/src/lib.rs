@@ -12,9 +12,9 @@
 //! ## Quick start
 //!
 //! ```ignore
-//! // build.rs
-//! fn main() {
-//!     wirecall_build::compile_protos(&["proto/greeter.proto"], &["proto"]).unwrap();
+//! // build.rs: wirecall-build parses the .proto files itself (no protoc).
+//! fn main() -> std::io::Result<()> {
+//!     wirecall_build::compile_protos(&["proto/greeter.proto"], &["proto"])
 //! }
 //! ```
 //!
@@ -36,12 +36,16 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let addr = "127.0.0.1:50051".parse()?;
 //!     tokio::spawn(Server::builder().add_service(GreeterServer::new(MyGreeter)).serve(addr));
+//!
 //!     let client = GreeterClient::connect("http://127.0.0.1:50051").await?;
 //!     let reply = client.say_hello(HelloRequest { name: "you".into() }).await?;
 //!     println!("{}", reply.get_ref().message);
 //!     Ok(())
 //! }
 //! ```
+//!
+//! The example needs the code a build script generates, which this crate's own doctests
+//! cannot have; it runs as a doctest of the `wirecall-tests` crate instead (on a free port).
 //!
 //! ## Layout
 //! - [`status`]: [`Code`] and [`Status`], the outcome of every call.

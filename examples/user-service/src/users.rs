@@ -31,7 +31,9 @@ fn now() -> prost_types::Timestamp {
 /// A response carrying the `x-echo-*` request metadata and the `x-method` trailer.
 fn reply<T>(message: T, request: &MetadataMap, method: &str) -> Response<T> {
     let mut response = Response::new(message);
-    response.metadata_mut().extend_with_prefix(request, "x-echo-");
+    response
+        .metadata_mut()
+        .extend_with_prefix(request, "x-echo-");
     let _ = response.trailers_mut().insert("x-method", method);
     response
 }
@@ -87,7 +89,12 @@ impl Users {
     }
 
     fn all(&self) -> Vec<User> {
-        self.store.lock().expect("store lock").values().cloned().collect()
+        self.store
+            .lock()
+            .expect("store lock")
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -121,8 +128,14 @@ impl UserService for Users {
         let page_size = request.get_ref().page_size;
         let page_size = if page_size <= 0 { 10 } else { page_size };
         let all = self.all();
-        let skip = usize::try_from(i64::from(page - 1) * i64::from(page_size)).unwrap_or(usize::MAX);
-        let users = all.iter().skip(skip).take(page_size as usize).cloned().collect();
+        let skip =
+            usize::try_from(i64::from(page - 1) * i64::from(page_size)).unwrap_or(usize::MAX);
+        let users = all
+            .iter()
+            .skip(skip)
+            .take(page_size as usize)
+            .cloned()
+            .collect();
         let response = ListUsersResponse {
             users,
             total: i32::try_from(all.len()).unwrap_or(i32::MAX),
@@ -135,12 +148,8 @@ impl UserService for Users {
     async fn stream_users(
         &self,
         request: Request<StreamUsersRequest>,
-    ) -> Result<
-        Response<
-            impl wirecall::Stream<Item = Result<User, Status>> + Send + 'static,
-        >,
-        Status,
-    > {
+    ) -> Result<Response<impl wirecall::Stream<Item = Result<User, Status>> + Send + 'static>, Status>
+    {
         let users = message_stream::iter(self.all().into_iter().map(Ok));
         Ok(reply(users, request.metadata(), "StreamUsers"))
     }
@@ -151,24 +160,22 @@ impl UserService for Users {
     ) -> Result<Response<CreateUsersResponse>, Status> {
         let (metadata, _, mut stream) = request.into_parts();
         let mut users = Vec::new();
-        while let Some(next) = stream
-            .message()
-            .await
-            .map_err(|s| fail(s, "CreateUsers"))?
-        {
+        while let Some(next) = stream.message().await.map_err(|s| fail(s, "CreateUsers"))? {
             users.push(self.create(next).map_err(|s| fail(s, "CreateUsers"))?);
         }
         let count = users.len() as i32;
-        Ok(reply(CreateUsersResponse { users, count }, &metadata, "CreateUsers"))
+        Ok(reply(
+            CreateUsersResponse { users, count },
+            &metadata,
+            "CreateUsers",
+        ))
     }
 
     async fn chat(
         &self,
         request: Request<Streaming<ChatMessage>>,
     ) -> Result<
-        Response<
-            impl wirecall::Stream<Item = Result<ChatMessage, Status>> + Send + 'static,
-        >,
+        Response<impl wirecall::Stream<Item = Result<ChatMessage, Status>> + Send + 'static>,
         Status,
     > {
         let (metadata, _, mut incoming) = request.into_parts();

@@ -4,7 +4,10 @@
 
 use wirecall::{message_stream, Code, Request, Status};
 
-use crate::pb::{ChatMessage, CreateUserRequest, GetUserRequest, ListUsersRequest, StreamUsersRequest, User, UserServiceClient};
+use crate::pb::{
+    ChatMessage, CreateUserRequest, GetUserRequest, ListUsersRequest, StreamUsersRequest, User,
+    UserServiceClient,
+};
 
 /// One checked step: its name and what the server answered.
 #[derive(Debug)]
@@ -24,7 +27,10 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 }
 
 fn show(user: &User) -> String {
-    format!("#{} {} <{}> age {}", user.id, user.name, user.email, user.age)
+    format!(
+        "#{} {} <{}> age {}",
+        user.id, user.name, user.email, user.age
+    )
 }
 
 fn ids(users: &[User]) -> Vec<i32> {
@@ -52,7 +58,10 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
         .map_err(|s| status_err("GetUser(1)", s))?
         .into_inner();
     check(
-        alice.name == "Alice" && alice.email == "alice@example.com" && alice.age == 30 && alice.created_at.is_some(),
+        alice.name == "Alice"
+            && alice.email == "alice@example.com"
+            && alice.age == 30
+            && alice.created_at.is_some(),
         || format!("GetUser(1): got {alice:?}"),
     )?;
     step("GetUser(1)", show(&alice));
@@ -69,7 +78,12 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
             })?;
             step("GetUser(999)", status.to_string());
         }
-        Ok(r) => return Err(format!("GetUser(999): expected NOT_FOUND, got {:?}", r.get_ref())),
+        Ok(r) => {
+            return Err(format!(
+                "GetUser(999): expected NOT_FOUND, got {:?}",
+                r.get_ref()
+            ))
+        }
     }
 
     // CreateUser, then its validation error.
@@ -95,13 +109,20 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
             )?;
             step("CreateUser(\"\")", status.to_string());
         }
-        Ok(r) => return Err(format!("CreateUser(\"\"): expected INVALID_ARGUMENT, got {:?}", r.get_ref())),
+        Ok(r) => {
+            return Err(format!(
+                "CreateUser(\"\"): expected INVALID_ARGUMENT, got {:?}",
+                r.get_ref()
+            ))
+        }
     }
 
     // ListUsers: explicit pages, then the defaults (page 1, page_size 10).
-    for (page, page_size, want, want_page_size) in
-        [(1, 2, vec![1, 2], 2), (2, 3, vec![4], 3), (0, 0, vec![1, 2, 3, 4], 10)]
-    {
+    for (page, page_size, want, want_page_size) in [
+        (1, 2, vec![1, 2], 2),
+        (2, 3, vec![4], 3),
+        (0, 0, vec![1, 2, 3, 4], 10),
+    ] {
         let list = client
             .list_users(ListUsersRequest { page, page_size })
             .await
@@ -109,10 +130,30 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
             .into_inner();
         let name = format!("ListUsers(page {page}, page_size {page_size})");
         check(
-            ids(&list.users) == want && list.total == 4 && list.page == page.max(1) && list.page_size == want_page_size,
-            || format!("{name}: got ids {:?} total {} page {} page_size {}", ids(&list.users), list.total, list.page, list.page_size),
+            ids(&list.users) == want
+                && list.total == 4
+                && list.page == page.max(1)
+                && list.page_size == want_page_size,
+            || {
+                format!(
+                    "{name}: got ids {:?} total {} page {} page_size {}",
+                    ids(&list.users),
+                    list.total,
+                    list.page,
+                    list.page_size
+                )
+            },
         )?;
-        step(&name, format!("ids {:?} of {} (page {}, page_size {})", ids(&list.users), list.total, list.page, list.page_size));
+        step(
+            &name,
+            format!(
+                "ids {:?} of {} (page {}, page_size {})",
+                ids(&list.users),
+                list.total,
+                list.page,
+                list.page_size
+            ),
+        );
     }
 
     // StreamUsers: every user, in order.
@@ -122,20 +163,39 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
         .map_err(|s| status_err("StreamUsers", s))?
         .into_inner();
     let mut streamed = Vec::new();
-    while let Some(user) = stream.message().await.map_err(|s| status_err("StreamUsers", s))? {
+    while let Some(user) = stream
+        .message()
+        .await
+        .map_err(|s| status_err("StreamUsers", s))?
+    {
         streamed.push(user);
     }
-    let trailers = stream.trailers().await.map_err(|s| status_err("StreamUsers", s))?;
-    check(ids(&streamed) == [1, 2, 3, 4], || format!("StreamUsers: got ids {:?}", ids(&streamed)))?;
+    let trailers = stream
+        .trailers()
+        .await
+        .map_err(|s| status_err("StreamUsers", s))?;
+    check(ids(&streamed) == [1, 2, 3, 4], || {
+        format!("StreamUsers: got ids {:?}", ids(&streamed))
+    })?;
     check(
         trailers.as_ref().and_then(|t| t.get("x-method")) == Some("StreamUsers"),
         || format!("StreamUsers: trailers {trailers:?}"),
     )?;
-    step("StreamUsers", streamed.iter().map(show).collect::<Vec<_>>().join(", "));
+    step(
+        "StreamUsers",
+        streamed.iter().map(show).collect::<Vec<_>>().join(", "),
+    );
 
     // CreateUsers: a client stream of two users.
-    let batch = [("Eve", "eve@example.com", 22), ("Frank", "frank@example.com", 52)]
-        .map(|(name, email, age)| CreateUserRequest { name: name.into(), email: email.into(), age });
+    let batch = [
+        ("Eve", "eve@example.com", 22),
+        ("Frank", "frank@example.com", 52),
+    ]
+    .map(|(name, email, age)| CreateUserRequest {
+        name: name.into(),
+        email: email.into(),
+        age,
+    });
     let created = client
         .create_users(message_stream::iter(batch))
         .await
@@ -145,16 +205,35 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
         created.count == 2 && ids(&created.users) == [5, 6] && created.users[1].name == "Frank",
         || format!("CreateUsers: got {created:?}"),
     )?;
-    step("CreateUsers(Eve, Frank)", format!("count {}: {}", created.count, created.users.iter().map(show).collect::<Vec<_>>().join(", ")));
+    step(
+        "CreateUsers(Eve, Frank)",
+        format!(
+            "count {}: {}",
+            created.count,
+            created
+                .users
+                .iter()
+                .map(show)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
 
     // Chat: send one, read one, three times, over one bidirectional call.
     let (tx, rx) = message_stream::channel(4);
-    let mut replies = client.chat(rx).await.map_err(|s| status_err("Chat", s))?.into_inner();
+    let mut replies = client
+        .chat(rx)
+        .await
+        .map_err(|s| status_err("Chat", s))?
+        .into_inner();
     let mut echoed = Vec::new();
     for text in ["hi", "how are you", "bye"] {
-        tx.send(ChatMessage { user: "rust".into(), text: text.into() })
-            .await
-            .map_err(|_| "Chat: request stream closed early".to_string())?;
+        tx.send(ChatMessage {
+            user: "rust".into(),
+            text: text.into(),
+        })
+        .await
+        .map_err(|_| "Chat: request stream closed early".to_string())?;
         let reply = replies
             .message()
             .await
@@ -168,26 +247,52 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
     }
     drop(tx);
     let extra = replies.message().await.map_err(|s| status_err("Chat", s))?;
-    check(extra.is_none(), || format!("Chat: unexpected extra reply {extra:?}"))?;
+    check(extra.is_none(), || {
+        format!("Chat: unexpected extra reply {extra:?}")
+    })?;
     step("Chat", echoed.join(" | "));
 
     // Metadata: ASCII and binary values echoed in the headers, x-method in the trailers.
     let mut request = Request::new(GetUserRequest { id: 2 });
-    request.metadata_mut().insert("x-echo-token", "abc123").map_err(|e| e.to_string())?;
-    request.metadata_mut().insert_bin("x-echo-data-bin", [0u8, 1, 0xfe, 0xff]).map_err(|e| e.to_string())?;
-    request.metadata_mut().insert("x-other", "not echoed").map_err(|e| e.to_string())?;
-    let response = client.get_user(request).await.map_err(|s| status_err("Metadata", s))?;
+    request
+        .metadata_mut()
+        .insert("x-echo-token", "abc123")
+        .map_err(|e| e.to_string())?;
+    request
+        .metadata_mut()
+        .insert_bin("x-echo-data-bin", [0u8, 1, 0xfe, 0xff])
+        .map_err(|e| e.to_string())?;
+    request
+        .metadata_mut()
+        .insert("x-other", "not echoed")
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get_user(request)
+        .await
+        .map_err(|s| status_err("Metadata", s))?;
     let headers = response.metadata();
-    check(headers.get("x-echo-token") == Some("abc123"), || format!("Metadata: headers {headers:?}"))?;
+    check(headers.get("x-echo-token") == Some("abc123"), || {
+        format!("Metadata: headers {headers:?}")
+    })?;
     check(
-        headers.get_bin("x-echo-data-bin").and_then(Result::ok).as_deref() == Some(&[0u8, 1, 0xfe, 0xff][..]),
+        headers
+            .get_bin("x-echo-data-bin")
+            .and_then(Result::ok)
+            .as_deref()
+            == Some(&[0u8, 1, 0xfe, 0xff][..]),
         || format!("Metadata: headers {headers:?}"),
     )?;
-    check(!headers.contains_key("x-other"), || format!("Metadata: x-other echoed: {headers:?}"))?;
-    check(response.trailers().get("x-method") == Some("GetUser"), || {
-        format!("Metadata: trailers {:?}", response.trailers())
+    check(!headers.contains_key("x-other"), || {
+        format!("Metadata: x-other echoed: {headers:?}")
     })?;
-    step("Metadata", "x-echo-token and x-echo-data-bin echoed; trailer x-method=GetUser".into());
+    check(
+        response.trailers().get("x-method") == Some("GetUser"),
+        || format!("Metadata: trailers {:?}", response.trailers()),
+    )?;
+    step(
+        "Metadata",
+        "x-echo-token and x-echo-data-bin echoed; trailer x-method=GetUser".into(),
+    );
 
     Ok(steps)
 }

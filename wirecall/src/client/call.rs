@@ -18,8 +18,8 @@ use http::Uri;
 
 use super::Channel;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
-use crate::metadata::MetadataMap;
 use crate::flow_control::send_data;
+use crate::metadata::MetadataMap;
 use crate::status::{from_h2_error, from_http_status};
 use crate::streaming::Side;
 use crate::task::AbortOnDrop;
@@ -39,8 +39,13 @@ impl Channel {
         Req: prost::Message + 'static,
         Resp: prost::Message + Default + 'static,
     {
-        self.unary_with(request.into_request(), path, ProstCodec::default(), ProstCodec::default())
-            .await
+        self.unary_with(
+            request.into_request(),
+            path,
+            ProstCodec::default(),
+            ProstCodec::default(),
+        )
+        .await
     }
 
     /// A server-streaming call with protobuf messages.
@@ -270,7 +275,10 @@ impl Channel {
                 return Err(status);
             }
             let trailers = MetadataMap::from_headers(parts.headers);
-            return Ok((MetadataMap::new(), Streaming::finished(body, decoder, trailers)));
+            return Ok((
+                MetadataMap::new(),
+                Streaming::finished(body, decoder, trailers),
+            ));
         }
         if parts.status != http::StatusCode::OK {
             return Err(from_http_status(parts.status));
@@ -300,7 +308,11 @@ async fn single_message<T, D: Decoder<Item = T>>(
             "server sent more than one response message for a unary method",
         ));
     }
-    Ok(Response::from_parts(headers, stream.take_trailers(), message))
+    Ok(Response::from_parts(
+        headers,
+        stream.take_trailers(),
+        message,
+    ))
 }
 
 async fn with_deadline<T>(

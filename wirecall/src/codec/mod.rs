@@ -138,7 +138,8 @@ mod tests {
     #[test]
     fn send_limit_is_enforced() {
         let mut buf = BytesMut::new();
-        let err = encode_frame(&mut BytesCodec, &Bytes::from(vec![0; 11]), &mut buf, 10).unwrap_err();
+        let err =
+            encode_frame(&mut BytesCodec, &Bytes::from(vec![0; 11]), &mut buf, 10).unwrap_err();
         assert_eq!(err.code(), crate::Code::ResourceExhausted);
         assert!(buf.is_empty());
     }

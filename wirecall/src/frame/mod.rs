@@ -44,9 +44,14 @@ impl std::fmt::Display for FrameError {
             FrameError::TooLarge { len, max } => {
                 write!(f, "received message larger than max ({len} vs. {max})")
             }
-            FrameError::InvalidFlag(b) => write!(f, "invalid compressed flag {b} in message prefix"),
+            FrameError::InvalidFlag(b) => {
+                write!(f, "invalid compressed flag {b} in message prefix")
+            }
             FrameError::Truncated { have } => {
-                write!(f, "stream ended inside a message ({have} bytes of it received)")
+                write!(
+                    f,
+                    "stream ended inside a message ({have} bytes of it received)"
+                )
             }
         }
     }
@@ -101,7 +106,10 @@ impl FrameDecoder {
                 if chunk.len() >= HEADER_LEN + len {
                     chunk.advance(HEADER_LEN);
                     let payload = chunk.split_to(len);
-                    return Ok(Some(Frame { compressed, payload }));
+                    return Ok(Some(Frame {
+                        compressed,
+                        payload,
+                    }));
                 }
             }
         }

@@ -63,6 +63,9 @@ pub fn is_reserved(key: &str) -> bool {
 
 fn name(key: &str) -> Result<HeaderName, MetadataError> {
     let lowered = key.to_ascii_lowercase();
+    if is_reserved(&lowered) {
+        return Err(MetadataError::Reserved(lowered));
+    }
     if lowered.is_empty()
         || !lowered
             .bytes()
@@ -70,13 +73,13 @@ fn name(key: &str) -> Result<HeaderName, MetadataError> {
     {
         return Err(MetadataError::InvalidKey(key.to_owned()));
     }
-    if is_reserved(&lowered) {
-        return Err(MetadataError::Reserved(lowered));
-    }
     HeaderName::from_bytes(lowered.as_bytes()).map_err(|_| MetadataError::InvalidKey(lowered))
 }
 
-pub(super) fn ascii_entry(key: &str, value: &str) -> Result<(HeaderName, HeaderValue), MetadataError> {
+pub(super) fn ascii_entry(
+    key: &str,
+    value: &str,
+) -> Result<(HeaderName, HeaderValue), MetadataError> {
     let name = name(key)?;
     if name.as_str().ends_with("-bin") {
         return Err(MetadataError::BinaryKey(name.as_str().to_owned()));
@@ -89,7 +92,10 @@ pub(super) fn ascii_entry(key: &str, value: &str) -> Result<(HeaderName, HeaderV
     Ok((name, value))
 }
 
-pub(super) fn binary_entry(key: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), MetadataError> {
+pub(super) fn binary_entry(
+    key: &str,
+    value: &[u8],
+) -> Result<(HeaderName, HeaderValue), MetadataError> {
     let name = name(key)?;
     if !name.as_str().ends_with("-bin") {
         return Err(MetadataError::AsciiKey(name.as_str().to_owned()));

@@ -229,8 +229,14 @@ mod tests {
         md.append("x-token", "second").unwrap();
         md.insert_bin("x-data-bin", [0u8, 1, 0xfe, 0xff]).unwrap();
         assert_eq!(md.get("x-token"), Some("abc 123"));
-        assert_eq!(md.get_all("x-token").collect::<Vec<_>>(), ["abc 123", "second"]);
-        assert_eq!(md.get_bin("x-data-bin").unwrap().unwrap(), &[0u8, 1, 0xfe, 0xff][..]);
+        assert_eq!(
+            md.get_all("x-token").collect::<Vec<_>>(),
+            ["abc 123", "second"]
+        );
+        assert_eq!(
+            md.get_bin("x-data-bin").unwrap().unwrap(),
+            &[0u8, 1, 0xfe, 0xff][..]
+        );
         // Binary keys are not readable as ASCII and the other way round.
         assert_eq!(md.get("x-data-bin"), None);
         assert!(md.get_bin("x-token").is_none());
@@ -249,18 +255,43 @@ mod tests {
     #[test]
     fn reserved_and_invalid_entries_are_rejected() {
         let mut md = MetadataMap::new();
-        for key in ["grpc-status", "grpc-foo", "content-type", "te", ":path", "connection"] {
+        for key in [
+            "grpc-status",
+            "grpc-foo",
+            "content-type",
+            "te",
+            ":path",
+            "connection",
+        ] {
             assert!(
                 matches!(md.insert(key, "v"), Err(MetadataError::Reserved(_))),
                 "{key}"
             );
         }
-        assert!(matches!(md.insert("bad key", "v"), Err(MetadataError::InvalidKey(_))));
-        assert!(matches!(md.insert("", "v"), Err(MetadataError::InvalidKey(_))));
-        assert!(matches!(md.insert("x-a", "line\nbreak"), Err(MetadataError::InvalidValue(_))));
-        assert!(matches!(md.insert("x-a", "é"), Err(MetadataError::InvalidValue(_))));
-        assert!(matches!(md.insert("x-a-bin", "v"), Err(MetadataError::BinaryKey(_))));
-        assert!(matches!(md.insert_bin("x-a", b"v"), Err(MetadataError::AsciiKey(_))));
+        assert!(matches!(
+            md.insert("bad key", "v"),
+            Err(MetadataError::InvalidKey(_))
+        ));
+        assert!(matches!(
+            md.insert("", "v"),
+            Err(MetadataError::InvalidKey(_))
+        ));
+        assert!(matches!(
+            md.insert("x-a", "line\nbreak"),
+            Err(MetadataError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            md.insert("x-a", "é"),
+            Err(MetadataError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            md.insert("x-a-bin", "v"),
+            Err(MetadataError::BinaryKey(_))
+        ));
+        assert!(matches!(
+            md.insert_bin("x-a", b"v"),
+            Err(MetadataError::AsciiKey(_))
+        ));
         assert!(md.is_empty());
     }
 
@@ -275,7 +306,10 @@ mod tests {
         let md = MetadataMap::from_headers(headers);
         assert_eq!(md.len(), 2);
         assert_eq!(md.get("x-keep"), Some("yes"));
-        assert_eq!(md.get_bin("x-pad-bin").unwrap().unwrap(), &[0u8, 1, 0xfe, 0xff][..]);
+        assert_eq!(
+            md.get_bin("x-pad-bin").unwrap().unwrap(),
+            &[0u8, 1, 0xfe, 0xff][..]
+        );
     }
 
     #[test]
@@ -283,7 +317,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-bad-bin", HeaderValue::from_static("!!!"));
         let md = MetadataMap::from_headers(headers);
-        assert!(matches!(md.get_bin("x-bad-bin"), Some(Err(MetadataError::InvalidBase64(_)))));
+        assert!(matches!(
+            md.get_bin("x-bad-bin"),
+            Some(Err(MetadataError::InvalidBase64(_)))
+        ));
         assert_eq!(md.iter().count(), 0);
     }
 

@@ -5,8 +5,8 @@
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::Arc;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -159,8 +159,12 @@ impl ServerCall {
     }
 
     /// Answers a server-streaming call with any codec.
-    pub async fn server_streaming_with<D, E, S, F, Fut>(mut self, decoder: D, encoder: E, handler: F)
-    where
+    pub async fn server_streaming_with<D, E, S, F, Fut>(
+        mut self,
+        decoder: D,
+        encoder: E,
+        handler: F,
+    ) where
         D: Decoder,
         E: Encoder,
         S: Stream<Item = Result<E::Item, Status>>,
@@ -279,11 +283,15 @@ impl ServerCall {
         let max = self.config.max_encoding_message_size;
         loop {
             let next = poll_fn(|cx| messages.as_mut().poll_next(cx));
-            let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx).map(drop)).await {
+            let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx).map(drop)).await
+            {
                 Ok(item) => item,
                 Err(Interrupted::Cancelled) => return,
                 Err(Interrupted::DeadlineExceeded) => {
-                    return send_trailers(&mut stream, Status::deadline_exceeded("deadline exceeded"))
+                    return send_trailers(
+                        &mut stream,
+                        Status::deadline_exceeded("deadline exceeded"),
+                    )
                 }
             };
             let message = match item {
@@ -295,13 +303,15 @@ impl ServerCall {
                 return send_trailers(&mut stream, status);
             }
             let frame = buf.split().freeze();
-            if crate::flow_control::send_data(&mut stream, frame).await.is_err() {
+            if crate::flow_control::send_data(&mut stream, frame)
+                .await
+                .is_err()
+            {
                 return;
             }
         }
         let _ = stream.send_trailers(send::ok_trailers(trailers));
     }
-
 }
 
 /// Why reading the request did not give a message.

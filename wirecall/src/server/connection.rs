@@ -112,7 +112,14 @@ fn dispatch(
         },
     };
     let metadata = MetadataMap::from_headers(parts.headers);
-    let call = ServerCall::new(metadata, body, respond, config.clone(), deadline, remote_addr);
+    let call = ServerCall::new(
+        metadata,
+        body,
+        respond,
+        config.clone(),
+        deadline,
+        remote_addr,
+    );
     route.service.spawn(route.method, call);
 }
 
@@ -140,13 +147,28 @@ mod tests {
 
     #[test]
     fn content_types() {
-        let ok = ["application/grpc", "application/grpc+proto", "application/grpc;charset=utf-8"];
+        let ok = [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc;charset=utf-8",
+        ];
         for v in ok {
-            assert!(is_grpc_content_type(Some(&HeaderValue::from_static(v))), "{v}");
+            assert!(
+                is_grpc_content_type(Some(&HeaderValue::from_static(v))),
+                "{v}"
+            );
         }
-        let bad = ["application/json", "application/grpc+json", "application/grpcx", "text/plain"];
+        let bad = [
+            "application/json",
+            "application/grpc+json",
+            "application/grpcx",
+            "text/plain",
+        ];
         for v in bad {
-            assert!(!is_grpc_content_type(Some(&HeaderValue::from_static(v))), "{v}");
+            assert!(
+                !is_grpc_content_type(Some(&HeaderValue::from_static(v))),
+                "{v}"
+            );
         }
         assert!(!is_grpc_content_type(None));
     }

@@ -30,7 +30,11 @@ pub(crate) fn from_h2_error(err: &h2::Error) -> Status {
             _ if err.is_go_away() => Code::Unavailable,
             _ => Code::Internal,
         };
-        let origin = if err.is_remote() { "peer sent" } else { "local" };
+        let origin = if err.is_remote() {
+            "peer sent"
+        } else {
+            "local"
+        };
         let kind = if err.is_go_away() {
             "GOAWAY"
         } else {
@@ -63,13 +67,20 @@ mod tests {
             (500, Code::Unknown),
         ];
         for (http, code) in cases {
-            assert_eq!(from_http_status(StatusCode::from_u16(http).unwrap()).code(), code, "{http}");
+            assert_eq!(
+                from_http_status(StatusCode::from_u16(http).unwrap()).code(),
+                code,
+                "{http}"
+            );
         }
     }
 
     #[test]
     fn stream_resets_map_to_codes() {
-        assert_eq!(from_h2_error(&h2::Error::from(h2::Reason::CANCEL)).code(), Code::Cancelled);
+        assert_eq!(
+            from_h2_error(&h2::Error::from(h2::Reason::CANCEL)).code(),
+            Code::Cancelled
+        );
         assert_eq!(
             from_h2_error(&h2::Error::from(h2::Reason::REFUSED_STREAM)).code(),
             Code::Unavailable

@@ -142,7 +142,10 @@ impl Status {
             Some(code) => (code, String::new()),
             None => (
                 Code::Unknown,
-                format!("malformed grpc-status {:?}", String::from_utf8_lossy(raw.as_bytes())),
+                format!(
+                    "malformed grpc-status {:?}",
+                    String::from_utf8_lossy(raw.as_bytes())
+                ),
             ),
         };
         if let Some(m) = headers.get(&GRPC_MESSAGE) {
@@ -191,7 +194,8 @@ impl Status {
 impl fmt::Debug for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Status");
-        d.field("code", &self.0.code).field("message", &self.0.message);
+        d.field("code", &self.0.code)
+            .field("message", &self.0.message);
         if !self.0.details.is_empty() {
             d.field("details", &self.0.details);
         }

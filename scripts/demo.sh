@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job: build the example UserService, start its server, call every method with the
+# example client (which prints what came back), then stop the server.
+#   ADDR=127.0.0.1:50051 scripts/demo.sh   # default: a free port on 127.0.0.1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet -p user-service --bins
+ADDR=${ADDR:-127.0.0.1:0}
+
+# The server prints "UserService listening on HOST:PORT" once it accepts connections.
+exec {server_out}< <(exec target/debug/user-server --addr "$ADDR")
+SERVER_PID=$!
+trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
+if ! read -r -t 30 line <&"$server_out"; then
+    echo "demo: the server did not start" >&2
+    exit 1
+fi
+echo "$line"
+target/debug/user-client --addr "http://${line##* }"
