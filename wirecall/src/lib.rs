@@ -66,6 +66,7 @@ pub mod status;
 
 mod error;
 mod flow_control;
+mod limits;
 mod request;
 mod response;
 mod streaming;

@@ -165,6 +165,14 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn end_with_trailers(&mut self, trailers: HeaderMap) -> Poll<Option<Result<T, Status>>> {
+        // The common case, `grpc-status: 0`, builds no Status.
+        if trailers
+            .get(&crate::status::GRPC_STATUS)
+            .is_some_and(|v| v.as_bytes() == b"0")
+        {
+            self.trailers = Some(MetadataMap::from_headers(trailers));
+            return self.finish(None);
+        }
         match Status::from_header_map(&trailers) {
             Some(status) if status.code() == Code::Ok => {
                 self.trailers = Some(MetadataMap::from_headers(trailers));

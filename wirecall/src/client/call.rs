@@ -112,18 +112,12 @@ impl Channel {
         &self,
         request: Request<E::Item>,
         path: PathAndQuery,
-        mut encoder: E,
+        encoder: E,
         decoder: D,
     ) -> Result<Response<D::Item>, Status> {
         let deadline = self.deadline(&request);
         let call = async {
-            let (metadata, _, message) = request.into_parts();
-            let mut buf = BytesMut::new();
-            let max = self.inner.endpoint.config.max_encoding_message_size;
-            encode_frame(&mut encoder, &message, &mut buf, max)?;
-            let (response, mut send) = self.start(path, metadata, deadline).await?;
-            send.send_data(buf.freeze(), true)
-                .map_err(|e| from_h2_error(&e))?;
+            let response = self.send_one(request, path, encoder, deadline).await?;
             let (headers, stream) = self.read_head(response, decoder).await?;
             single_message(headers, stream).await
         };
@@ -135,18 +129,12 @@ impl Channel {
         &self,
         request: Request<E::Item>,
         path: PathAndQuery,
-        mut encoder: E,
+        encoder: E,
         decoder: D,
     ) -> Result<Response<Streaming<D::Item, D>>, Status> {
         let deadline = self.deadline(&request);
         let call = async {
-            let (metadata, _, message) = request.into_parts();
-            let mut buf = BytesMut::new();
-            let max = self.inner.endpoint.config.max_encoding_message_size;
-            encode_frame(&mut encoder, &message, &mut buf, max)?;
-            let (response, mut send) = self.start(path, metadata, deadline).await?;
-            send.send_data(buf.freeze(), true)
-                .map_err(|e| from_h2_error(&e))?;
+            let response = self.send_one(request, path, encoder, deadline).await?;
             self.read_head(response, decoder).await
         };
         let (headers, mut stream) = with_deadline(deadline, call).await?;
@@ -200,6 +188,25 @@ impl Channel {
         Ok(Response::from_parts(headers, MetadataMap::new(), stream))
     }
 
+    /// Sends a request of one message: headers, then the message with END_STREAM. The
+    /// message is encoded first, so one over the send limit never opens a stream.
+    async fn send_one<E: Encoder>(
+        &self,
+        request: Request<E::Item>,
+        path: PathAndQuery,
+        mut encoder: E,
+        deadline: Option<Instant>,
+    ) -> Result<ResponseFuture, Status> {
+        let (metadata, _, message) = request.into_parts();
+        let mut buf = BytesMut::new();
+        let max = self.inner.endpoint.config.limits.max_encoding_message_size;
+        encode_frame(&mut encoder, &message, &mut buf, max)?;
+        let (response, mut send) = self.start(path, metadata, deadline).await?;
+        send.send_data(buf.freeze(), true)
+            .map_err(|e| from_h2_error(&e))?;
+        Ok(response)
+    }
+
     /// Opens the stream, starts the task that sends the request messages, and reads the
     /// response headers.
     async fn start_streaming<S, E, D>(
@@ -218,7 +225,7 @@ impl Channel {
     {
         let (metadata, _, messages) = request.into_parts();
         let (response, send) = self.start(path, metadata, deadline).await?;
-        let max = self.inner.endpoint.config.max_encoding_message_size;
+        let max = self.inner.endpoint.config.limits.max_encoding_message_size;
         let sender = AbortOnDrop(tokio::spawn(send_all(send, messages, encoder, max)));
         let (headers, mut stream) = self.read_head(response, decoder).await?;
         stream.set_sender(sender);
@@ -289,7 +296,7 @@ impl Channel {
                 "response content-type {content_type:?} is not application/grpc"
             )));
         }
-        let max = self.inner.endpoint.config.max_decoding_message_size;
+        let max = self.inner.endpoint.config.limits.max_decoding_message_size;
         let stream = Streaming::new(body, decoder, max, Side::Client);
         Ok((MetadataMap::from_headers(parts.headers), stream))
     }

@@ -108,9 +108,9 @@ impl Channel {
                 .await
                 .map_err(|e| Error::connect(target, e))?;
             h2::client::Builder::new()
-                .initial_window_size(config.initial_stream_window_size)
-                .initial_connection_window_size(config.initial_connection_window_size)
-                .max_header_list_size(config.max_header_list_size)
+                .initial_window_size(config.limits.initial_stream_window_size)
+                .initial_connection_window_size(config.limits.initial_connection_window_size)
+                .max_header_list_size(config.limits.max_header_list_size)
                 .enable_push(false)
                 .handshake::<_, Bytes>(io)
                 .await

@@ -6,7 +6,7 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Uri};
 
 use super::Channel;
-use crate::frame::DEFAULT_MAX_RECEIVE_SIZE;
+use crate::limits::Limits;
 use crate::Error;
 
 /// Settings shared by every call on a channel.
@@ -14,11 +14,7 @@ use crate::Error;
 pub(crate) struct ChannelConfig {
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
-    pub(crate) max_decoding_message_size: usize,
-    pub(crate) max_encoding_message_size: usize,
-    pub(crate) initial_stream_window_size: u32,
-    pub(crate) initial_connection_window_size: u32,
-    pub(crate) max_header_list_size: u32,
+    pub(crate) limits: Limits,
     pub(crate) user_agent: HeaderValue,
 }
 
@@ -77,11 +73,7 @@ impl Endpoint {
             config: ChannelConfig {
                 timeout: None,
                 connect_timeout: Duration::from_secs(20),
-                max_decoding_message_size: DEFAULT_MAX_RECEIVE_SIZE,
-                max_encoding_message_size: u32::MAX as usize,
-                initial_stream_window_size: 1024 * 1024,
-                initial_connection_window_size: 4 * 1024 * 1024,
-                max_header_list_size: 16 * 1024,
+                limits: Limits::default(),
                 user_agent: HeaderValue::from_static(concat!(
                     "grpc-rust-wirecall/",
                     env!("CARGO_PKG_VERSION")
@@ -112,32 +104,32 @@ impl Endpoint {
     /// The largest response message accepted (default 4 MiB); a larger one fails the call
     /// with `RESOURCE_EXHAUSTED`.
     pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-        self.config.max_decoding_message_size = limit;
+        self.config.limits.max_decoding_message_size = limit;
         self
     }
 
     /// The largest request message sent (default 4 GiB - 1); a larger one fails the call
     /// with `RESOURCE_EXHAUSTED` before anything is sent.
     pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-        self.config.max_encoding_message_size = limit.min(u32::MAX as usize);
+        self.config.limits.max_encoding_message_size = limit.min(u32::MAX as usize);
         self
     }
 
     /// The HTTP/2 flow-control window of each call (default 1 MiB).
     pub fn initial_stream_window_size(mut self, size: u32) -> Self {
-        self.config.initial_stream_window_size = size;
+        self.config.limits.initial_stream_window_size = size;
         self
     }
 
     /// The HTTP/2 flow-control window of the connection (default 4 MiB).
     pub fn initial_connection_window_size(mut self, size: u32) -> Self {
-        self.config.initial_connection_window_size = size;
+        self.config.limits.initial_connection_window_size = size;
         self
     }
 
     /// The largest response header block accepted (default 16 KiB).
     pub fn max_header_list_size(mut self, size: u32) -> Self {
-        self.config.max_header_list_size = size;
+        self.config.limits.max_header_list_size = size;
         self
     }
 

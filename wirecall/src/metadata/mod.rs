@@ -9,7 +9,11 @@ mod key;
 pub use key::{is_reserved, MetadataError};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, TE};
+
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
 
 /// One metadata value, as stored on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +38,19 @@ impl MetadataMap {
 
     /// Takes the custom metadata out of received headers, dropping reserved ones.
     pub fn from_headers(mut headers: HeaderMap) -> Self {
+        // The reserved headers every call carries go without allocating; anything rarer
+        // takes the slow path.
+        for name in [
+            CONTENT_TYPE,
+            TE,
+            GRPC_TIMEOUT,
+            GRPC_ENCODING,
+            GRPC_ACCEPT_ENCODING,
+            crate::status::GRPC_STATUS,
+            crate::status::GRPC_MESSAGE,
+        ] {
+            headers.remove(name);
+        }
         if headers.keys().any(|k| is_reserved(k.as_str())) {
             headers.retain_custom();
         }

@@ -146,7 +146,7 @@ impl ServerCall {
             &mut encoder,
             &message,
             &mut buf,
-            self.config.max_encoding_message_size,
+            self.config.limits.max_encoding_message_size,
         ) {
             return send_trailers_only(&mut self.respond, status);
         }
@@ -215,7 +215,7 @@ impl ServerCall {
         let stream = Streaming::new(
             body,
             decoder,
-            self.config.max_decoding_message_size,
+            self.config.limits.max_decoding_message_size,
             Side::Server,
         );
         Request::from_server(
@@ -280,7 +280,7 @@ impl ServerCall {
         };
         let mut messages = pin!(messages);
         let mut buf = BytesMut::new();
-        let max = self.config.max_encoding_message_size;
+        let max = self.config.limits.max_encoding_message_size;
         loop {
             let next = poll_fn(|cx| messages.as_mut().poll_next(cx));
             let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx).map(drop)).await

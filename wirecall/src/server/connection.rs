@@ -32,10 +32,10 @@ pub(crate) async fn serve<IO>(
 {
     let mut builder = h2::server::Builder::new();
     builder
-        .initial_window_size(config.initial_stream_window_size)
-        .initial_connection_window_size(config.initial_connection_window_size)
+        .initial_window_size(config.limits.initial_stream_window_size)
+        .initial_connection_window_size(config.limits.initial_connection_window_size)
         .max_concurrent_streams(config.max_concurrent_streams)
-        .max_header_list_size(config.max_header_list_size)
+        .max_header_list_size(config.limits.max_header_list_size)
         .max_frame_size(config.max_frame_size);
     let mut conn = match builder.handshake::<_, Bytes>(io).await {
         Ok(conn) => conn,

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::frame::DEFAULT_MAX_RECEIVE_SIZE;
+use crate::limits::Limits;
 use crate::Error;
 
 use router::Router;
@@ -33,24 +33,16 @@ use router::Router;
 /// Limits and HTTP/2 settings of a server. Every field has a safe default.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerConfig {
-    pub(crate) max_decoding_message_size: usize,
-    pub(crate) max_encoding_message_size: usize,
+    pub(crate) limits: Limits,
     pub(crate) max_concurrent_streams: u32,
-    pub(crate) max_header_list_size: u32,
-    pub(crate) initial_stream_window_size: u32,
-    pub(crate) initial_connection_window_size: u32,
     pub(crate) max_frame_size: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_decoding_message_size: DEFAULT_MAX_RECEIVE_SIZE,
-            max_encoding_message_size: u32::MAX as usize,
+            limits: Limits::default(),
             max_concurrent_streams: 1024,
-            max_header_list_size: 16 * 1024,
-            initial_stream_window_size: 1024 * 1024,
-            initial_connection_window_size: 4 * 1024 * 1024,
             max_frame_size: 16 * 1024,
         }
     }
@@ -84,13 +76,13 @@ impl ServerBuilder {
     /// The largest request message accepted, after decompression (default 4 MiB). A larger
     /// one answers `RESOURCE_EXHAUSTED`.
     pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-        self.config.max_decoding_message_size = limit;
+        self.config.limits.max_decoding_message_size = limit;
         self
     }
 
     /// The largest response message sent (default 4 GiB - 1, the frame format's limit).
     pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-        self.config.max_encoding_message_size = limit.min(u32::MAX as usize);
+        self.config.limits.max_encoding_message_size = limit.min(u32::MAX as usize);
         self
     }
 
@@ -102,19 +94,19 @@ impl ServerBuilder {
 
     /// The largest header block accepted, metadata included (default 16 KiB).
     pub fn max_header_list_size(mut self, limit: u32) -> Self {
-        self.config.max_header_list_size = limit;
+        self.config.limits.max_header_list_size = limit;
         self
     }
 
     /// The HTTP/2 flow-control window of each call (default 1 MiB).
     pub fn initial_stream_window_size(mut self, size: u32) -> Self {
-        self.config.initial_stream_window_size = size;
+        self.config.limits.initial_stream_window_size = size;
         self
     }
 
     /// The HTTP/2 flow-control window of each connection (default 4 MiB).
     pub fn initial_connection_window_size(mut self, size: u32) -> Self {
-        self.config.initial_connection_window_size = size;
+        self.config.limits.initial_connection_window_size = size;
         self
     }
 
@@ -168,7 +160,9 @@ impl ServerBuilder {
                     let (io, peer) = match accepted {
                         Ok(accepted) => accepted,
                         Err(err) => {
+                            // Usually out of file descriptors: pause rather than spin.
                             tracing::warn!(%err, "accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                             continue;
                         }
                     };

@@ -45,5 +45,7 @@ pub(crate) fn send_trailers(stream: &mut SendStream<Bytes>, status: Status) {
 
 /// Ends a successful response: `grpc-status: 0` plus the handler's trailer metadata.
 pub(crate) fn ok_trailers(trailers: MetadataMap) -> HeaderMap {
-    Status::ok("").with_metadata(trailers).into_trailers()
+    let mut headers = trailers.into_headers();
+    headers.insert(crate::status::GRPC_STATUS, crate::Code::Ok.header_value());
+    headers
 }
