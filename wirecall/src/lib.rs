@@ -57,6 +57,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod compression;
 pub mod deadline;
 pub mod frame;
 pub mod message_stream;

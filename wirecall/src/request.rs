@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::Extensions;
 
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 
 /// An RPC request: one message (or a stream of them) with metadata.
@@ -16,6 +17,7 @@ pub struct Request<T> {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     remote_addr: Option<SocketAddr>,
+    compression: Option<Encoding>,
 }
 
 impl<T> Request<T> {
@@ -28,6 +30,7 @@ impl<T> Request<T> {
             timeout: None,
             deadline: None,
             remote_addr: None,
+            compression: None,
         }
     }
 
@@ -77,6 +80,17 @@ impl<T> Request<T> {
         self.timeout
     }
 
+    /// Client side: compress this call's messages with `encoding`, overriding the channel's
+    /// choice (`Encoding::Identity` turns compression off for the call).
+    pub fn set_compression(&mut self, encoding: Encoding) {
+        self.compression = Some(encoding);
+    }
+
+    /// The encoding set with [`Request::set_compression`].
+    pub fn compression(&self) -> Option<Encoding> {
+        self.compression
+    }
+
     /// Server side: when the client's deadline expires, from its `grpc-timeout`.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
@@ -96,6 +110,7 @@ impl<T> Request<T> {
             timeout: self.timeout,
             deadline: self.deadline,
             remote_addr: self.remote_addr,
+            compression: self.compression,
         }
     }
 

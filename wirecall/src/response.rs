@@ -2,6 +2,7 @@
 
 use http::Extensions;
 
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 
 /// An RPC response: one message (or a stream of them) with metadata.
@@ -11,6 +12,7 @@ pub struct Response<T> {
     trailers: MetadataMap,
     message: T,
     extensions: Extensions,
+    compression: Option<Encoding>,
 }
 
 impl<T> Response<T> {
@@ -21,7 +23,20 @@ impl<T> Response<T> {
             trailers: MetadataMap::new(),
             message,
             extensions: Extensions::new(),
+            compression: None,
         }
+    }
+
+    /// Server side: compress this response's messages with `encoding` instead of the
+    /// server's default (`Encoding::Identity` turns compression off). Ignored when the client
+    /// did not list the encoding in `grpc-accept-encoding`.
+    pub fn set_compression(&mut self, encoding: Encoding) {
+        self.compression = Some(encoding);
+    }
+
+    /// The encoding set with [`Response::set_compression`].
+    pub fn compression(&self) -> Option<Encoding> {
+        self.compression
     }
 
     /// The message.
@@ -78,6 +93,7 @@ impl<T> Response<T> {
             trailers: self.trailers,
             message: f(self.message),
             extensions: self.extensions,
+            compression: self.compression,
         }
     }
 
@@ -93,6 +109,7 @@ impl<T> Response<T> {
             trailers,
             message,
             extensions: Extensions::new(),
+            compression: None,
         }
     }
 }

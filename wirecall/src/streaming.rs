@@ -12,6 +12,7 @@ use http::HeaderMap;
 use tokio::time::Sleep;
 
 use crate::codec::{Decoder, ProstCodec};
+use crate::compression::{DecompressError, Encoding};
 use crate::frame::{FrameDecoder, FrameError};
 use crate::metadata::MetadataMap;
 use crate::task::AbortOnDrop;
@@ -25,6 +26,8 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     chunk: Bytes,
     state: State,
     side: Side,
+    encoding: Option<Encoding>,
+    max_message_size: usize,
     trailers: Option<MetadataMap>,
     deadline: Option<Pin<Box<Sleep>>>,
     /// Client side: the task sending our request stream; stopped when the call ends.
@@ -55,6 +58,8 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             chunk: Bytes::new(),
             state: State::Messages,
             side,
+            encoding: None,
+            max_message_size,
             trailers: None,
             deadline: None,
             sender: None,
@@ -68,6 +73,11 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         s.state = State::Done;
         s.trailers = Some(trailers);
         s
+    }
+
+    /// The stream's `grpc-encoding`, used for messages flagged as compressed.
+    pub(crate) fn set_encoding(&mut self, encoding: Option<Encoding>) {
+        self.encoding = encoding;
     }
 
     pub(crate) fn set_deadline(&mut self, deadline: Option<Pin<Box<Sleep>>>) {
@@ -121,12 +131,15 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                 State::Messages => {
                     match self.frames.decode(&mut self.chunk) {
                         Ok(Some(frame)) => {
-                            if frame.compressed {
-                                return self.fail(Status::internal(
-                                    "compressed flag set on a message but no grpc-encoding was negotiated",
-                                ));
-                            }
-                            return match self.decoder.decode(frame.payload) {
+                            let payload = if frame.compressed {
+                                match self.decompress(&frame.payload) {
+                                    Ok(payload) => payload,
+                                    Err(status) => return self.fail(status),
+                                }
+                            } else {
+                                frame.payload
+                            };
+                            return match self.decoder.decode_frame(payload, frame.compressed) {
                                 Ok(message) => Poll::Ready(Some(Ok(message))),
                                 Err(status) => self.fail(status),
                             };
@@ -162,6 +175,31 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                 },
             }
         }
+    }
+
+    fn decompress(&self, payload: &[u8]) -> Result<Bytes, Status> {
+        let encoding = match self.encoding {
+            None | Some(Encoding::Identity) => {
+                return Err(Status::internal(
+                    "compressed flag set on a message but the stream has no grpc-encoding",
+                ))
+            }
+            Some(encoding) => encoding,
+        };
+        encoding
+            .decompress(payload, self.max_message_size)
+            .map_err(|err| match err {
+                DecompressError::TooLarge { max } => {
+                    tracing::debug!(%encoding, max, "compressed message expands past the limit");
+                    Status::resource_exhausted(format!(
+                        "decompressed message larger than max ({max} bytes)"
+                    ))
+                }
+                DecompressError::Invalid(e) => {
+                    tracing::debug!(%encoding, %e, "invalid compressed message");
+                    Status::internal(format!("invalid {encoding} message: {e}"))
+                }
+            })
     }
 
     fn end_with_trailers(&mut self, trailers: HeaderMap) -> Poll<Option<Result<T, Status>>> {

@@ -12,12 +12,13 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2::client::ResponseFuture;
 use h2::SendStream;
-use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::Uri;
 
 use super::Channel;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
+use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::flow_control::send_data;
 use crate::metadata::MetadataMap;
 use crate::status::{from_h2_error, from_http_status};
@@ -27,6 +28,8 @@ use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Stream
 
 const GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
 const TRAILERS: HeaderValue = HeaderValue::from_static("trailers");
+const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
 
 impl Channel {
     /// A unary call with protobuf messages: one request, one response.
@@ -197,11 +200,12 @@ impl Channel {
         mut encoder: E,
         deadline: Option<Instant>,
     ) -> Result<ResponseFuture, Status> {
+        let encoding = self.encoding(&request);
         let (metadata, _, message) = request.into_parts();
         let mut buf = BytesMut::new();
         let max = self.inner.endpoint.config.limits.max_encoding_message_size;
-        encode_frame(&mut encoder, &message, &mut buf, max)?;
-        let (response, mut send) = self.start(path, metadata, deadline).await?;
+        encode_frame(&mut encoder, &message, &mut buf, max, encoding)?;
+        let (response, mut send) = self.start(path, metadata, deadline, encoding).await?;
         send.send_data(buf.freeze(), true)
             .map_err(|e| from_h2_error(&e))?;
         Ok(response)
@@ -223,13 +227,24 @@ impl Channel {
         E::Item: Send,
         D: Decoder,
     {
+        let encoding = self.encoding(&request);
         let (metadata, _, messages) = request.into_parts();
-        let (response, send) = self.start(path, metadata, deadline).await?;
+        let (response, send) = self.start(path, metadata, deadline, encoding).await?;
         let max = self.inner.endpoint.config.limits.max_encoding_message_size;
-        let sender = AbortOnDrop(tokio::spawn(send_all(send, messages, encoder, max)));
+        let sender = AbortOnDrop(tokio::spawn(send_all(
+            send, messages, encoder, max, encoding,
+        )));
         let (headers, mut stream) = self.read_head(response, decoder).await?;
         stream.set_sender(sender);
         Ok((headers, stream))
+    }
+
+    /// The call's message encoding: the request's choice, else the channel's.
+    fn encoding<T>(&self, request: &Request<T>) -> Option<Encoding> {
+        request
+            .compression()
+            .or(self.inner.endpoint.config.send_compressed)
+            .filter(|e| *e != Encoding::Identity)
     }
 
     fn deadline<T>(&self, request: &Request<T>) -> Option<Instant> {
@@ -243,6 +258,7 @@ impl Channel {
         path: PathAndQuery,
         metadata: MetadataMap,
         deadline: Option<Instant>,
+        encoding: Option<Encoding>,
     ) -> Result<(ResponseFuture, SendStream<Bytes>), Status> {
         let endpoint = &self.inner.endpoint;
         let uri = Uri::builder()
@@ -259,6 +275,10 @@ impl Channel {
         headers.insert(CONTENT_TYPE, GRPC);
         headers.insert(TE, TRAILERS);
         headers.insert(USER_AGENT, endpoint.config.user_agent.clone());
+        headers.insert(GRPC_ACCEPT_ENCODING, ACCEPT_ENCODING);
+        if let Some(encoding) = encoding {
+            headers.insert(GRPC_ENCODING, encoding.header_value());
+        }
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             headers.insert("grpc-timeout", crate::deadline::format_timeout(left));
@@ -297,7 +317,14 @@ impl Channel {
             )));
         }
         let max = self.inner.endpoint.config.limits.max_decoding_message_size;
-        let stream = Streaming::new(body, decoder, max, Side::Client);
+        let encoding = match parts.headers.get(&GRPC_ENCODING) {
+            None => None,
+            Some(name) => Some(Encoding::from_name(name.as_bytes()).ok_or_else(|| {
+                Status::internal(format!("server used unsupported grpc-encoding {name:?}"))
+            })?),
+        };
+        let mut stream = Streaming::new(body, decoder, max, Side::Client);
+        stream.set_encoding(encoding);
         Ok((MetadataMap::from_headers(parts.headers), stream))
     }
 }
@@ -335,15 +362,20 @@ async fn with_deadline<T>(
 }
 
 /// Sends every message of `messages`, then ends the stream. Runs as its own task.
-async fn send_all<S, E>(mut send: SendStream<Bytes>, messages: S, mut encoder: E, max: usize)
-where
+async fn send_all<S, E>(
+    mut send: SendStream<Bytes>,
+    messages: S,
+    mut encoder: E,
+    max: usize,
+    encoding: Option<Encoding>,
+) where
     S: Stream<Item = E::Item>,
     E: Encoder,
 {
     let mut messages = pin!(messages);
     let mut buf = BytesMut::new();
     while let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-        if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max) {
+        if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
             tracing::warn!(%status, "cancelling call: a request message could not be sent");
             send.send_reset(h2::Reason::CANCEL);
             return;

@@ -6,6 +6,7 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Uri};
 
 use super::Channel;
+use crate::compression::Encoding;
 use crate::limits::Limits;
 use crate::Error;
 
@@ -16,6 +17,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) limits: Limits,
     pub(crate) user_agent: HeaderValue,
+    pub(crate) send_compressed: Option<Encoding>,
 }
 
 /// A server address plus channel settings; `connect` or `connect_lazy` makes the
@@ -78,6 +80,7 @@ impl Endpoint {
                     "grpc-rust-wirecall/",
                     env!("CARGO_PKG_VERSION")
                 )),
+                send_compressed: None,
             },
         })
     }
@@ -130,6 +133,14 @@ impl Endpoint {
     /// The largest response header block accepted (default 16 KiB).
     pub fn max_header_list_size(mut self, size: u32) -> Self {
         self.config.limits.max_header_list_size = size;
+        self
+    }
+
+    /// Compresses every call's request messages with `encoding` (default: none); a request
+    /// can choose otherwise with `Request::set_compression`. Compressed responses in any
+    /// supported encoding are always accepted.
+    pub fn send_compressed(mut self, encoding: Encoding) -> Self {
+        self.config.send_compressed = Some(encoding);
         self
     }
 

@@ -19,9 +19,11 @@ use tokio::time::Sleep;
 use super::send::{self, send_trailers, send_trailers_only};
 use super::ServerConfig;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 use crate::streaming::Side;
 use crate::{Request, Response, Status, Streaming};
+use http::HeaderValue;
 
 /// A call routed to a service, handed to the generated `Service::call`.
 pub struct ServerCall {
@@ -33,6 +35,10 @@ pub struct ServerCall {
     /// The deadline's timer, made once and only when the client sent `grpc-timeout`.
     timer: Option<Pin<Box<Sleep>>>,
     remote_addr: Option<SocketAddr>,
+    /// The request's `grpc-encoding`.
+    request_encoding: Option<Encoding>,
+    /// The client's `grpc-accept-encoding`.
+    accept_encoding: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -69,6 +75,33 @@ impl ServerCall {
             deadline,
             timer: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
             remote_addr,
+            request_encoding: None,
+            accept_encoding: None,
+        }
+    }
+
+    pub(crate) fn with_encodings(
+        mut self,
+        request: Option<Encoding>,
+        accept: Option<HeaderValue>,
+    ) -> Self {
+        self.request_encoding = request;
+        self.accept_encoding = accept;
+        self
+    }
+
+    /// The encoding for the response: the handler's choice, else the server's default, if
+    /// the client accepts it.
+    fn response_encoding(&self, chosen: Option<Encoding>) -> Option<Encoding> {
+        let encoding = chosen.or(self.config.send_compressed)?;
+        if encoding == Encoding::Identity {
+            return None;
+        }
+        if encoding.accepted_by(self.accept_encoding.as_ref()) {
+            Some(encoding)
+        } else {
+            tracing::debug!(%encoding, "client does not accept the encoding; sending uncompressed");
+            None
         }
     }
 
@@ -140,6 +173,7 @@ impl ServerCall {
             Ok(Err(status)) => return send_trailers_only(&mut self.respond, status),
             Err(interrupted) => return self.interrupted(interrupted),
         };
+        let encoding = self.response_encoding(response.compression());
         let (metadata, trailers, message) = response.into_parts();
         let mut buf = BytesMut::new();
         if let Err(status) = encode_frame(
@@ -147,10 +181,11 @@ impl ServerCall {
             &message,
             &mut buf,
             self.config.limits.max_encoding_message_size,
+            encoding,
         ) {
             return send_trailers_only(&mut self.respond, status);
         }
-        let Ok(mut stream) = send::send_headers(&mut self.respond, metadata) else {
+        let Ok(mut stream) = send::send_headers(&mut self.respond, metadata, encoding) else {
             return;
         };
         if stream.send_data(buf.freeze(), false).is_ok() {
@@ -212,12 +247,13 @@ impl ServerCall {
 
     fn request_stream<D: Decoder>(&mut self, decoder: D) -> Request<Streaming<D::Item, D>> {
         let body = self.body.take().expect("the request body is read once");
-        let stream = Streaming::new(
+        let mut stream = Streaming::new(
             body,
             decoder,
             self.config.limits.max_decoding_message_size,
             Side::Server,
         );
+        stream.set_encoding(self.request_encoding);
         Request::from_server(
             std::mem::take(&mut self.metadata),
             stream,
@@ -274,8 +310,9 @@ impl ServerCall {
             Ok(Err(status)) => return send_trailers_only(&mut self.respond, status),
             Err(interrupted) => return self.interrupted(interrupted),
         };
+        let encoding = self.response_encoding(response.compression());
         let (metadata, trailers, messages) = response.into_parts();
-        let Ok(mut stream) = send::send_headers(&mut self.respond, metadata) else {
+        let Ok(mut stream) = send::send_headers(&mut self.respond, metadata, encoding) else {
             return;
         };
         let mut messages = pin!(messages);
@@ -299,7 +336,7 @@ impl ServerCall {
                 Some(Err(status)) => return send_trailers(&mut stream, status),
                 None => break,
             };
-            if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max) {
+            if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
                 return send_trailers(&mut stream, status);
             }
             let frame = buf.split().freeze();

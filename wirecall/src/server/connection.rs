@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::router::Router;
 use super::send::send_trailers_only;
 use super::{ServerCall, ServerConfig};
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 use crate::Status;
 
@@ -92,14 +93,20 @@ fn dispatch(
             return send_trailers_only(&mut respond, status);
         }
     };
-    if let Some(encoding) = parts.headers.get("grpc-encoding") {
-        if encoding != "identity" {
-            let status = Status::unimplemented(format!(
-                "message encoding {encoding:?} is not supported (accepted: identity)"
-            ));
-            return send_trailers_only(&mut respond, status);
-        }
-    }
+    let request_encoding = match parts.headers.get("grpc-encoding") {
+        None => None,
+        Some(name) => match Encoding::from_name(name.as_bytes()) {
+            Some(encoding) => Some(encoding),
+            None => {
+                tracing::debug!(?name, "unsupported grpc-encoding");
+                let status = Status::unimplemented(format!(
+                    "message encoding {name:?} is not supported (accepted: identity,deflate,gzip,zstd)"
+                ));
+                return send_trailers_only(&mut respond, status);
+            }
+        },
+    };
+    let accept_encoding = parts.headers.get("grpc-accept-encoding").cloned();
     let deadline = match parts.headers.get("grpc-timeout") {
         None => None,
         Some(value) => match crate::deadline::parse_timeout(value.as_bytes()) {
@@ -119,7 +126,8 @@ fn dispatch(
         config.clone(),
         deadline,
         remote_addr,
-    );
+    )
+    .with_encodings(request_encoding, accept_encoding);
     route.service.spawn(route.method, call);
 }
 

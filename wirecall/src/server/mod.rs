@@ -25,6 +25,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::compression::Encoding;
 use crate::limits::Limits;
 use crate::Error;
 
@@ -36,6 +37,7 @@ pub(crate) struct ServerConfig {
     pub(crate) limits: Limits,
     pub(crate) max_concurrent_streams: u32,
     pub(crate) max_frame_size: u32,
+    pub(crate) send_compressed: Option<Encoding>,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +46,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             max_concurrent_streams: 1024,
             max_frame_size: 16 * 1024,
+            send_compressed: None,
         }
     }
 }
@@ -113,6 +116,14 @@ impl ServerBuilder {
     /// The largest HTTP/2 frame this server receives (default and minimum 16 KiB).
     pub fn max_frame_size(mut self, size: u32) -> Self {
         self.config.max_frame_size = size.clamp(16 * 1024, 16 * 1024 * 1024 - 1);
+        self
+    }
+
+    /// Compresses responses with `encoding` whenever the client accepts it (default: no
+    /// compression). Handlers can choose per call with `Response::set_compression`. Requests
+    /// in any supported encoding are always accepted.
+    pub fn send_compressed(mut self, encoding: Encoding) -> Self {
+        self.config.send_compressed = Some(encoding);
         self
     }
 

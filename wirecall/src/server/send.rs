@@ -6,7 +6,12 @@ use h2::SendStream;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::HeaderMap;
 
+use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::metadata::MetadataMap;
+
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
 use crate::Status;
 
 pub(crate) const GRPC_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/grpc");
@@ -16,15 +21,23 @@ fn head(metadata: MetadataMap) -> http::Response<()> {
     let headers = response.headers_mut();
     metadata.append_to(headers);
     headers.insert(CONTENT_TYPE, GRPC_CONTENT_TYPE);
+    headers.insert(GRPC_ACCEPT_ENCODING, ACCEPT_ENCODING);
     response
 }
 
-/// Sends the response headers; the stream stays open for messages and trailers.
+/// Sends the response headers, naming the messages' encoding if they are compressed; the
+/// stream stays open for messages and trailers.
 pub(crate) fn send_headers(
     respond: &mut SendResponse<Bytes>,
     metadata: MetadataMap,
+    encoding: Option<Encoding>,
 ) -> Result<SendStream<Bytes>, h2::Error> {
-    respond.send_response(head(metadata), false)
+    let mut head = head(metadata);
+    if let Some(encoding) = encoding {
+        head.headers_mut()
+            .insert(GRPC_ENCODING, encoding.header_value());
+    }
+    respond.send_response(head, false)
 }
 
 /// Answers with a trailers-only response: one HEADERS frame holding the status.
