@@ -74,6 +74,9 @@ mod streaming;
 mod task;
 mod transport;
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 pub use client::{Channel, Endpoint};
 pub use error::Error;
 pub use futures_core::Stream;

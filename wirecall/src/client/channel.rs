@@ -101,36 +101,59 @@ impl Channel {
 
     async fn handshake(&self) -> Result<Connection, Error> {
         let endpoint = &self.inner.endpoint;
-        let target = endpoint.authority.as_str();
-        let config = &endpoint.config;
+        let target = endpoint.address.as_str();
         let connect = async {
             let io = crate::transport::connect(target)
                 .await
                 .map_err(|e| Error::connect(target, e))?;
-            h2::client::Builder::new()
-                .initial_window_size(config.limits.initial_stream_window_size)
-                .initial_connection_window_size(config.limits.initial_connection_window_size)
-                .max_header_list_size(config.limits.max_header_list_size)
-                .enable_push(false)
-                .handshake::<_, Bytes>(io)
-                .await
-                .map_err(|e| Error::connect(target, e))
-        };
-        let (sender, connection) = tokio::time::timeout(config.connect_timeout, connect)
-            .await
-            .map_err(|_| Error::connect(target, "connect timeout"))??;
-        let closed = Arc::new(AtomicBool::new(false));
-        let flag = closed.clone();
-        let target = target.to_owned();
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(%target, %err, "connection closed with an error");
+            if endpoint.scheme == http::uri::Scheme::HTTPS {
+                #[cfg(feature = "tls")]
+                if let Some(tls) = &endpoint.tls {
+                    let io = crate::transport::tls_connect(tls, io)
+                        .await
+                        .map_err(|e| Error::connect(target, e))?;
+                    return start_connection(endpoint, io).await;
+                }
+                return Err(Error::connect(
+                    target,
+                    "https targets need TLS settings (Endpoint::tls, feature `tls`)",
+                ));
             }
-            flag.store(true, Ordering::Release);
-        });
-        Ok(Connection { sender, closed })
+            start_connection(endpoint, io).await
+        };
+        tokio::time::timeout(endpoint.config.connect_timeout, connect)
+            .await
+            .map_err(|_| Error::connect(target, "connect timeout"))?
     }
 }
+
+/// Runs the HTTP/2 handshake over `io` and spawns the task that drives the connection.
+async fn start_connection<IO>(endpoint: &Endpoint, io: IO) -> Result<Connection, Error>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &endpoint.config;
+    let target = endpoint.address.clone();
+    let (sender, connection) = h2::client::Builder::new()
+        .initial_window_size(config.limits.initial_stream_window_size)
+        .initial_connection_window_size(config.limits.initial_connection_window_size)
+        .max_header_list_size(config.limits.max_header_list_size)
+        .enable_push(false)
+        .handshake::<_, Bytes>(io)
+        .await
+        .map_err(|e| Error::connect(&target, e))?;
+    let closed = Arc::new(AtomicBool::new(false));
+    let flag = closed.clone();
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!(%target, %err, "connection closed with an error");
+        }
+        flag.store(true, Ordering::Release);
+    });
+    Ok(Connection { sender, closed })
+}
+
+impl Channel {}
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -34,8 +34,30 @@ pub(crate) struct ChannelConfig {
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub(crate) scheme: Scheme,
+    /// The `:authority` sent with every call (the TLS server name when overridden).
     pub(crate) authority: Authority,
+    /// The `host:port` to connect to.
+    pub(crate) address: String,
     pub(crate) config: ChannelConfig,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<TlsSettings>,
+}
+
+/// TLS settings of an endpoint.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct TlsSettings {
+    pub(crate) config: std::sync::Arc<rustls::ClientConfig>,
+    pub(crate) server_name: rustls::pki_types::ServerName<'static>,
+}
+
+#[cfg(feature = "tls")]
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -53,11 +75,12 @@ impl Endpoint {
             .parse()
             .map_err(|e| Error::invalid_uri(format!("{target:?}: {e}")))?;
         let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
-        if scheme != Scheme::HTTP {
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
             return Err(Error::invalid_uri(format!(
-                "{target:?}: only http (plaintext HTTP/2) is supported so far"
+                "{target:?}: the scheme must be http or https"
             )));
         }
+        let default_port = if scheme == Scheme::HTTPS { 443 } else { 80 };
         let authority = uri
             .authority()
             .cloned()
@@ -65,13 +88,16 @@ impl Endpoint {
         let authority = if authority.port().is_some() {
             authority
         } else {
-            format!("{}:80", authority.host())
+            format!("{}:{default_port}", authority.host())
                 .parse()
                 .map_err(|e| Error::invalid_uri(format!("{target:?}: {e}")))?
         };
         Ok(Endpoint {
             scheme,
+            address: authority.as_str().to_owned(),
             authority,
+            #[cfg(feature = "tls")]
+            tls: None,
             config: ChannelConfig {
                 timeout: None,
                 connect_timeout: Duration::from_secs(20),
@@ -142,6 +168,46 @@ impl Endpoint {
     pub fn send_compressed(mut self, encoding: Encoding) -> Self {
         self.config.send_compressed = Some(encoding);
         self
+    }
+
+    /// Connects over TLS with `config` (ALPN `h2` is added); the server name checked and sent
+    /// as SNI is the target's host unless [`Endpoint::tls_server_name`] says otherwise.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, mut config: rustls::ClientConfig) -> Result<Self, Error> {
+        if !config.alpn_protocols.iter().any(|p| p == b"h2") {
+            config.alpn_protocols.push(b"h2".to_vec());
+        }
+        let host = self
+            .authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let server_name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| Error::invalid_uri(format!("{host:?} is not a TLS server name: {e}")))?;
+        self.scheme = http::uri::Scheme::HTTPS;
+        self.tls = Some(TlsSettings {
+            config: std::sync::Arc::new(config),
+            server_name,
+        });
+        Ok(self)
+    }
+
+    /// Checks the server's certificate against `name` (and sends it as SNI and
+    /// `:authority`) instead of the target's host; the test servers of the gRPC interop suite
+    /// need `foo.test.google.fr`. Call after [`Endpoint::tls`].
+    #[cfg(feature = "tls")]
+    pub fn tls_server_name(mut self, name: &str) -> Result<Self, Error> {
+        let server_name = rustls::pki_types::ServerName::try_from(name.to_owned())
+            .map_err(|e| Error::invalid_uri(format!("{name:?} is not a TLS server name: {e}")))?;
+        let tls = self
+            .tls
+            .as_mut()
+            .ok_or_else(|| Error::invalid_uri("tls_server_name needs Endpoint::tls first"))?;
+        tls.server_name = server_name;
+        self.authority = name
+            .parse()
+            .map_err(|e| Error::invalid_uri(format!("{name:?}: {e}")))?;
+        Ok(self)
     }
 
     /// Connects now; fails if the server cannot be reached.

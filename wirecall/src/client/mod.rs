@@ -3,7 +3,7 @@
 
 mod call;
 mod channel;
-mod endpoint;
+pub(crate) mod endpoint;
 
 pub use channel::Channel;
 pub use endpoint::Endpoint;

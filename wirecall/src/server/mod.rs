@@ -31,6 +31,9 @@ use crate::Error;
 
 use router::Router;
 
+#[cfg(feature = "tls")]
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Limits and HTTP/2 settings of a server. Every field has a safe default.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerConfig {
@@ -67,6 +70,8 @@ impl Server {
 pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ServerBuilder {
@@ -127,6 +132,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves over TLS with `config` (ALPN `h2` is added). A handshake that does not finish
+    /// within 10 s is dropped.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, mut config: rustls::ServerConfig) -> Self {
+        if !config.alpn_protocols.iter().any(|p| p == b"h2") {
+            config.alpn_protocols.push(b"h2".to_vec());
+        }
+        self.tls = Some(Arc::new(config));
+        self
+    }
+
     /// The names of the services added so far.
     pub fn service_names(&self) -> Vec<&'static str> {
         let mut names: Vec<_> = self.router.service_names().collect();
@@ -159,6 +175,8 @@ impl ServerBuilder {
         listener: TcpListener,
         signal: impl Future<Output = ()>,
     ) -> Result<(), Error> {
+        #[cfg(feature = "tls")]
+        let acceptor = self.tls.map(tokio_rustls::TlsAcceptor::from);
         let router = Arc::new(self.router);
         let config = Arc::new(self.config);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -179,6 +197,21 @@ impl ServerBuilder {
                     };
                     let (router, config, shutdown, alive) =
                         (router.clone(), config.clone(), shutdown_rx.clone(), alive.clone());
+                    #[cfg(feature = "tls")]
+                    if let Some(acceptor) = acceptor.clone() {
+                        tokio::spawn(async move {
+                            let handshake = crate::transport::tls_accept(&acceptor, io);
+                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                                Ok(Ok(io)) => {
+                                    connection::serve(io, Some(peer), router, config, shutdown).await
+                                }
+                                Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                            drop(alive);
+                        });
+                        continue;
+                    }
                     tokio::spawn(async move {
                         connection::serve(io, Some(peer), router, config, shutdown).await;
                         drop(alive);

@@ -24,3 +24,26 @@ pub(crate) async fn connect(authority: &str) -> io::Result<TcpStream> {
     stream.set_nodelay(true)?;
     Ok(stream)
 }
+
+/// Runs the client side of a TLS handshake and checks that the server chose `h2`.
+#[cfg(feature = "tls")]
+pub(crate) async fn tls_connect(
+    tls: &crate::client::endpoint::TlsSettings,
+    io: TcpStream,
+) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+    let stream = connector.connect(tls.server_name.clone(), io).await?;
+    if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+        return Err(io::Error::other("the server did not negotiate ALPN h2"));
+    }
+    Ok(stream)
+}
+
+/// Runs the server side of a TLS handshake.
+#[cfg(feature = "tls")]
+pub(crate) async fn tls_accept(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    io: TcpStream,
+) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    acceptor.accept(io).await
+}
