@@ -36,7 +36,21 @@ pub const CASES: &[&str] = &[
     "cancel_after_begin",
     "cancel_after_first_response",
     "timeout_on_sleeping_server",
+    "pick_first_unary",
+    "half_duplex",
+    "slow_consumer",
+    "rpc_soak",
+    "channel_soak",
 ];
+
+/// Settings some cases take from flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// RPCs in the soak cases (`--soak_iterations`, default 1000 as in C++).
+    pub soak_iterations: usize,
+    /// Makes a fresh channel, for channel_soak.
+    pub new_channel: fn() -> Channel,
+}
 
 /// Why a case did not pass.
 #[derive(Debug)]
@@ -129,7 +143,7 @@ const STREAMING_INPUT_CALL: &str = "/grpc.testing.TestService/StreamingInputCall
 const STREAMING_OUTPUT_CALL: &str = "/grpc.testing.TestService/StreamingOutputCall";
 
 /// Runs one case over `channel`.
-pub async fn run(channel: &Channel, case: &str) -> Result<(), Outcome> {
+pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(), Outcome> {
     let client = TestServiceClient::new(channel.clone());
     match case {
         "empty_unary" => {
@@ -245,6 +259,73 @@ pub async fn run(channel: &Channel, case: &str) -> Result<(), Outcome> {
                 Err(status) => Err(status),
             };
             expect_code(result, Code::DeadlineExceeded, "FullDuplexCall")?;
+            Ok(())
+        }
+        "pick_first_unary" => {
+            let mut ids = std::collections::BTreeSet::new();
+            for _ in 0..100 {
+                let request = SimpleRequest {
+                    fill_server_id: true,
+                    ..large_request()
+                };
+                let response = client.unary_call(request).await?.into_inner();
+                check_payload(response.payload.as_ref(), 314_159, "response")?;
+                ids.insert(response.server_id);
+            }
+            // Every response from the same server (peers that do not fill the id send "").
+            ensure(ids.len() == 1, || format!("server ids {ids:?}, want one"))
+        }
+        "half_duplex" => {
+            let sizes = [31_415, 9, 2_653, 58_979];
+            let requests = sizes.map(|size| output_request(&[size], 0));
+            let mut stream = client
+                .half_duplex_call(message_stream::iter(requests))
+                .await?
+                .into_inner();
+            for size in sizes {
+                let Some(response) = stream.message().await? else {
+                    return fail("stream ended early");
+                };
+                check_payload(response.payload.as_ref(), size as usize, "response")?;
+            }
+            ensure(stream.message().await?.is_none(), || {
+                "extra response".into()
+            })
+        }
+        "slow_consumer" => {
+            // 2000 responses of 1030 bytes read slowly: flow control must hold the server
+            // back without losing anything.
+            let request = output_request(&[1030; 2000], 0);
+            let mut stream = client.streaming_output_call(request).await?.into_inner();
+            let mut count = 0;
+            while let Some(response) = stream.message().await? {
+                check_payload(response.payload.as_ref(), 1030, "response")?;
+                count += 1;
+                if count % 100 == 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            ensure(count == 2000, || format!("{count} responses, want 2000"))
+        }
+        "rpc_soak" => {
+            for i in 0..settings.soak_iterations {
+                let response = client
+                    .unary_call(large_request())
+                    .await
+                    .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
+                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+            }
+            Ok(())
+        }
+        "channel_soak" => {
+            for i in 0..settings.soak_iterations {
+                let client = TestServiceClient::new((settings.new_channel)());
+                let response = client
+                    .unary_call(large_request())
+                    .await
+                    .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
+                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+            }
             Ok(())
         }
         _ => Err(Outcome::Unknown),
@@ -434,8 +515,8 @@ async fn custom_metadata(client: &TestServiceClient) -> Result<(), Outcome> {
     let response = client
         .full_duplex_call(with_metadata(Request::new(requests)))
         .await?;
-    let headers = response.metadata().clone();
     let mut stream = response.into_inner();
+    let headers = stream.headers().await?.clone();
     let Some(message) = stream.message().await? else {
         return fail("FullDuplexCall: no response");
     };

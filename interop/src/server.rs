@@ -144,6 +144,16 @@ async fn unary_call(
     let compress = flag(request.response_compressed.as_ref());
     let message = SimpleResponse {
         payload: Some(payload(request.response_size)?),
+        server_id: if request.fill_server_id {
+            format!("wirecall-interop-{}", std::process::id())
+        } else {
+            String::new()
+        },
+        hostname: if request.fill_server_id {
+            "127.0.0.1".into()
+        } else {
+            String::new()
+        },
         ..Default::default()
     };
     let mut response = Response::new((message, compress));

@@ -16,10 +16,13 @@ fn everything() -> Everything {
             level: Level::High as i32,
             note: "nested".into(),
         }),
-        inners: vec![Inner::default(), Inner {
-            level: Level::High.into(),
-            note: "second".into(),
-        }],
+        inners: vec![
+            Inner::default(),
+            Inner {
+                level: Level::High.into(),
+                note: "second".into(),
+            },
+        ],
         counts: HashMap::from([("a".to_string(), 1i64), ("b".to_string(), -2)]),
         by_id: HashMap::from([(7, Inner::default())]),
         nickname: Some(String::new()),
@@ -85,7 +88,10 @@ fn proto_comments_become_doc_comments() {
         assert!(FEATURES_RS.contains(line), "missing {line:?}");
     }
     // The method comment is on both the server trait and the client method.
-    assert_eq!(FEATURES_RS.matches("/// Returns what it was sent.").count(), 2);
+    assert_eq!(
+        FEATURES_RS.matches("/// Returns what it was sent.").count(),
+        2
+    );
 }
 
 #[test]
@@ -94,7 +100,10 @@ fn services_use_native_async_traits_and_well_known_types() {
     assert!(FEATURES_RS.contains("pub struct FeaturesServer<T>"));
     assert!(FEATURES_RS.contains("pub struct FeaturesClient"));
     assert!(!FEATURES_RS.contains("async_trait"));
-    assert!(FEATURES_RS.contains("::wirecall::Request<()>"), "Empty maps to ()");
+    assert!(
+        FEATURES_RS.contains("::wirecall::Request<()>"),
+        "Empty maps to ()"
+    );
     assert!(FEATURES_RS.contains("\"wirecall.test.features.Features\""));
 }
 

@@ -7,20 +7,26 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
+use h2::client::ResponseFuture;
 use h2::RecvStream;
 use http::HeaderMap;
 use tokio::time::Sleep;
 
+use crate::client::head::Head;
+use crate::client::RequestSender;
 use crate::codec::{Decoder, ProstCodec};
 use crate::compression::{DecompressError, Encoding};
 use crate::frame::{FrameDecoder, FrameError};
 use crate::metadata::MetadataMap;
-use crate::task::AbortOnDrop;
 use crate::{Code, Status};
 
 /// A stream of received messages. Yields `Err` once, at the end, if the call failed.
 pub struct Streaming<T, D = ProstCodec<T>> {
-    body: RecvStream,
+    /// Client side, until the response headers arrive.
+    head: Option<ResponseFuture>,
+    /// The response headers, once read.
+    headers: Option<MetadataMap>,
+    body: Option<RecvStream>,
     decoder: D,
     frames: FrameDecoder,
     chunk: Bytes,
@@ -31,7 +37,7 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     trailers: Option<MetadataMap>,
     deadline: Option<Pin<Box<Sleep>>>,
     /// Client side: the task sending our request stream; stopped when the call ends.
-    sender: Option<AbortOnDrop>,
+    sender: Option<RequestSender>,
     _message: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -52,7 +58,9 @@ pub(crate) enum Side {
 impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     pub(crate) fn new(body: RecvStream, decoder: D, max_message_size: usize, side: Side) -> Self {
         Streaming {
-            body,
+            head: None,
+            headers: None,
+            body: Some(body),
             decoder,
             frames: FrameDecoder::new(max_message_size),
             chunk: Bytes::new(),
@@ -67,12 +75,24 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         }
     }
 
-    /// A stream that is already over: a trailers-only response with status OK.
-    pub(crate) fn finished(body: RecvStream, decoder: D, trailers: MetadataMap) -> Self {
-        let mut s = Streaming::new(body, decoder, 0, Side::Client);
-        s.state = State::Done;
-        s.trailers = Some(trailers);
-        s
+    /// Client side: a stream whose response headers are still to come.
+    pub(crate) fn pending(head: ResponseFuture, decoder: D, max_message_size: usize) -> Self {
+        Streaming {
+            head: Some(head),
+            headers: None,
+            body: None,
+            decoder,
+            frames: FrameDecoder::new(max_message_size),
+            chunk: Bytes::new(),
+            state: State::Messages,
+            side: Side::Client,
+            encoding: None,
+            max_message_size,
+            trailers: None,
+            deadline: None,
+            sender: None,
+            _message: std::marker::PhantomData,
+        }
     }
 
     /// The stream's `grpc-encoding`, used for messages flagged as compressed.
@@ -84,8 +104,81 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         self.deadline = deadline;
     }
 
-    pub(crate) fn set_sender(&mut self, sender: AbortOnDrop) {
+    pub(crate) fn set_sender(&mut self, sender: RequestSender) {
         self.sender = Some(sender);
+    }
+
+    /// Client side: the response headers (custom metadata), waiting for them if they have not
+    /// arrived. A call that failed before any message gives its status here.
+    pub async fn headers(&mut self) -> Result<&MetadataMap, Status> {
+        if let Some(status) = poll_fn(|cx| self.poll_head(cx)).await {
+            return Err(status);
+        }
+        Ok(self.headers.get_or_insert_with(MetadataMap::new))
+    }
+
+    /// Waits for the response headers and takes them.
+    pub(crate) async fn take_headers(&mut self) -> Result<MetadataMap, Status> {
+        self.headers().await?;
+        Ok(self.headers.take().unwrap_or_default())
+    }
+
+    /// Reads the response head if it is still pending; `Some(status)` when it ends the call
+    /// with an error.
+    fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Option<Status>> {
+        if self.head.is_none() {
+            return Poll::Ready(None);
+        }
+        if let Some(status) = self.poll_deadline(cx) {
+            self.head = None;
+            self.end();
+            return Poll::Ready(Some(status));
+        }
+        let Some(head) = &mut self.head else {
+            return Poll::Ready(None);
+        };
+        let result = ready!(Pin::new(head).poll(cx));
+        self.head = None;
+        let parsed = result.map_err(|e| self.h2_status(&e)).and_then(|response| {
+            let (parts, body) = response.into_parts();
+            self.body = Some(body);
+            crate::client::head::parse(parts.status, parts.headers)
+        });
+        match parsed {
+            Ok(Head::Messages { metadata, encoding }) => {
+                self.headers = Some(metadata);
+                self.encoding = encoding;
+                Poll::Ready(None)
+            }
+            Ok(Head::TrailersOnly { trailers }) => {
+                self.trailers = Some(trailers);
+                self.end();
+                Poll::Ready(None)
+            }
+            Err(status) => {
+                self.trailers = Some(status.metadata().clone());
+                self.end();
+                Poll::Ready(Some(status))
+            }
+        }
+    }
+
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Option<Status> {
+        let deadline = self.deadline.as_mut()?;
+        deadline
+            .as_mut()
+            .poll(cx)
+            .is_ready()
+            .then(|| Status::deadline_exceeded("deadline exceeded"))
+    }
+
+    /// The status for an HTTP/2 error, unless our own request sender failed first (e.g. a
+    /// request message over the send limit), whose status is the better answer.
+    fn h2_status(&self, err: &h2::Error) -> Status {
+        self.sender
+            .as_ref()
+            .and_then(RequestSender::error)
+            .unwrap_or_else(|| crate::status::from_h2_error(err))
     }
 
     /// The next message; `Ok(None)` once the peer has finished successfully.
@@ -106,10 +199,14 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         self.trailers.take().unwrap_or_default()
     }
 
-    fn finish(&mut self, result: Option<Result<T, Status>>) -> Poll<Option<Result<T, Status>>> {
+    fn end(&mut self) {
         self.state = State::Done;
         self.deadline = None;
         self.sender = None;
+    }
+
+    fn finish(&mut self, result: Option<Result<T, Status>>) -> Poll<Option<Result<T, Status>>> {
+        self.end();
         Poll::Ready(result)
     }
 
@@ -118,11 +215,12 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
+        if let Some(status) = ready!(self.poll_head(cx)) {
+            return Poll::Ready(Some(Err(status)));
+        }
         if self.state != State::Done {
-            if let Some(deadline) = &mut self.deadline {
-                if deadline.as_mut().poll(cx).is_ready() {
-                    return self.fail(Status::deadline_exceeded("deadline exceeded"));
-                }
+            if let Some(status) = self.poll_deadline(cx) {
+                return self.fail(status);
             }
         }
         loop {
@@ -147,12 +245,18 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                         Ok(None) => {}
                         Err(err) => return self.fail(frame_status(err)),
                     }
-                    match ready!(self.body.poll_data(cx)) {
+                    let Some(body) = &mut self.body else {
+                        return self.finish(None);
+                    };
+                    match ready!(body.poll_data(cx)) {
                         Some(Ok(data)) => {
-                            let _ = self.body.flow_control().release_capacity(data.len());
+                            let _ = body.flow_control().release_capacity(data.len());
                             self.chunk = data;
                         }
-                        Some(Err(err)) => return self.fail(crate::status::from_h2_error(&err)),
+                        Some(Err(err)) => {
+                            let status = self.h2_status(&err);
+                            return self.fail(status);
+                        }
                         None => {
                             if let Err(err) = self.frames.finish() {
                                 return self.fail(frame_status(err));
@@ -164,15 +268,23 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                         }
                     }
                 }
-                State::Trailers => match ready!(self.body.poll_trailers(cx)) {
-                    Ok(Some(trailers)) => return self.end_with_trailers(trailers),
-                    Ok(None) => {
-                        return self.fail(Status::internal(
-                            "server closed the stream without sending trailers",
-                        ))
+                State::Trailers => {
+                    let Some(body) = &mut self.body else {
+                        return self.finish(None);
+                    };
+                    match ready!(body.poll_trailers(cx)) {
+                        Ok(Some(trailers)) => return self.end_with_trailers(trailers),
+                        Ok(None) => {
+                            return self.fail(Status::internal(
+                                "server closed the stream without sending trailers",
+                            ))
+                        }
+                        Err(err) => {
+                            let status = self.h2_status(&err);
+                            return self.fail(status);
+                        }
                     }
-                    Err(err) => return self.fail(crate::status::from_h2_error(&err)),
-                },
+                }
             }
         }
     }

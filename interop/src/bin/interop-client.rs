@@ -3,6 +3,7 @@
 //! --server_host_override=foo.test.google.fr]`. Exit 0 on pass, 1 on failure, 3 for an
 //! unknown case.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use wirecall_interop::client::{self, Outcome};
@@ -10,16 +11,23 @@ use wirecall_interop::flags::Flags;
 
 #[tokio::main]
 async fn main() {
-    let flags = Flags::from_env();
+    let flags = FLAGS.get_or_init(Flags::from_env);
     let case = flags.get("test_case").unwrap_or("large_unary").to_owned();
-    let channel = match channel(&flags) {
+    let settings = client::Settings {
+        soak_iterations: flags
+            .get("soak_iterations")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000),
+        new_channel: || channel(FLAGS.get().expect("flags parsed")).expect("channel settings"),
+    };
+    let channel = match channel(flags) {
         Ok(channel) => channel,
         Err(err) => {
             println!("FAIL {case}: {err}");
             std::process::exit(1);
         }
     };
-    match client::run(&channel, &case).await {
+    match client::run(&channel, &case, &settings).await {
         Ok(()) => println!("PASS {case}"),
         Err(Outcome::Fail(why)) => {
             println!("FAIL {case}: {why}");
@@ -31,6 +39,8 @@ async fn main() {
         }
     }
 }
+
+static FLAGS: OnceLock<Flags> = OnceLock::new();
 
 fn channel(flags: &Flags) -> Result<wirecall::Channel, Box<dyn std::error::Error>> {
     let host = flags.get("server_host").unwrap_or("127.0.0.1");

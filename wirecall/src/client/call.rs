@@ -4,8 +4,7 @@
 //! response headers (a trailers-only response ends the call there), then the message(s) and
 //! the trailers.
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::future::Future;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -17,13 +16,11 @@ use http::uri::PathAndQuery;
 use http::Uri;
 
 use super::Channel;
+use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::{Encoding, ACCEPT_ENCODING};
-use crate::flow_control::send_data;
 use crate::metadata::MetadataMap;
-use crate::status::{from_h2_error, from_http_status};
-use crate::streaming::Side;
-use crate::task::AbortOnDrop;
+use crate::status::from_h2_error;
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
 
 const GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
@@ -121,8 +118,7 @@ impl Channel {
         let deadline = self.deadline(&request);
         let call = async {
             let response = self.send_one(request, path, encoder, deadline).await?;
-            let (headers, stream) = self.read_head(response, decoder).await?;
-            single_message(headers, stream).await
+            single_message(self.pending(response, decoder)).await
         };
         with_deadline(deadline, call).await
     }
@@ -138,7 +134,9 @@ impl Channel {
         let deadline = self.deadline(&request);
         let call = async {
             let response = self.send_one(request, path, encoder, deadline).await?;
-            self.read_head(response, decoder).await
+            let mut stream = self.pending(response, decoder);
+            let headers = stream.take_headers().await?;
+            Ok((headers, stream))
         };
         let (headers, mut stream) = with_deadline(deadline, call).await?;
         stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
@@ -161,16 +159,19 @@ impl Channel {
     {
         let deadline = self.deadline(&request);
         let call = async {
-            let (headers, stream) = self
+            let stream = self
                 .start_streaming(request, path, encoder, decoder, deadline)
                 .await?;
-            single_message(headers, stream).await
+            single_message(stream).await
         };
         with_deadline(deadline, call).await
     }
 
-    /// A bidirectional-streaming call with any codec. Returns once the response headers
-    /// arrive; requests keep flowing from `request`'s stream meanwhile.
+    /// A bidirectional-streaming call with any codec. Returns as soon as the request
+    /// headers are sent, without waiting for the server to answer (many servers send their
+    /// headers only with the first response, which may wait for our first request); the
+    /// response headers are then read with [`Streaming::headers`]. Requests keep flowing from
+    /// `request`'s stream meanwhile.
     pub async fn streaming_with<S, E, D>(
         &self,
         request: Request<S>,
@@ -186,9 +187,9 @@ impl Channel {
     {
         let deadline = self.deadline(&request);
         let call = self.start_streaming(request, path, encoder, decoder, deadline);
-        let (headers, mut stream) = with_deadline(deadline, call).await?;
+        let mut stream = with_deadline(deadline, call).await?;
         stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
-        Ok(Response::from_parts(headers, MetadataMap::new(), stream))
+        Ok(Response::new(stream))
     }
 
     /// Sends a request of one message: headers, then the message with END_STREAM. The
@@ -206,13 +207,15 @@ impl Channel {
         let max = self.inner.endpoint.config.limits.max_encoding_message_size;
         encode_frame(&mut encoder, &message, &mut buf, max, encoding)?;
         let (response, mut send) = self.start(path, metadata, deadline, encoding).await?;
-        send.send_data(buf.freeze(), true)
-            .map_err(|e| from_h2_error(&e))?;
+        if let Err(err) = send.send_data(buf.freeze(), true) {
+            // The server may already have answered (and closed the stream) from the headers
+            // alone, e.g. UNIMPLEMENTED: its answer is in the response, so read that.
+            tracing::debug!(%err, "request message not sent; reading the server's answer");
+        }
         Ok(response)
     }
 
-    /// Opens the stream, starts the task that sends the request messages, and reads the
-    /// response headers.
+    /// Opens the stream and starts the task that sends the request messages.
     async fn start_streaming<S, E, D>(
         &self,
         request: Request<S>,
@@ -220,7 +223,7 @@ impl Channel {
         encoder: E,
         decoder: D,
         deadline: Option<Instant>,
-    ) -> Result<(MetadataMap, Streaming<D::Item, D>), Status>
+    ) -> Result<Streaming<D::Item, D>, Status>
     where
         S: Stream<Item = E::Item> + Send + 'static,
         E: Encoder,
@@ -231,12 +234,15 @@ impl Channel {
         let (metadata, _, messages) = request.into_parts();
         let (response, send) = self.start(path, metadata, deadline, encoding).await?;
         let max = self.inner.endpoint.config.limits.max_encoding_message_size;
-        let sender = AbortOnDrop(tokio::spawn(send_all(
-            send, messages, encoder, max, encoding,
-        )));
-        let (headers, mut stream) = self.read_head(response, decoder).await?;
-        stream.set_sender(sender);
-        Ok((headers, stream))
+        let mut stream = self.pending(response, decoder);
+        stream.set_sender(RequestSender::spawn(send, messages, encoder, max, encoding));
+        Ok(stream)
+    }
+
+    /// A stream for a response whose headers are still to come.
+    fn pending<D: Decoder>(&self, response: ResponseFuture, decoder: D) -> Streaming<D::Item, D> {
+        let max = self.inner.endpoint.config.limits.max_decoding_message_size;
+        Streaming::pending(response, decoder, max)
     }
 
     /// The call's message encoding: the request's choice, else the channel's.
@@ -288,52 +294,13 @@ impl Channel {
             .send_request(request, false)
             .map_err(|e| from_h2_error(&e))
     }
-
-    /// Reads the response headers: a trailers-only response ends the call here.
-    async fn read_head<D: Decoder>(
-        &self,
-        response: ResponseFuture,
-        decoder: D,
-    ) -> Result<(MetadataMap, Streaming<D::Item, D>), Status> {
-        let response = response.await.map_err(|e| from_h2_error(&e))?;
-        let (parts, body) = response.into_parts();
-        if let Some(status) = Status::from_header_map(&parts.headers) {
-            if !status.is_ok() {
-                return Err(status);
-            }
-            let trailers = MetadataMap::from_headers(parts.headers);
-            return Ok((
-                MetadataMap::new(),
-                Streaming::finished(body, decoder, trailers),
-            ));
-        }
-        if parts.status != http::StatusCode::OK {
-            return Err(from_http_status(parts.status));
-        }
-        let content_type = parts.headers.get(CONTENT_TYPE);
-        if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
-            return Err(Status::unknown(format!(
-                "response content-type {content_type:?} is not application/grpc"
-            )));
-        }
-        let max = self.inner.endpoint.config.limits.max_decoding_message_size;
-        let encoding = match parts.headers.get(&GRPC_ENCODING) {
-            None => None,
-            Some(name) => Some(Encoding::from_name(name.as_bytes()).ok_or_else(|| {
-                Status::internal(format!("server used unsupported grpc-encoding {name:?}"))
-            })?),
-        };
-        let mut stream = Streaming::new(body, decoder, max, Side::Client);
-        stream.set_encoding(encoding);
-        Ok((MetadataMap::from_headers(parts.headers), stream))
-    }
 }
 
 /// Reads the one response message of a unary or client-streaming call and the trailers.
 async fn single_message<T, D: Decoder<Item = T>>(
-    headers: MetadataMap,
     mut stream: Streaming<T, D>,
 ) -> Result<Response<T>, Status> {
+    let headers = stream.take_headers().await?;
     let Some(message) = stream.message().await? else {
         return Err(Status::internal("server sent no response message"));
     };
@@ -359,31 +326,4 @@ async fn with_deadline<T>(
             .await
             .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
     }
-}
-
-/// Sends every message of `messages`, then ends the stream. Runs as its own task.
-async fn send_all<S, E>(
-    mut send: SendStream<Bytes>,
-    messages: S,
-    mut encoder: E,
-    max: usize,
-    encoding: Option<Encoding>,
-) where
-    S: Stream<Item = E::Item>,
-    E: Encoder,
-{
-    let mut messages = pin!(messages);
-    let mut buf = BytesMut::new();
-    while let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-        if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
-            tracing::warn!(%status, "cancelling call: a request message could not be sent");
-            send.send_reset(h2::Reason::CANCEL);
-            return;
-        }
-        if let Err(err) = send_data(&mut send, buf.split().freeze()).await {
-            tracing::debug!(%err, "request stream closed while sending");
-            return;
-        }
-    }
-    let _ = send.send_data(Bytes::new(), true);
 }

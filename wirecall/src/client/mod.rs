@@ -4,6 +4,10 @@
 mod call;
 mod channel;
 pub(crate) mod endpoint;
+pub(crate) mod head;
+mod sender;
+
+pub(crate) use sender::RequestSender;
 
 pub use channel::Channel;
 pub use endpoint::Endpoint;

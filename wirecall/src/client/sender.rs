@@ -1,0 +1,89 @@
+//! The task that sends a client-streaming or bidirectional call's request messages, under
+//! flow control, while the caller reads responses.
+
+use std::future::poll_fn;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use h2::SendStream;
+
+use crate::codec::{encode_frame, Encoder};
+use crate::compression::Encoding;
+use crate::flow_control::send_data;
+use crate::task::AbortOnDrop;
+use crate::Status;
+
+/// A running request sender; dropping it stops the task.
+#[derive(Debug)]
+pub(crate) struct RequestSender {
+    _task: AbortOnDrop,
+    /// Why the sender gave up, when the fault was ours (e.g. a message over the send limit).
+    error: Arc<Mutex<Option<Status>>>,
+}
+
+impl RequestSender {
+    /// Starts sending every message of `messages`, then END_STREAM.
+    pub(crate) fn spawn<S, E>(
+        send: SendStream<Bytes>,
+        messages: S,
+        encoder: E,
+        max: usize,
+        encoding: Option<Encoding>,
+    ) -> Self
+    where
+        S: Stream<Item = E::Item> + Send + 'static,
+        E: Encoder,
+        E::Item: Send,
+    {
+        let error = Arc::new(Mutex::new(None));
+        let task = tokio::spawn(send_all(
+            send,
+            messages,
+            encoder,
+            max,
+            encoding,
+            error.clone(),
+        ));
+        RequestSender {
+            _task: AbortOnDrop(task),
+            error,
+        }
+    }
+
+    /// The status the sender failed with, if it failed on its own.
+    pub(crate) fn error(&self) -> Option<Status> {
+        self.error.lock().ok()?.clone()
+    }
+}
+
+async fn send_all<S, E>(
+    mut send: SendStream<Bytes>,
+    messages: S,
+    mut encoder: E,
+    max: usize,
+    encoding: Option<Encoding>,
+    error: Arc<Mutex<Option<Status>>>,
+) where
+    S: Stream<Item = E::Item>,
+    E: Encoder,
+{
+    let mut messages = pin!(messages);
+    let mut buf = BytesMut::new();
+    while let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+        if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
+            tracing::debug!(%status, "cancelling call: a request message could not be sent");
+            if let Ok(mut slot) = error.lock() {
+                *slot = Some(status);
+            }
+            send.send_reset(h2::Reason::CANCEL);
+            return;
+        }
+        if let Err(err) = send_data(&mut send, buf.split().freeze()).await {
+            tracing::debug!(%err, "request stream closed while sending");
+            return;
+        }
+    }
+    let _ = send.send_data(Bytes::new(), true);
+}
