@@ -41,7 +41,7 @@ CLIENT_CASES = {
     "python": [c for c in CORE if c != "custom_metadata"],
     "ruby": [c for c in CORE if c != "special_status_message"]
     + ["client_compressed_unary", "client_compressed_streaming"],
-    "node": CORE,
+    "node": CORE + ["client_compressed_unary", "client_compressed_streaming"],
 }
 
 # Cases a peer SERVER cannot pass because it does not implement what the case checks.
@@ -51,8 +51,20 @@ SERVER_NA = {
     "ruby": {c: "the Ruby server ignores expect_compressed/response_compressed" for c in COMPRESSION},
     "node": {c: "grpc-js cannot see or set a message's compressed flag" for c in COMPRESSION},
 }
-for peer in ("go", "python", "ruby", "node"):
-    SERVER_NA[peer]["half_duplex"] = f"the {peer} server has no HalfDuplexCall"
+SERVER_NA["ruby"]["half_duplex"] = (
+    "the Ruby server's HalfDuplexCall raises ArgumentError (wrong number of arguments)")
+
+# Cases a peer CLIENT cannot run over TLS (checked against its own server too).
+CLIENT_NA_TLS = {
+    ("cpp", "pick_first_unary"): "the C++ client's pick_first_unary drops "
+    "--server_host_override over TLS (it fails against the C++ server too)",
+}
+
+# The negative HTTP/2 test server's cases, in the order of its ports (base_port + i).
+HTTP2_CASES = [
+    "data_frame_padding", "goaway", "max_streams", "no_df_padding_sanity_test", "ping",
+    "rst_after_data", "rst_after_header", "rst_during_data",
+]
 
 
 def server_command(name, port, tls):
@@ -78,6 +90,9 @@ def client_command(name, port, case, tls):
     cmd += ["--server_host=127.0.0.1", f"--server_port={port}", f"--test_case={case}"]
     if case in ("rpc_soak", "channel_soak"):
         cmd += ["--soak_iterations=100"]
+        if name == "cpp":
+            cmd += ["--soak_overall_timeout_seconds=100",
+                    "--soak_per_iteration_max_acceptable_latency_ms=5000"]
     if tls:
         cmd += ["--use_tls=true", "--use_test_ca=true", "--server_host_override=foo.test.google.fr"]
         if name in ("wirecall", "node"):
@@ -85,6 +100,12 @@ def client_command(name, port, case, tls):
     elif name == "ruby":
         cmd += ["--use_tls=false"]
     return cmd
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for_port(port, proc, seconds=30):
@@ -104,12 +125,13 @@ class Server:
     def __init__(self, name, port, tls):
         self.name, self.port = name, port
         env = dict(os.environ, INTEROP_CERTS_DIR=CERTS)
+        self.log = open(os.path.join(ROOT, "target", f"interop-{name}-server.log"), "w")
         self.proc = subprocess.Popen(
-            server_command(name, port, tls), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+            server_command(name, port, tls), stdout=self.log, stderr=subprocess.STDOUT,
+            env=env, cwd=ROOT)
         if not wait_for_port(port, self.proc):
             self.stop()
-            raise RuntimeError(f"{name} server did not start on {port}")
+            raise RuntimeError(f"{name} server did not start on {port}: see {self.log.name}")
 
     def stop(self):
         self.proc.terminate()
@@ -118,6 +140,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 def run_case(client, port, case, tls):
@@ -137,18 +160,53 @@ def run_case(client, port, case, tls):
     return "FAIL", f"exit {out.returncode}: " + " | ".join(last)[:300]
 
 
+def run_negative_http2():
+    """The wirecall client against grpc's misbehaving HTTP/2 server, one port per case."""
+    base = None
+    for candidate in range(47800, 48800, 10):
+        if all(port_free(candidate + i) for i in range(len(HTTP2_CASES))):
+            base = candidate
+            break
+    if base is None:
+        return {case: ("FAIL", "no free ports for the negative server") for case in HTTP2_CASES}
+    log = open(os.path.join(ROOT, "target", "interop-http2-negative-server.log"), "w")
+    proc = subprocess.Popen([os.path.join(BIN, "http2-test-server"), f"--base_port={base}"],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        if not all(wait_for_port(base + i, proc) for i in range(len(HTTP2_CASES))):
+            return {case: ("FAIL", "negative server did not start") for case in HTTP2_CASES}
+        results = {}
+        for i, case in enumerate(HTTP2_CASES):
+            results[case] = run_case("wirecall", base + i, case, False)
+            if results[case][0] == "FAIL":
+                print(f"FAIL http2-negative {case}: {results[case][1]}", file=sys.stderr)
+        return results
+    finally:
+        proc.terminate()
+        proc.wait()
+        log.close()
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def main():
     started = time.time()
     results = {}  # (pair, case) -> (verdict, reason)
     pairs = []
-    port = 47600
     plan = [("wirecall", s) for s in ("go", "cpp", "python", "ruby", "node", "wirecall")]
     plan += [(c, "wirecall") for c in ("go", "cpp", "python", "ruby", "node")]
     for tls in (False, True):
         for client, server in plan:
             pair = f"{client}→{server}{' tls' if tls else ''}"
             pairs.append(pair)
-            port += 1
+            port = free_port()
             srv = Server(server, port, tls)
             try:
                 for case in CASES:
@@ -156,6 +214,8 @@ def main():
                         results[(pair, case)] = ("N/A", f"the {client} client does not implement it")
                     elif case in SERVER_NA.get(server, {}):
                         results[(pair, case)] = ("N/A", SERVER_NA[server][case])
+                    elif tls and (client, case) in CLIENT_NA_TLS:
+                        results[(pair, case)] = ("N/A", CLIENT_NA_TLS[(client, case)])
                     else:
                         results[(pair, case)] = run_case(client, port, case, tls)
                         if results[(pair, case)][0] == "FAIL":
@@ -163,6 +223,10 @@ def main():
             finally:
                 srv.stop()
             print(f"[matrix] {pair} done ({int(time.time() - started)} s)", file=sys.stderr)
+
+    negative = run_negative_http2()
+    for case, result in negative.items():
+        results[("wirecall→http2-negative", case)] = result
 
     lines = ["| case | " + " | ".join(pairs) + " |", "|---" * (len(pairs) + 1) + "|"]
     reasons = {}
@@ -176,6 +240,11 @@ def main():
             else:
                 cells.append(verdict)
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| negative HTTP/2 case | wirecall client vs grpc's test/http2_test server |")
+    lines.append("|---|---|")
+    for case, (verdict, reason) in negative.items():
+        lines.append(f"| {case} | {verdict}{' (' + reason + ')' if reason else ''} |")
     lines.append("")
     for reason, key in reasons.items():
         lines.append(f"- N/A[{key}]: {reason}")

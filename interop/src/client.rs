@@ -43,6 +43,19 @@ pub const CASES: &[&str] = &[
     "channel_soak",
 ];
 
+/// The negative HTTP/2 cases (http2-interop-test-descriptions.md), run against grpc's
+/// misbehaving test server.
+pub const HTTP2_CASES: &[&str] = &[
+    "data_frame_padding",
+    "goaway",
+    "max_streams",
+    "no_df_padding_sanity_test",
+    "ping",
+    "rst_after_data",
+    "rst_after_header",
+    "rst_during_data",
+];
+
 /// Settings some cases take from flags.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -325,6 +338,48 @@ pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(
                     .await
                     .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
                 check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+            }
+            Ok(())
+        }
+        "data_frame_padding" | "no_df_padding_sanity_test" | "ping" => {
+            let response = client.unary_call(large_request()).await?;
+            check_payload(response.get_ref().payload.as_ref(), 314_159, "response")
+        }
+        "goaway" => {
+            // The server sends GOAWAY after the first call; the second must go through on a
+            // new connection without the caller doing anything. The one-second pause is the
+            // case's own procedure.
+            for i in 0..2 {
+                let response = client.unary_call(large_request()).await.map_err(|s| {
+                    Outcome::Fail(format!("call {}: {s}", i + 1))
+                })?;
+                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+                if i == 0 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            Ok(())
+        }
+        "rst_after_header" | "rst_after_data" | "rst_during_data" => {
+            match client.unary_call(large_request()).await {
+                Err(_) => Ok(()),
+                Ok(_) => fail("the call succeeded although the server reset the stream"),
+            }
+        }
+        "max_streams" => {
+            let response = client.unary_call(large_request()).await?;
+            check_payload(response.get_ref().payload.as_ref(), 314_159, "first")?;
+            let calls: Vec<_> = (0..10)
+                .map(|_| {
+                    let client = client.clone();
+                    tokio::spawn(async move { client.unary_call(large_request()).await })
+                })
+                .collect();
+            for call in calls {
+                let response = call
+                    .await
+                    .map_err(|e| Outcome::Fail(format!("task: {e}")))??;
+                check_payload(response.get_ref().payload.as_ref(), 314_159, "concurrent")?;
             }
             Ok(())
         }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need beyond Rust: Debian packages (Node.js,
+# npm, python3-venv, grpc-proto for the interop protos), the UserService's Python and Node
+# peers, the Node interop peer, and the official interop peers built by
+# ../shared/interop/setup-peers.sh (Go, C++, Python, Ruby). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+[ -f /usr/share/grpc-proto/grpc/testing/test.proto ] || missing+=(grpc-proto)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: missing ${missing[*]}; install them (apt-get install -y ${missing[*]})" >&2
+        exit 1
+    fi
+    [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -E '^(lock|partial|auxfiles)$')" ] \
+        || apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+
+bash scripts/install-peers.sh
+
+SETUP=${INTEROP_SETUP:-../shared/interop/setup-peers.sh}
+if [ ! -f "$SETUP" ]; then
+    echo "install-deps: $SETUP not found: the official interop peers cannot be built" >&2
+    exit 1
+fi
+W=target/interop-peers bash "$SETUP" 2> target/setup-peers.log || {
+    tail -n 30 target/setup-peers.log >&2
+    exit 1
+}
+(cd interop/node && npm ci --silent --no-audit --no-fund)
