@@ -350,9 +350,10 @@ pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(
             // new connection without the caller doing anything. The one-second pause is the
             // case's own procedure.
             for i in 0..2 {
-                let response = client.unary_call(large_request()).await.map_err(|s| {
-                    Outcome::Fail(format!("call {}: {s}", i + 1))
-                })?;
+                let response = client
+                    .unary_call(large_request())
+                    .await
+                    .map_err(|s| Outcome::Fail(format!("call {}: {s}", i + 1)))?;
                 check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
                 if i == 0 {
                     tokio::time::sleep(Duration::from_secs(1)).await;

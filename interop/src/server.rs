@@ -2,7 +2,6 @@
 //! wirecall's call API directly (not a generated trait) so the compression cases can see and
 //! set each message's compressed flag.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,44 +35,42 @@ impl Service for TestServer {
         "HalfDuplexCall",
     ];
 
-    fn call(self: Arc<Self>, method: usize, call: ServerCall) -> impl Future<Output = ()> + Send {
-        async move {
-            match method {
-                0 => call.unary(empty_call).await,
-                1 | 2 => {
-                    call.unary_with(Flagged::default(), Compressible::default(), unary_call)
-                        .await
-                }
-                3 => {
-                    call.server_streaming_with(
-                        ProstCodec::default(),
-                        Compressible::default(),
-                        streaming_output_call,
-                    )
+    async fn call(self: Arc<Self>, method: usize, call: ServerCall) {
+        match method {
+            0 => call.unary(empty_call).await,
+            1 | 2 => {
+                call.unary_with(Flagged::default(), Compressible::default(), unary_call)
                     .await
-                }
-                4 => {
-                    call.client_streaming_with(
-                        Flagged::default(),
-                        ProstCodec::default(),
-                        streaming_input_call,
-                    )
-                    .await
-                }
-                5 => {
-                    call.streaming_with(ProstCodec::default(), Compressible::default(), |r| {
-                        duplex_call(r, false)
-                    })
-                    .await
-                }
-                6 => {
-                    call.streaming_with(ProstCodec::default(), Compressible::default(), |r| {
-                        duplex_call(r, true)
-                    })
-                    .await
-                }
-                _ => {}
             }
+            3 => {
+                call.server_streaming_with(
+                    ProstCodec::default(),
+                    Compressible::default(),
+                    streaming_output_call,
+                )
+                .await
+            }
+            4 => {
+                call.client_streaming_with(
+                    Flagged::default(),
+                    ProstCodec::default(),
+                    streaming_input_call,
+                )
+                .await
+            }
+            5 => {
+                call.streaming_with(ProstCodec::default(), Compressible::default(), |r| {
+                    duplex_call(r, false)
+                })
+                .await
+            }
+            6 => {
+                call.streaming_with(ProstCodec::default(), Compressible::default(), |r| {
+                    duplex_call(r, true)
+                })
+                .await
+            }
+            _ => {}
         }
     }
 }

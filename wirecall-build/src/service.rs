@@ -122,26 +122,20 @@ impl<T: {name}> ::wirecall::server::Service for {name}Server<T> {{
     const NAME: &'static str = "{full}";
     const METHODS: &'static [&'static str] = &[{methods}];
 
-    #[allow(clippy::manual_async_fn)]
-    fn call(
-        self: ::std::sync::Arc<Self>,
-        method: usize,
-        call: ::wirecall::server::ServerCall,
-    ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {{
-        async move {{
-            match method {{
+    async fn call(self: ::std::sync::Arc<Self>, method: usize, call: ::wirecall::server::ServerCall) {{
+        match method {{
 "#,
         methods = methods.join(", "),
     );
     for (i, method) in service.methods.iter().enumerate() {
         let _ = writeln!(
             buf,
-            "                {i} => call.{pattern}(|request| self.inner.{m}(request)).await,",
+            "            {i} => call.{pattern}(|request| self.inner.{m}(request)).await,",
             pattern = pattern(method),
             m = method.name,
         );
     }
-    buf.push_str("                _ => {}\n            }\n        }\n    }\n}\n\n");
+    buf.push_str("            _ => {}\n        }\n    }\n}\n\n");
 }
 
 fn write_client(service: &Service, buf: &mut String) {
