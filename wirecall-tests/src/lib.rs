@@ -30,6 +30,12 @@
 //! }
 //! ```
 
+/// `package greeter`, the quick start's service.
+#[allow(missing_docs, clippy::all)]
+pub mod greeter {
+    wirecall::include_proto!("greeter");
+}
+
 /// `package wirecall.test.echo`.
 #[allow(missing_docs, clippy::all)]
 pub mod echo {
