@@ -30,7 +30,8 @@ COMPRESSION = [
     "client_compressed_unary", "server_compressed_unary", "client_compressed_streaming",
     "server_compressed_streaming",
 ]
-EXTRA = ["pick_first_unary", "half_duplex", "slow_consumer", "rpc_soak", "channel_soak"]
+EXTRA = ["pick_first_unary", "half_duplex", "slow_consumer", "rpc_soak", "channel_soak",
+         "long_lived_channel"]
 CASES = CORE + COMPRESSION + EXTRA
 
 # What each client implements (read from its source), credentials cases left out.
@@ -88,6 +89,8 @@ def client_command(name, port, case, tls):
     else:
         cmd = [os.path.join(BIN, f"{'py' if name == 'python' else name}-interop-client")]
     cmd += ["--server_host=127.0.0.1", f"--server_port={port}", f"--test_case={case}"]
+    if case == "long_lived_channel":
+        cmd += ["--soak_iterations=3", "--iteration_interval=1"]
     if case in ("rpc_soak", "channel_soak"):
         cmd += ["--soak_iterations=100"]
         if name == "cpp":

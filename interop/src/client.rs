@@ -41,6 +41,7 @@ pub const CASES: &[&str] = &[
     "slow_consumer",
     "rpc_soak",
     "channel_soak",
+    "long_lived_channel",
 ];
 
 /// The negative HTTP/2 cases (http2-interop-test-descriptions.md), run against grpc's
@@ -61,6 +62,8 @@ pub const HTTP2_CASES: &[&str] = &[
 pub struct Settings {
     /// RPCs in the soak cases (`--soak_iterations`, default 1000 as in C++).
     pub soak_iterations: usize,
+    /// Seconds between the RPCs of long_lived_channel (`--iteration_interval`, default 10).
+    pub iteration_interval: Duration,
     /// Makes a fresh channel, for channel_soak.
     pub new_channel: fn() -> Channel,
 }
@@ -327,6 +330,18 @@ pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(
                     .await
                     .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
                 check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+            }
+            Ok(())
+        }
+        "long_lived_channel" => {
+            // One channel kept across idle pauses: every call must still go through.
+            for i in 0..settings.soak_iterations {
+                let response = client
+                    .unary_call(large_request())
+                    .await
+                    .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
+                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+                tokio::time::sleep(settings.iteration_interval).await;
             }
             Ok(())
         }

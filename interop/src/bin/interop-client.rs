@@ -18,6 +18,12 @@ async fn main() {
             .get("soak_iterations")
             .and_then(|n| n.parse().ok())
             .unwrap_or(1000),
+        iteration_interval: Duration::from_secs(
+            flags
+                .get("iteration_interval")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10),
+        ),
         new_channel: || channel(FLAGS.get().expect("flags parsed")).expect("channel settings"),
     };
     let channel = match channel(flags) {
