@@ -43,10 +43,8 @@
 const fs = require('fs');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { DEFAULT_CERTS_DIR, parseFlags, parseBool, loadTesting } = require('./common');
 
-const DEFAULT_CERTS_DIR = '/work/main/target/interop-peers/certs';
-const DEFAULT_PROTO_INCLUDE = '/usr/share/grpc-proto';
 const CALL_TIMEOUT_MS = 20000;
 const OVERALL_TIMEOUT_MS = 60000;
 const WRITE_FLAG_NO_COMPRESS = 2; // grpc-js WriteFlags.NoCompress
@@ -67,31 +65,7 @@ function check(condition, message) {
 }
 
 // ---------------------------------------------------------------- flags
-function parseFlags(argv) {
-  const flags = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument: ${arg}`);
-    const body = arg.slice(2);
-    const eq = body.indexOf('=');
-    if (eq >= 0) {
-      flags[body.slice(0, eq)] = body.slice(eq + 1);
-    } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
-      flags[body] = argv[++i];
-    } else {
-      flags[body] = 'true';
-    }
-  }
-  return flags;
-}
 
-function parseBool(name, value) {
-  if (value === undefined) return false;
-  const v = String(value).toLowerCase();
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no' || v === '') return false;
-  throw new Error(`--${name} must be true or false, got "${value}"`);
-}
 
 // ---------------------------------------------------------------- call helpers
 function deadline(ms = CALL_TIMEOUT_MS) {
@@ -553,15 +527,7 @@ async function main() {
   }
   const target = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 
-  const packageDefinition = protoLoader.loadSync('grpc/testing/test.proto', {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: [flags.proto_include || DEFAULT_PROTO_INCLUDE],
-  });
-  const testing = grpc.loadPackageDefinition(packageDefinition).grpc.testing;
+  const testing = loadTesting(flags.proto_include);
 
   const ctx = {
     stub: new testing.TestService(target, creds, options),

@@ -66,41 +66,13 @@
 const fs = require('fs');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { DEFAULT_CERTS_DIR, parseFlags, parseBool, loadTesting } = require('./common');
 
-const DEFAULT_CERTS_DIR = '/work/main/target/interop-peers/certs';
-const DEFAULT_PROTO_INCLUDE = '/usr/share/grpc-proto';
 const ECHO_INITIAL_KEY = 'x-grpc-test-echo-initial';
 const ECHO_TRAILING_KEY = 'x-grpc-test-echo-trailing-bin';
 
 // ---------------------------------------------------------------- flags
-function parseFlags(argv) {
-  const flags = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      throw new Error(`unexpected argument: ${arg}`);
-    }
-    const body = arg.slice(2);
-    const eq = body.indexOf('=');
-    if (eq >= 0) {
-      flags[body.slice(0, eq)] = body.slice(eq + 1);
-    } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
-      flags[body] = argv[++i];
-    } else {
-      flags[body] = 'true';
-    }
-  }
-  return flags;
-}
 
-function parseBool(name, value) {
-  if (value === undefined) return false;
-  const v = String(value).toLowerCase();
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no' || v === '') return false;
-  throw new Error(`--${name} must be true or false, got "${value}"`);
-}
 
 // ---------------------------------------------------------------- helpers
 function statusError(code, details, trailers) {
@@ -368,18 +340,7 @@ function main() {
     process.exit(2);
   }
   const certsDir = flags.certs_dir || DEFAULT_CERTS_DIR;
-  const protoInclude = flags.proto_include || DEFAULT_PROTO_INCLUDE;
-
-  const packageDefinition = protoLoader.loadSync('grpc/testing/test.proto', {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: [protoInclude],
-  });
-  const proto = grpc.loadPackageDefinition(packageDefinition);
-  const testService = proto.grpc.testing.TestService.service;
+  const testService = loadTesting(flags.proto_include).TestService.service;
 
   const server = new grpc.Server();
   server.addService(testService, {

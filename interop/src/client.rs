@@ -325,22 +325,14 @@ pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(
         }
         "rpc_soak" => {
             for i in 0..settings.soak_iterations {
-                let response = client
-                    .unary_call(large_request())
-                    .await
-                    .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
-                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+                large_unary(&client, i).await?;
             }
             Ok(())
         }
         "long_lived_channel" => {
             // One channel kept across idle pauses: every call must still go through.
             for i in 0..settings.soak_iterations {
-                let response = client
-                    .unary_call(large_request())
-                    .await
-                    .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
-                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+                large_unary(&client, i).await?;
                 tokio::time::sleep(settings.iteration_interval).await;
             }
             Ok(())
@@ -348,11 +340,7 @@ pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(
         "channel_soak" => {
             for i in 0..settings.soak_iterations {
                 let client = TestServiceClient::new((settings.new_channel)());
-                let response = client
-                    .unary_call(large_request())
-                    .await
-                    .map_err(|s| Outcome::Fail(format!("iteration {i}: {s}")))?;
-                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+                large_unary(&client, i).await?;
             }
             Ok(())
         }
@@ -365,11 +353,7 @@ pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(
             // new connection without the caller doing anything. The one-second pause is the
             // case's own procedure.
             for i in 0..2 {
-                let response = client
-                    .unary_call(large_request())
-                    .await
-                    .map_err(|s| Outcome::Fail(format!("call {}: {s}", i + 1)))?;
-                check_payload(response.get_ref().payload.as_ref(), 314_159, "response")?;
+                large_unary(&client, i).await?;
                 if i == 0 {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -401,6 +385,15 @@ pub async fn run(channel: &Channel, case: &str, settings: &Settings) -> Result<(
         }
         _ => Err(Outcome::Unknown),
     }
+}
+
+/// One large_unary call, numbered `i` in failure messages.
+async fn large_unary(client: &TestServiceClient, i: usize) -> Result<(), Outcome> {
+    let response = client
+        .unary_call(large_request())
+        .await
+        .map_err(|s| Outcome::Fail(format!("call {i}: {s}")))?;
+    check_payload(response.get_ref().payload.as_ref(), 314_159, "response")
 }
 
 async fn client_compressed_unary(channel: &Channel) -> Result<(), Outcome> {

@@ -57,35 +57,30 @@ pub(crate) enum Side {
 
 impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     pub(crate) fn new(body: RecvStream, decoder: D, max_message_size: usize, side: Side) -> Self {
+        Streaming::build(None, Some(body), decoder, max_message_size, side)
+    }
+
+    /// Client side: a stream whose response headers are still to come.
+    pub(crate) fn pending(head: ResponseFuture, decoder: D, max_message_size: usize) -> Self {
+        Streaming::build(Some(head), None, decoder, max_message_size, Side::Client)
+    }
+
+    fn build(
+        head: Option<ResponseFuture>,
+        body: Option<RecvStream>,
+        decoder: D,
+        max_message_size: usize,
+        side: Side,
+    ) -> Self {
         Streaming {
-            head: None,
+            head,
             headers: None,
-            body: Some(body),
+            body,
             decoder,
             frames: FrameDecoder::new(max_message_size),
             chunk: Bytes::new(),
             state: State::Messages,
             side,
-            encoding: None,
-            max_message_size,
-            trailers: None,
-            deadline: None,
-            sender: None,
-            _message: std::marker::PhantomData,
-        }
-    }
-
-    /// Client side: a stream whose response headers are still to come.
-    pub(crate) fn pending(head: ResponseFuture, decoder: D, max_message_size: usize) -> Self {
-        Streaming {
-            head: Some(head),
-            headers: None,
-            body: None,
-            decoder,
-            frames: FrameDecoder::new(max_message_size),
-            chunk: Bytes::new(),
-            state: State::Messages,
-            side: Side::Client,
             encoding: None,
             max_message_size,
             trailers: None,
