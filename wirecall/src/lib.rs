@@ -67,6 +67,7 @@ pub mod status;
 
 mod error;
 mod flow_control;
+mod headers;
 mod limits;
 mod request;
 mod response;

@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2::client::ResponseFuture;
 use h2::SendStream;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
+use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::Uri;
 
@@ -25,8 +25,7 @@ use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Stream
 
 const GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
 const TRAILERS: HeaderValue = HeaderValue::from_static("trailers");
-const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
-const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT};
 
 impl Channel {
     /// A unary call with protobuf messages: one request, one response.
@@ -287,7 +286,7 @@ impl Channel {
         }
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
-            headers.insert("grpc-timeout", crate::deadline::format_timeout(left));
+            headers.insert(GRPC_TIMEOUT, crate::deadline::format_timeout(left));
         }
         let mut sender = self.ready_sender().await?;
         sender

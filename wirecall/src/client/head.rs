@@ -6,6 +6,7 @@ use http::header::CONTENT_TYPE;
 use http::HeaderMap;
 
 use crate::compression::Encoding;
+use crate::headers::GRPC_ENCODING;
 use crate::metadata::MetadataMap;
 use crate::status::from_http_status;
 use crate::Status;
@@ -41,7 +42,7 @@ pub(crate) fn parse(status: http::StatusCode, headers: HeaderMap) -> Result<Head
             "response content-type {content_type:?} is not application/grpc"
         )));
     }
-    let encoding = match headers.get("grpc-encoding") {
+    let encoding = match headers.get(&GRPC_ENCODING) {
         None => None,
         Some(name) => Some(Encoding::from_name(name.as_bytes()).ok_or_else(|| {
             Status::internal(format!("server used unsupported grpc-encoding {name:?}"))

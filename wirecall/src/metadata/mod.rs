@@ -9,11 +9,7 @@ mod key;
 pub use key::{is_reserved, MetadataError};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, TE};
-
-const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
-const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
-const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// One metadata value, as stored on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,9 +21,16 @@ pub enum MetadataValue<'a> {
 }
 
 /// A multimap of custom metadata, sent as HTTP/2 headers or trailers.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// A map made from received headers keeps them as they came, and hides the reserved ones
+/// from every accessor instead of removing them: that costs nothing per call.
+#[derive(Clone, Default)]
 pub struct MetadataMap {
     headers: HeaderMap,
+}
+
+fn custom(name: &HeaderName) -> bool {
+    !is_reserved(name.as_str())
 }
 
 impl MetadataMap {
@@ -36,40 +39,31 @@ impl MetadataMap {
         MetadataMap::default()
     }
 
-    /// Takes the custom metadata out of received headers, dropping reserved ones.
-    pub fn from_headers(mut headers: HeaderMap) -> Self {
-        // The reserved headers every call carries go without allocating; anything rarer
-        // takes the slow path.
-        for name in [
-            CONTENT_TYPE,
-            TE,
-            GRPC_TIMEOUT,
-            GRPC_ENCODING,
-            GRPC_ACCEPT_ENCODING,
-            crate::status::GRPC_STATUS,
-            crate::status::GRPC_MESSAGE,
-        ] {
-            headers.remove(name);
-        }
-        if headers.keys().any(|k| is_reserved(k.as_str())) {
-            headers.retain_custom();
-        }
+    /// The custom metadata of received headers; the reserved ones are hidden.
+    pub fn from_headers(headers: HeaderMap) -> Self {
         MetadataMap { headers }
     }
 
-    /// The entries as a plain `HeaderMap`, ready to be sent.
-    pub fn into_headers(self) -> HeaderMap {
+    fn has_reserved(&self) -> bool {
+        self.headers.keys().any(|k| !custom(k))
+    }
+
+    /// The custom entries as a plain `HeaderMap`, ready to be sent.
+    pub fn into_headers(mut self) -> HeaderMap {
+        if self.has_reserved() {
+            self.headers.retain_custom();
+        }
         self.headers
     }
 
-    /// The entries as a plain `HeaderMap`.
+    /// The headers this map was made from, reserved ones included as received.
     pub fn as_headers(&self) -> &HeaderMap {
         &self.headers
     }
 
-    /// Appends every entry to `dst` (used when building a request or response).
+    /// Appends every custom entry to `dst` (used when building a request or response).
     pub(crate) fn append_to(self, dst: &mut HeaderMap) {
-        if dst.is_empty() {
+        if dst.is_empty() && !self.has_reserved() {
             *dst = self.headers;
             return;
         }
@@ -78,7 +72,7 @@ impl MetadataMap {
             if let Some(name) = name {
                 last = Some(name);
             }
-            if let Some(name) = &last {
+            if let Some(name) = last.as_ref().filter(|n| custom(n)) {
                 dst.append(name.clone(), value);
             }
         }
@@ -114,7 +108,7 @@ impl MetadataMap {
 
     /// The first ASCII value of `key`; `None` if absent, binary, or not valid ASCII.
     pub fn get(&self, key: &str) -> Option<&str> {
-        if key.ends_with("-bin") {
+        if key.ends_with("-bin") || is_reserved(key) {
             return None;
         }
         self.headers.get(key).and_then(|v| v.to_str().ok())
@@ -122,7 +116,7 @@ impl MetadataMap {
 
     /// Every ASCII value of `key`, in the order received.
     pub fn get_all<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> + 'a {
-        let values = if key.ends_with("-bin") {
+        let values = if key.ends_with("-bin") || is_reserved(key) {
             None
         } else {
             Some(self.headers.get_all(key).iter())
@@ -132,7 +126,7 @@ impl MetadataMap {
 
     /// The first binary value of `key`, decoded from base64 (padded or not).
     pub fn get_bin(&self, key: &str) -> Option<Result<Bytes, MetadataError>> {
-        if !key.ends_with("-bin") {
+        if !key.ends_with("-bin") || is_reserved(key) {
             return None;
         }
         self.headers.get(key).map(|v| binary::decode(v.as_bytes()))
@@ -143,7 +137,7 @@ impl MetadataMap {
         &'a self,
         key: &str,
     ) -> impl Iterator<Item = Result<Bytes, MetadataError>> + 'a {
-        let values = if key.ends_with("-bin") {
+        let values = if key.ends_with("-bin") && !is_reserved(key) {
             Some(self.headers.get_all(key).iter())
         } else {
             None
@@ -156,7 +150,7 @@ impl MetadataMap {
 
     /// Whether the map has a value for `key`.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.headers.contains_key(key)
+        !is_reserved(key) && self.headers.contains_key(key)
     }
 
     /// Removes every value of `key`; returns whether there was one.
@@ -166,36 +160,39 @@ impl MetadataMap {
 
     /// The number of values.
     pub fn len(&self) -> usize {
-        self.headers.len()
+        self.headers.iter().filter(|(k, _)| custom(k)).count()
     }
 
     /// Whether the map holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.headers.is_empty()
+        self.headers.keys().all(|k| !custom(k))
     }
 
     /// Every entry in order: binary values are decoded (an invalid one is skipped with a log).
     pub fn iter(&self) -> impl Iterator<Item = (&str, MetadataValue<'_>)> {
-        self.headers.iter().filter_map(|(name, value)| {
-            let key = name.as_str();
-            if key.ends_with("-bin") {
-                match binary::decode(value.as_bytes()) {
-                    Ok(bytes) => Some((key, MetadataValue::Binary(bytes))),
-                    Err(err) => {
-                        tracing::debug!(key, %err, "skipping invalid binary metadata");
-                        None
+        self.headers
+            .iter()
+            .filter(|(k, _)| custom(k))
+            .filter_map(|(name, value)| {
+                let key = name.as_str();
+                if key.ends_with("-bin") {
+                    match binary::decode(value.as_bytes()) {
+                        Ok(bytes) => Some((key, MetadataValue::Binary(bytes))),
+                        Err(err) => {
+                            tracing::debug!(key, %err, "skipping invalid binary metadata");
+                            None
+                        }
                     }
+                } else {
+                    value.to_str().ok().map(|v| (key, MetadataValue::Ascii(v)))
                 }
-            } else {
-                value.to_str().ok().map(|v| (key, MetadataValue::Ascii(v)))
-            }
-        })
+            })
     }
 
     /// Copies every entry whose key starts with `prefix` from `other` into `self`.
     pub fn extend_with_prefix(&mut self, other: &MetadataMap, prefix: &str) {
         for (name, value) in other.headers.iter() {
-            if name.as_str().starts_with(prefix) {
+            if custom(name) && name.as_str().starts_with(prefix) {
                 self.headers.append(name.clone(), value.clone());
             }
         }
@@ -226,6 +223,27 @@ impl RetainCustom for HeaderMap {
         for name in reserved {
             self.remove(name);
         }
+    }
+}
+
+impl PartialEq for MetadataMap {
+    fn eq(&self, other: &Self) -> bool {
+        let entries = |m: &'_ MetadataMap| {
+            m.headers
+                .iter()
+                .filter(|(k, _)| custom(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>()
+        };
+        entries(self) == entries(other)
+    }
+}
+
+impl std::fmt::Debug for MetadataMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.headers.iter().filter(|(k, _)| custom(k)))
+            .finish()
     }
 }
 

@@ -17,6 +17,7 @@ use super::router::Router;
 use super::send::send_trailers_only;
 use super::{ServerCall, ServerConfig};
 use crate::compression::Encoding;
+use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT};
 use crate::metadata::MetadataMap;
 use crate::Status;
 
@@ -93,7 +94,7 @@ fn dispatch(
             return send_trailers_only(&mut respond, status);
         }
     };
-    let request_encoding = match parts.headers.get("grpc-encoding") {
+    let request_encoding = match parts.headers.get(&GRPC_ENCODING) {
         None => None,
         Some(name) => match Encoding::from_name(name.as_bytes()) {
             Some(encoding) => Some(encoding),
@@ -106,8 +107,8 @@ fn dispatch(
             }
         },
     };
-    let accept_encoding = parts.headers.get("grpc-accept-encoding").cloned();
-    let deadline = match parts.headers.get("grpc-timeout") {
+    let accept_encoding = parts.headers.get(&GRPC_ACCEPT_ENCODING).cloned();
+    let deadline = match parts.headers.get(&GRPC_TIMEOUT) {
         None => None,
         Some(value) => match crate::deadline::parse_timeout(value.as_bytes()) {
             Some(timeout) => Some(Instant::now() + timeout),

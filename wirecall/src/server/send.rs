@@ -9,9 +9,7 @@ use http::HeaderMap;
 use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::metadata::MetadataMap;
 
-const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
-const GRPC_ACCEPT_ENCODING: http::HeaderName =
-    http::HeaderName::from_static("grpc-accept-encoding");
+use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use crate::Status;
 
 pub(crate) const GRPC_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/grpc");

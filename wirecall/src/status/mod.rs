@@ -11,14 +11,12 @@ pub(crate) use http_mapping::{from_h2_error, from_http_status};
 use std::fmt;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 
 use crate::metadata::MetadataMap;
 
-pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
-pub(crate) const GRPC_STATUS_DETAILS: HeaderName =
-    HeaderName::from_static("grpc-status-details-bin");
+pub(crate) use crate::headers::GRPC_STATUS;
+use crate::headers::{GRPC_MESSAGE, GRPC_STATUS_DETAILS};
 
 /// The status of a finished RPC. Boxed inside, so `Result<T, Status>` stays one word wide.
 #[derive(Clone)]
