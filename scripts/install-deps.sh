@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need beyond Rust: Debian packages (Node.js,
-# npm, python3-venv, grpc-proto for the interop protos), the UserService's Python and Node
+# npm, python3-venv, grpc-proto for the interop protos, h2load, iperf3 and sockperf for the
+# benchmark), the UserService's Python and Node
 # peers, the Node interop peer, and the official interop peers built by
 # ../shared/interop/setup-peers.sh (Go, C++, Python, Ruby). Idempotent.
 set -euo pipefail
@@ -11,13 +12,16 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 [ -f /usr/share/grpc-proto/grpc/testing/test.proto ] || missing+=(grpc-proto)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v iperf3 >/dev/null || missing+=(iperf3)
+command -v sockperf >/dev/null || missing+=(sockperf)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "install-deps: missing ${missing[*]}; install them (apt-get install -y ${missing[*]})" >&2
         exit 1
     fi
-    [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -E '^(lock|partial|auxfiles)$')" ] \
-        || apt-get update -q >/dev/null
+    # A new machine's package lists may be missing or stale: refresh them once.
+    apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
 
