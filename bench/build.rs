@@ -1,0 +1,26 @@
+//! Generates the wirecall and the tonic code for proto/bench.proto, both without protoc:
+//! wirecall's into `OUT_DIR/wirecall`, tonic's (from a protox-compiled descriptor set) into
+//! `OUT_DIR/tonic`. Both use `bytes::Bytes` for `bytes` fields.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let protos = ["proto/bench.proto"];
+    let includes = ["proto"];
+
+    let mut wirecall = wirecall_build::Builder::new().out_dir(out.join("wirecall"));
+    wirecall.prost_config().bytes(["."]);
+    wirecall.compile(&protos, &includes)?;
+
+    let fds = protox::compile(protos, includes)?;
+    let tonic_dir = out.join("tonic");
+    std::fs::create_dir_all(&tonic_dir)?;
+    tonic_prost_build::configure()
+        .out_dir(&tonic_dir)
+        .bytes(".")
+        .emit_rerun_if_changed(false)
+        .compile_fds(fds)?;
+    println!("cargo:rerun-if-changed=proto/bench.proto");
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The wirecall echo server: `wirecall-echo [--addr 127.0.0.1:50051]`. Prints
+//! `listening on ADDR` once bound; on SIGTERM or SIGINT prints its counters on stderr and
+//! exits.
+
+use std::sync::Arc;
+
+use wirecall::{Request, Response, Status, Streaming};
+use wirecall_bench::pb::{ComplexMessage, Echo, EchoMessage, EchoServer, StreamRequest};
+use wirecall_bench::{CountErrors, Counters, Repeat};
+
+struct EchoService {
+    counters: Arc<Counters>,
+}
+
+impl Echo for EchoService {
+    async fn unary(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
+        Counters::bump(&self.counters.unary);
+        Ok(Response::new(request.into_inner()))
+    }
+
+    async fn server_stream(
+        &self,
+        request: Request<StreamRequest>,
+    ) -> Result<
+        Response<impl wirecall::Stream<Item = Result<EchoMessage, Status>> + Send + 'static>,
+        Status,
+    > {
+        Counters::bump(&self.counters.server_stream);
+        let StreamRequest {
+            count,
+            payload_size,
+        } = request.into_inner();
+        if payload_size > wirecall_bench::MAX_PAYLOAD {
+            Counters::bump(&self.counters.errors);
+            return Err(Status::invalid_argument("payload_size over 4 MiB"));
+        }
+        let message = EchoMessage {
+            text: String::new(),
+            payload: wirecall_bench::payload(payload_size as usize),
+        };
+        Ok(Response::new(Repeat::new(message, count)))
+    }
+
+    async fn bidi(
+        &self,
+        request: Request<Streaming<EchoMessage>>,
+    ) -> Result<
+        Response<impl wirecall::Stream<Item = Result<EchoMessage, Status>> + Send + 'static>,
+        Status,
+    > {
+        Counters::bump(&self.counters.bidi);
+        let incoming = request.into_inner();
+        Ok(Response::new(CountErrors::new(
+            incoming,
+            self.counters.clone(),
+        )))
+    }
+
+    async fn complex(
+        &self,
+        request: Request<ComplexMessage>,
+    ) -> Result<Response<ComplexMessage>, Status> {
+        Counters::bump(&self.counters.complex);
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = wirecall_bench::server_addr();
+    let counters = Arc::new(Counters::default());
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on {}", listener.local_addr()?);
+    let service = EchoServer::new(EchoService {
+        counters: counters.clone(),
+    });
+    let server = wirecall::Server::builder()
+        .add_service(service)
+        .initial_stream_window_size(wirecall_bench::STREAM_WINDOW)
+        .initial_connection_window_size(wirecall_bench::CONNECTION_WINDOW)
+        .max_concurrent_streams(wirecall_bench::MAX_CONCURRENT_STREAMS)
+        .serve_with_listener(listener, std::future::pending());
+    tokio::select! {
+        result = server => result?,
+        () = wirecall_bench::shutdown_signal() => {}
+    }
+    counters.report("wirecall");
+    Ok(())
+}
