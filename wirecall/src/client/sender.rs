@@ -11,7 +11,7 @@ use h2::SendStream;
 
 use crate::codec::{encode_frame, Encoder};
 use crate::compression::Encoding;
-use crate::flow_control::send_data;
+use crate::flow_control::{send_data, take_ready, Ready, BATCH_BYTES};
 use crate::task::AbortOnDrop;
 use crate::Status;
 
@@ -72,7 +72,27 @@ async fn send_all<S, E>(
     let mut messages = pin!(messages);
     let mut buf = BytesMut::new();
     while let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-        if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
+        // Encode this message and every one already waiting behind it into one chunk.
+        let mut failed = None;
+        let mut take = |message: E::Item| match encode_frame(
+            &mut encoder,
+            &message,
+            &mut buf,
+            max,
+            encoding,
+        ) {
+            Ok(()) => buf.len() < BATCH_BYTES,
+            Err(status) => {
+                failed = Some(status);
+                false
+            }
+        };
+        let ready = if take(message) {
+            take_ready(messages.as_mut(), take).await
+        } else {
+            Ready::Stopped
+        };
+        if let Some(status) = failed {
             tracing::debug!(%status, "cancelling call: a request message could not be sent");
             if let Ok(mut slot) = error.lock() {
                 *slot = Some(status);
@@ -83,6 +103,9 @@ async fn send_all<S, E>(
         if let Err(err) = send_data(&mut send, buf.split().freeze()).await {
             tracing::debug!(%err, "request stream closed while sending");
             return;
+        }
+        if ready == Ready::Ended {
+            break;
         }
     }
     let _ = send.send_data(Bytes::new(), true);

@@ -20,6 +20,7 @@ use super::send::{self, send_trailers, send_trailers_only};
 use super::ServerConfig;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::Encoding;
+use crate::flow_control::{take_ready, Ready, BATCH_BYTES};
 use crate::metadata::MetadataMap;
 use crate::streaming::Side;
 use crate::{Request, Response, Status, Streaming};
@@ -331,20 +332,39 @@ impl ServerCall {
                     )
                 }
             };
-            let message = match item {
-                Some(Ok(message)) => message,
-                Some(Err(status)) => return send_trailers(&mut stream, status),
-                None => break,
+            let Some(item) = item else { break };
+            // Encode this message and every one already waiting behind it into one chunk.
+            let mut failed = None;
+            let mut take = |item: Result<E::Item, Status>| {
+                let encoded = item.and_then(|message| {
+                    encode_frame(&mut encoder, &message, &mut buf, max, encoding)
+                });
+                match encoded {
+                    Ok(()) => buf.len() < BATCH_BYTES,
+                    Err(status) => {
+                        failed = Some(status);
+                        false
+                    }
+                }
             };
-            if let Err(status) = encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
-                return send_trailers(&mut stream, status);
-            }
-            let frame = buf.split().freeze();
-            if crate::flow_control::send_data(&mut stream, frame)
-                .await
-                .is_err()
+            let ready = if take(item) {
+                take_ready(messages.as_mut(), take).await
+            } else {
+                Ready::Stopped
+            };
+            // Messages encoded before a failure are still sent, ahead of its status.
+            if !buf.is_empty()
+                && crate::flow_control::send_data(&mut stream, buf.split().freeze())
+                    .await
+                    .is_err()
             {
                 return;
+            }
+            if let Some(status) = failed {
+                return send_trailers(&mut stream, status);
+            }
+            if ready == Ready::Ended {
+                break;
             }
         }
         let _ = stream.send_trailers(send::ok_trailers(trailers));
