@@ -58,6 +58,7 @@
 pub mod client;
 pub mod codec;
 pub mod compression;
+pub mod context;
 pub mod deadline;
 pub mod frame;
 pub mod message_stream;

@@ -19,6 +19,7 @@ use super::Channel;
 use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::{Encoding, ACCEPT_ENCODING};
+use crate::context::{earliest, under_parent, CallContext};
 use crate::metadata::MetadataMap;
 use crate::status::from_h2_error;
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
@@ -114,12 +115,13 @@ impl Channel {
         encoder: E,
         decoder: D,
     ) -> Result<Response<D::Item>, Status> {
-        let deadline = self.deadline(&request);
+        let parent = CallContext::current();
+        let deadline = self.deadline(&request, parent.as_ref());
         let call = async {
             let response = self.send_one(request, path, encoder, deadline).await?;
             single_message(self.pending(response, decoder)).await
         };
-        with_deadline(deadline, call).await
+        under_parent(parent, with_deadline(deadline, call)).await
     }
 
     /// A server-streaming call with any codec.
@@ -130,14 +132,15 @@ impl Channel {
         encoder: E,
         decoder: D,
     ) -> Result<Response<Streaming<D::Item, D>>, Status> {
-        let deadline = self.deadline(&request);
+        let parent = CallContext::current();
+        let deadline = self.deadline(&request, parent.as_ref());
         let call = async {
             let response = self.send_one(request, path, encoder, deadline).await?;
             let mut stream = self.pending(response, decoder);
             let headers = stream.take_headers().await?;
             Ok((headers, stream))
         };
-        let (headers, mut stream) = with_deadline(deadline, call).await?;
+        let (headers, mut stream) = under_parent(parent, with_deadline(deadline, call)).await?;
         stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
         Ok(Response::from_parts(headers, MetadataMap::new(), stream))
     }
@@ -156,14 +159,15 @@ impl Channel {
         E::Item: Send,
         D: Decoder,
     {
-        let deadline = self.deadline(&request);
+        let parent = CallContext::current();
+        let deadline = self.deadline(&request, parent.as_ref());
         let call = async {
             let stream = self
                 .start_streaming(request, path, encoder, decoder, deadline)
                 .await?;
             single_message(stream).await
         };
-        with_deadline(deadline, call).await
+        under_parent(parent, with_deadline(deadline, call)).await
     }
 
     /// A bidirectional-streaming call with any codec. Returns as soon as the request
@@ -184,9 +188,10 @@ impl Channel {
         E::Item: Send,
         D: Decoder,
     {
-        let deadline = self.deadline(&request);
+        let parent = CallContext::current();
+        let deadline = self.deadline(&request, parent.as_ref());
         let call = self.start_streaming(request, path, encoder, decoder, deadline);
-        let mut stream = with_deadline(deadline, call).await?;
+        let mut stream = under_parent(parent, with_deadline(deadline, call)).await?;
         stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
         Ok(Response::new(stream))
     }
@@ -252,9 +257,14 @@ impl Channel {
             .filter(|e| *e != Encoding::Identity)
     }
 
-    fn deadline<T>(&self, request: &Request<T>) -> Option<Instant> {
-        let timeout = request.timeout().or(self.inner.endpoint.config.timeout)?;
-        Instant::now().checked_add(timeout)
+    /// The call's deadline: its own timeout (else the channel's), but never later than the
+    /// deadline of the call being served, if it is made from a handler.
+    fn deadline<T>(&self, request: &Request<T>, parent: Option<&CallContext>) -> Option<Instant> {
+        let own = request
+            .timeout()
+            .or(self.inner.endpoint.config.timeout)
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        earliest(own, parent.and_then(CallContext::deadline))
     }
 
     /// Sends the request headers on a new stream.

@@ -20,6 +20,7 @@ use super::send::{self, send_trailers, send_trailers_only};
 use super::ServerConfig;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::Encoding;
+use crate::context::{CallContext, CancelOnDrop};
 use crate::flow_control::{take_ready, Ready, BATCH_BYTES};
 use crate::metadata::MetadataMap;
 use crate::streaming::Side;
@@ -40,6 +41,10 @@ pub struct ServerCall {
     request_encoding: Option<Encoding>,
     /// The client's `grpc-accept-encoding`.
     accept_encoding: Option<HeaderValue>,
+    /// The call's deadline and cancellation, current while it runs; cancelled when the
+    /// call ends, however it ends.
+    context: CallContext,
+    _cancel: CancelOnDrop,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -68,7 +73,10 @@ impl ServerCall {
         deadline: Option<Instant>,
         remote_addr: Option<SocketAddr>,
     ) -> Self {
+        let context = CallContext::new(deadline);
         ServerCall {
+            _cancel: context.cancel_on_drop(),
+            context,
             metadata,
             body: Some(body),
             respond,
@@ -79,6 +87,11 @@ impl ServerCall {
             request_encoding: None,
             accept_encoding: None,
         }
+    }
+
+    /// The context the call runs in (see [`crate::context`]).
+    pub(crate) fn context(&self) -> &CallContext {
+        &self.context
     }
 
     pub(crate) fn with_encodings(

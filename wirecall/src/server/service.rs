@@ -19,7 +19,8 @@ pub trait Service: Send + Sync + 'static {
 
 /// A service with its type erased, so services of different types share one router.
 pub(crate) trait DynService: Send + Sync {
-    /// Spawns the call as its own task: one allocation per call, no boxed future.
+    /// Spawns the call as its own task, in its call context: one allocation per call, no
+    /// boxed future.
     fn spawn(&self, method: usize, call: ServerCall);
 }
 
@@ -27,6 +28,7 @@ pub(crate) struct Erased<S>(pub(crate) Arc<S>);
 
 impl<S: Service> DynService for Erased<S> {
     fn spawn(&self, method: usize, call: ServerCall) {
-        tokio::spawn(self.0.clone().call(method, call));
+        let context = call.context().clone();
+        tokio::spawn(context.scope(self.0.clone().call(method, call)));
     }
 }
