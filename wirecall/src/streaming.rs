@@ -17,6 +17,7 @@ use crate::client::RequestSender;
 use crate::codec::{Decoder, ProstCodec};
 use crate::compression::{DecompressError, Encoding};
 use crate::frame::{FrameDecoder, FrameError};
+use crate::interceptor::MessageHook;
 use crate::metadata::MetadataMap;
 use crate::{Code, Status};
 
@@ -38,6 +39,8 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Client side: the task sending our request stream; stopped when the call ends.
     sender: Option<RequestSender>,
+    /// Server side: the interceptors told about each received message.
+    hook: Option<MessageHook>,
     _message: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -86,6 +89,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             trailers: None,
             deadline: None,
             sender: None,
+            hook: None,
             _message: std::marker::PhantomData,
         }
     }
@@ -97,6 +101,10 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     pub(crate) fn set_deadline(&mut self, deadline: Option<Pin<Box<Sleep>>>) {
         self.deadline = deadline;
+    }
+
+    pub(crate) fn set_hook(&mut self, hook: MessageHook) {
+        self.hook = Some(hook);
     }
 
     pub(crate) fn set_sender(&mut self, sender: RequestSender) {
@@ -224,6 +232,9 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                 State::Messages => {
                     match self.frames.decode(&mut self.chunk) {
                         Ok(Some(frame)) => {
+                            if let Some(hook) = &self.hook {
+                                hook.received(crate::frame::HEADER_LEN + frame.payload.len());
+                            }
                             let payload = if frame.compressed {
                                 match self.decompress(&frame.payload) {
                                     Ok(payload) => payload,

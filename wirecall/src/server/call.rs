@@ -2,8 +2,10 @@
 //! streaming and bidirectional. Generated code calls these; each reads the request, runs the
 //! handler (dropped if the client cancels or the deadline passes) and writes the response.
 
+use std::any::Any;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,7 +15,8 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2::server::SendResponse;
-use h2::RecvStream;
+use h2::{RecvStream, SendStream};
+use http::Extensions;
 use tokio::time::Sleep;
 
 use super::send::{self, send_trailers, send_trailers_only};
@@ -22,6 +25,7 @@ use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::Encoding;
 use crate::context::{CallContext, CancelOnDrop};
 use crate::flow_control::{take_ready, Ready, BATCH_BYTES};
+use crate::interceptor::{CallInfo, Chain, Direction, Observer};
 use crate::metadata::MetadataMap;
 use crate::streaming::Side;
 use crate::{Request, Response, Status, Streaming};
@@ -45,6 +49,15 @@ pub struct ServerCall {
     /// call ends, however it ends.
     context: CallContext,
     _cancel: CancelOnDrop,
+    /// The routed service and method.
+    service: &'static str,
+    method: &'static str,
+    /// When the server received the call's headers.
+    started: Instant,
+    /// What interceptors put in for the handler's `Request::extensions`.
+    extensions: Extensions,
+    /// The call's interceptors, when it has any.
+    observer: Option<Box<Observer>>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -62,6 +75,8 @@ enum Interrupted {
     Cancelled,
     /// The deadline passed.
     DeadlineExceeded,
+    /// The handler (or its response stream) panicked, with this message.
+    Panicked(String),
 }
 
 impl ServerCall {
@@ -75,6 +90,11 @@ impl ServerCall {
     ) -> Self {
         let context = CallContext::new(deadline);
         ServerCall {
+            service: "",
+            method: "",
+            started: Instant::now(),
+            extensions: Extensions::new(),
+            observer: None,
             _cancel: context.cancel_on_drop(),
             context,
             metadata,
@@ -87,6 +107,111 @@ impl ServerCall {
             request_encoding: None,
             accept_encoding: None,
         }
+    }
+
+    /// Names the routed service and method, and adds the server's interceptors.
+    pub(crate) fn routed(mut self, service: &'static str, method: &'static str) -> Self {
+        self.service = service;
+        self.method = method;
+        let config = self.config.clone();
+        self.add_interceptors(&config.interceptors.0);
+        self
+    }
+
+    /// Adds interceptors after those the call already has.
+    pub(crate) fn add_interceptors(&mut self, chain: &Chain) {
+        if chain.is_empty() {
+            return;
+        }
+        match &mut self.observer {
+            Some(observer) => observer.chain.extend(chain.iter().cloned()),
+            None => {
+                let info = CallInfo {
+                    service: self.service,
+                    method: self.method,
+                    remote_addr: self.remote_addr,
+                    deadline: self.deadline,
+                    started: self.started,
+                };
+                self.observer = Some(Box::new(Observer::new(chain.clone(), info)));
+            }
+        }
+    }
+
+    /// Runs the interceptors' `on_call`s; a refusal is answered here and returned.
+    async fn enter(&mut self) -> Result<(), ()> {
+        let Some(observer) = self.observer.as_mut() else {
+            return Ok(());
+        };
+        let respond = &mut self.respond;
+        let intercept = observer.on_call(&mut self.metadata, &mut self.extensions);
+        let result = race(intercept, &mut self.timer, |cx| {
+            respond.poll_reset(cx).map(drop)
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(status)) => {
+                self.answer(status);
+                Err(())
+            }
+            Err(why) => {
+                self.interrupt(why);
+                Err(())
+            }
+        }
+    }
+
+    /// Notes the status the call ends with, for the interceptors' `on_end`.
+    fn record(&mut self, status: &Status) {
+        if let Some(observer) = &mut self.observer {
+            observer.outcome = Some(status.clone());
+        }
+    }
+
+    /// Tells the interceptors about a sent message.
+    fn sent(&self, size: usize) {
+        if let Some(observer) = &self.observer {
+            observer.on_message(Direction::Sent, size);
+        }
+    }
+
+    /// Adds the response metadata the interceptors asked for.
+    fn intercepted_metadata(&self, metadata: &mut MetadataMap) {
+        if let Some(observer) = &self.observer {
+            metadata.extend_with_prefix(&observer.response_metadata, "");
+        }
+    }
+
+    /// Answers with a trailers-only response carrying `status`.
+    fn answer(&mut self, mut status: Status) {
+        self.record(&status);
+        self.intercepted_metadata(status.metadata_mut());
+        send_trailers_only(&mut self.respond, status);
+    }
+
+    /// Sends the response headers.
+    fn send_headers(
+        &mut self,
+        mut metadata: MetadataMap,
+        encoding: Option<Encoding>,
+    ) -> Option<SendStream<Bytes>> {
+        self.intercepted_metadata(&mut metadata);
+        send::send_headers(&mut self.respond, metadata, encoding).ok()
+    }
+
+    /// Ends a response whose headers were sent, with `status` in the trailers.
+    fn end(&mut self, stream: &mut SendStream<Bytes>, status: Status) {
+        self.record(&status);
+        send_trailers(stream, status);
+    }
+
+    /// Ends a successful response with its trailer metadata.
+    fn end_ok(&mut self, stream: &mut SendStream<Bytes>, trailers: MetadataMap) {
+        if self.observer.is_some() {
+            self.record(&Status::ok(""));
+        }
+        let _ = stream.send_trailers(send::ok_trailers(trailers));
     }
 
     /// The context the call runs in (see [`crate::context`]).
@@ -177,15 +302,18 @@ impl ServerCall {
         F: FnOnce(Request<D::Item>) -> Fut,
         Fut: Future<Output = Result<Response<E::Item>, Status>>,
     {
+        if self.enter().await.is_err() {
+            return;
+        }
         let request = match self.read_single(decoder).await {
             Ok(request) => request,
-            Err(ReadError::Status(status)) => return send_trailers_only(&mut self.respond, status),
-            Err(ReadError::Interrupted(why)) => return self.interrupted(why),
+            Err(ReadError::Status(status)) => return self.answer(status),
+            Err(ReadError::Interrupted(why)) => return self.interrupt(why),
         };
         let response = match self.run(handler(request)).await {
             Ok(Ok(response)) => response,
-            Ok(Err(status)) => return send_trailers_only(&mut self.respond, status),
-            Err(interrupted) => return self.interrupted(interrupted),
+            Ok(Err(status)) => return self.answer(status),
+            Err(interrupted) => return self.interrupt(interrupted),
         };
         let encoding = self.response_encoding(response.compression());
         let (metadata, trailers, message) = response.into_parts();
@@ -197,13 +325,14 @@ impl ServerCall {
             self.config.limits.max_encoding_message_size,
             encoding,
         ) {
-            return send_trailers_only(&mut self.respond, status);
+            return self.answer(status);
         }
-        let Ok(mut stream) = send::send_headers(&mut self.respond, metadata, encoding) else {
+        let Some(mut stream) = self.send_headers(metadata, encoding) else {
             return;
         };
+        self.sent(buf.len());
         if stream.send_data(buf.freeze(), false).is_ok() {
-            let _ = stream.send_trailers(send::ok_trailers(trailers));
+            self.end_ok(&mut stream, trailers);
         }
     }
 
@@ -220,10 +349,13 @@ impl ServerCall {
         F: FnOnce(Request<D::Item>) -> Fut,
         Fut: Future<Output = Result<Response<S>, Status>>,
     {
+        if self.enter().await.is_err() {
+            return;
+        }
         let request = match self.read_single(decoder).await {
             Ok(request) => request,
-            Err(ReadError::Status(status)) => return send_trailers_only(&mut self.respond, status),
-            Err(ReadError::Interrupted(why)) => return self.interrupted(why),
+            Err(ReadError::Status(status)) => return self.answer(status),
+            Err(ReadError::Interrupted(why)) => return self.interrupt(why),
         };
         self.respond_with_stream(handler(request), encoder).await;
     }
@@ -236,6 +368,9 @@ impl ServerCall {
         F: FnOnce(Request<Streaming<D::Item, D>>) -> Fut,
         Fut: Future<Output = Result<Response<E::Item>, Status>>,
     {
+        if self.enter().await.is_err() {
+            return;
+        }
         let request = self.request_stream(decoder);
         // A unary response is a stream of one message.
         let handler = async move {
@@ -255,6 +390,9 @@ impl ServerCall {
         F: FnOnce(Request<Streaming<D::Item, D>>) -> Fut,
         Fut: Future<Output = Result<Response<S>, Status>>,
     {
+        if self.enter().await.is_err() {
+            return;
+        }
         let request = self.request_stream(decoder);
         self.respond_with_stream(handler(request), encoder).await;
     }
@@ -268,12 +406,17 @@ impl ServerCall {
             Side::Server,
         );
         stream.set_encoding(self.request_encoding);
-        Request::from_server(
+        if let Some(observer) = &self.observer {
+            stream.set_hook(observer.received_hook());
+        }
+        let mut request = Request::from_server(
             std::mem::take(&mut self.metadata),
             stream,
             self.deadline,
             self.remote_addr,
-        )
+        );
+        *request.extensions_mut() = std::mem::take(&mut self.extensions);
+        request
     }
 
     /// Reads the one request message of a unary or server-streaming call.
@@ -302,13 +445,25 @@ impl ServerCall {
         race(fut, &mut self.timer, |cx| respond.poll_reset(cx).map(drop)).await
     }
 
-    fn interrupted(mut self, why: Interrupted) {
+    /// Answers (or not) a call whose handler did not finish.
+    fn interrupt(&mut self, why: Interrupted) {
         match why {
-            Interrupted::Cancelled => tracing::debug!("call cancelled by the client"),
-            Interrupted::DeadlineExceeded => send_trailers_only(
-                &mut self.respond,
-                Status::deadline_exceeded("deadline exceeded"),
-            ),
+            Interrupted::Cancelled => {
+                tracing::debug!("call cancelled by the client");
+                self.record(&Status::cancelled("cancelled by the client"));
+            }
+            Interrupted::DeadlineExceeded => {
+                self.answer(Status::deadline_exceeded("deadline exceeded"));
+            }
+            Interrupted::Panicked(what) => {
+                tracing::error!(
+                    service = self.service,
+                    method = self.method,
+                    panic = %what,
+                    "handler panicked; answering INTERNAL"
+                );
+                self.answer(Status::internal("the handler panicked"));
+            }
         }
     }
 
@@ -321,12 +476,12 @@ impl ServerCall {
     {
         let response = match self.run(handler).await {
             Ok(Ok(response)) => response,
-            Ok(Err(status)) => return send_trailers_only(&mut self.respond, status),
-            Err(interrupted) => return self.interrupted(interrupted),
+            Ok(Err(status)) => return self.answer(status),
+            Err(interrupted) => return self.interrupt(interrupted),
         };
         let encoding = self.response_encoding(response.compression());
         let (metadata, trailers, messages) = response.into_parts();
-        let Ok(mut stream) = send::send_headers(&mut self.respond, metadata, encoding) else {
+        let Some(mut stream) = self.send_headers(metadata, encoding) else {
             return;
         };
         let mut messages = pin!(messages);
@@ -337,23 +492,39 @@ impl ServerCall {
             let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx).map(drop)).await
             {
                 Ok(item) => item,
-                Err(Interrupted::Cancelled) => return,
+                Err(Interrupted::Cancelled) => {
+                    return self.record(&Status::cancelled("cancelled by the client"))
+                }
                 Err(Interrupted::DeadlineExceeded) => {
-                    return send_trailers(
-                        &mut stream,
-                        Status::deadline_exceeded("deadline exceeded"),
-                    )
+                    let status = Status::deadline_exceeded("deadline exceeded");
+                    return self.end(&mut stream, status);
+                }
+                Err(Interrupted::Panicked(what)) => {
+                    tracing::error!(
+                        service = self.service,
+                        method = self.method,
+                        panic = %what,
+                        "response stream panicked; ending the call with INTERNAL"
+                    );
+                    return self.end(&mut stream, Status::internal("the handler panicked"));
                 }
             };
             let Some(item) = item else { break };
             // Encode this message and every one already waiting behind it into one chunk.
             let mut failed = None;
+            let observer = self.observer.as_deref();
             let mut take = |item: Result<E::Item, Status>| {
+                let before = buf.len();
                 let encoded = item.and_then(|message| {
                     encode_frame(&mut encoder, &message, &mut buf, max, encoding)
                 });
                 match encoded {
-                    Ok(()) => buf.len() < BATCH_BYTES,
+                    Ok(()) => {
+                        if let Some(observer) = observer {
+                            observer.on_message(Direction::Sent, buf.len() - before);
+                        }
+                        buf.len() < BATCH_BYTES
+                    }
                     Err(status) => {
                         failed = Some(status);
                         false
@@ -374,13 +545,13 @@ impl ServerCall {
                 return;
             }
             if let Some(status) = failed {
-                return send_trailers(&mut stream, status);
+                return self.end(&mut stream, status);
             }
             if ready == Ready::Ended {
                 break;
             }
         }
-        let _ = stream.send_trailers(send::ok_trailers(trailers));
+        self.end_ok(&mut stream, trailers);
     }
 }
 
@@ -397,6 +568,7 @@ impl From<Status> for ReadError {
 }
 
 /// Polls `fut` until it finishes, `reset` reports the client's RST_STREAM, or `timer` fires.
+/// A panic while polling `fut` ends it too: the handler is not polled again.
 async fn race<Fut: Future>(
     fut: Fut,
     timer: &mut Option<Pin<Box<Sleep>>>,
@@ -404,8 +576,10 @@ async fn race<Fut: Future>(
 ) -> Result<Fut::Output, Interrupted> {
     let mut fut = pin!(fut);
     poll_fn(|cx| {
-        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Ok(output));
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => return Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => {}
+            Err(panic) => return Poll::Ready(Err(Interrupted::Panicked(panic_message(&panic)))),
         }
         if reset(cx).is_ready() {
             return Poll::Ready(Err(Interrupted::Cancelled));
@@ -418,4 +592,15 @@ async fn race<Fut: Future>(
         Poll::Pending
     })
     .await
+}
+
+/// The text of a panic's payload, when it has one.
+fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a non-text panic payload".to_owned()
+    }
 }

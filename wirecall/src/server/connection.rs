@@ -129,6 +129,8 @@ fn dispatch(
         remote_addr,
     )
     .with_encodings(request_encoding, accept_encoding);
+    let (service, method) = route.service.names(route.method);
+    let call = call.routed(service, method);
     route.service.spawn(route.method, call);
 }
 

@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::compression::Encoding;
+use crate::interceptor::{Interceptor, ServerInterceptors};
 use crate::limits::Limits;
 use crate::Error;
 
@@ -41,6 +42,7 @@ pub(crate) struct ServerConfig {
     pub(crate) max_concurrent_streams: u32,
     pub(crate) max_frame_size: u32,
     pub(crate) send_compressed: Option<Encoding>,
+    pub(crate) interceptors: ServerInterceptors,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +52,7 @@ impl Default for ServerConfig {
             max_concurrent_streams: 1024,
             max_frame_size: 16 * 1024,
             send_compressed: None,
+            interceptors: ServerInterceptors::default(),
         }
     }
 }
@@ -78,6 +81,13 @@ impl ServerBuilder {
     /// Adds a service (a generated `FooServer`); calls are routed by `/package.Foo/Method`.
     pub fn add_service<S: Service>(mut self, service: S) -> Self {
         self.router.add(service);
+        self
+    }
+
+    /// Adds an interceptor that runs for every service, before the services' own (see
+    /// [`crate::interceptor`] for the order).
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.config.interceptors.0.push(Arc::new(interceptor));
         self
     }
 

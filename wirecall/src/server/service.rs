@@ -22,6 +22,9 @@ pub(crate) trait DynService: Send + Sync {
     /// Spawns the call as its own task, in its call context: one allocation per call, no
     /// boxed future.
     fn spawn(&self, method: usize, call: ServerCall);
+
+    /// The service's name and the name of `method`.
+    fn names(&self, method: usize) -> (&'static str, &'static str);
 }
 
 pub(crate) struct Erased<S>(pub(crate) Arc<S>);
@@ -30,5 +33,9 @@ impl<S: Service> DynService for Erased<S> {
     fn spawn(&self, method: usize, call: ServerCall) {
         let context = call.context().clone();
         tokio::spawn(context.scope(self.0.clone().call(method, call)));
+    }
+
+    fn names(&self, method: usize) -> (&'static str, &'static str) {
+        (S::NAME, S::METHODS.get(method).copied().unwrap_or(""))
     }
 }

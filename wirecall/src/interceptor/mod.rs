@@ -1,0 +1,327 @@
+//! Server interceptors: async code that runs around every call of a service or a server.
+//!
+//! An [`Interceptor`] sees a call three ways: [`on_call`](Interceptor::on_call) before the
+//! handler (read or change the request metadata, put values in the request's extensions,
+//! add response headers, or refuse the call with a [`Status`]);
+//! [`on_message`](Interceptor::on_message) for every message received and sent, streams
+//! included; and [`on_end`](Interceptor::on_end) with the status the call ended with,
+//! whichever way it ended (handler result, refusal, deadline, cancellation, panic).
+//!
+//! Placement and order: interceptors added with
+//! [`ServerBuilder::interceptor`](crate::server::ServerBuilder::interceptor) run for every
+//! service, before those of one service ([`Intercepted`]); within each, in the order they
+//! were added. `on_call` runs first to last and stops at the first refusal; `on_end` runs
+//! last to first, for every interceptor whose `on_call` ran (so an outer logging interceptor
+//! sees the refusal of an inner auth interceptor).
+//!
+//! ```
+//! use wirecall::interceptor::{BearerAuth, Intercepted, Logging, RequestId};
+//! # fn build<S: wirecall::server::Service>(orders: S) -> wirecall::server::ServerBuilder {
+//! wirecall::Server::builder()
+//!     .interceptor(RequestId::new())
+//!     .interceptor(Logging::new())
+//!     .add_service(Intercepted::new(orders).with(BearerAuth::new(["secret-token"])))
+//! # }
+//! ```
+
+mod auth;
+mod logging;
+mod request_id;
+
+pub use auth::{Access, ApiKeyAuth, BearerAuth};
+pub use logging::Logging;
+pub use request_id::{RequestId, RequestIdValue, REQUEST_ID};
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::Extensions;
+
+use crate::metadata::MetadataMap;
+use crate::server::{ServerCall, Service};
+use crate::Status;
+
+/// What every interceptor hook knows about the call.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub(crate) service: &'static str,
+    pub(crate) method: &'static str,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) started: Instant,
+}
+
+impl CallInfo {
+    /// The fully qualified service name, e.g. `order.OrderService`.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The method name, e.g. `GetOrder`.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The client's address, when the transport has one.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// The call's deadline, from the client's `grpc-timeout`.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// When the server received the call's headers.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+}
+
+/// The call as [`Interceptor::on_call`] sees it, before the handler runs.
+#[derive(Debug)]
+pub struct IncomingCall {
+    pub(crate) info: Arc<CallInfo>,
+    pub(crate) metadata: MetadataMap,
+    pub(crate) extensions: Extensions,
+    pub(crate) response_metadata: MetadataMap,
+}
+
+impl IncomingCall {
+    /// The method, peer, deadline and start time.
+    pub fn info(&self) -> &CallInfo {
+        &self.info
+    }
+
+    /// The request metadata.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// The request metadata, to change before the handler sees it.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// Values for the handler: they arrive in its `Request::extensions`.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// Metadata added to the response headers (or, for a refused call, to its status).
+    pub fn response_metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.response_metadata
+    }
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A request message arrived from the client.
+    Received,
+    /// A response message was handed to HTTP/2 for the client.
+    Sent,
+}
+
+/// Code that runs around calls; see the [module docs](self) for placement and order. Every
+/// hook has a default that does nothing.
+pub trait Interceptor: Send + Sync + 'static {
+    /// Runs before the handler. `Err` refuses the call: the client gets that status and the
+    /// handler never runs.
+    fn on_call(&self, call: &mut IncomingCall) -> impl Future<Output = Result<(), Status>> + Send {
+        let _ = call;
+        std::future::ready(Ok(()))
+    }
+
+    /// A message of `size` bytes (as framed on the wire, compressed if it was) went
+    /// `direction`.
+    fn on_message(&self, call: &CallInfo, direction: Direction, size: usize) {
+        let _ = (call, direction, size);
+    }
+
+    /// The call ended with `status` (`OK` included). A call the client cancelled, or one
+    /// that could not be answered, ends with `CANCELLED`.
+    fn on_end(&self, call: &CallInfo, status: &Status) {
+        let _ = (call, status);
+    }
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An interceptor with its type erased, so different ones share a chain.
+pub(crate) trait DynInterceptor: Send + Sync {
+    fn on_call<'a>(&'a self, call: &'a mut IncomingCall) -> BoxFuture<'a, Result<(), Status>>;
+    fn on_message(&self, call: &CallInfo, direction: Direction, size: usize);
+    fn on_end(&self, call: &CallInfo, status: &Status);
+}
+
+impl<I: Interceptor> DynInterceptor for I {
+    fn on_call<'a>(&'a self, call: &'a mut IncomingCall) -> BoxFuture<'a, Result<(), Status>> {
+        Box::pin(Interceptor::on_call(self, call))
+    }
+
+    fn on_message(&self, call: &CallInfo, direction: Direction, size: usize) {
+        Interceptor::on_message(self, call, direction, size);
+    }
+
+    fn on_end(&self, call: &CallInfo, status: &Status) {
+        Interceptor::on_end(self, call, status);
+    }
+}
+
+/// An ordered list of interceptors.
+pub(crate) type Chain = Vec<Arc<dyn DynInterceptor>>;
+
+/// The interceptors of a whole server.
+#[derive(Clone, Default)]
+pub(crate) struct ServerInterceptors(pub(crate) Chain);
+
+impl std::fmt::Debug for ServerInterceptors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} interceptor(s)", self.0.len())
+    }
+}
+
+/// A service with interceptors of its own, added to a server like the service itself.
+pub struct Intercepted<S> {
+    service: Arc<S>,
+    chain: Chain,
+}
+
+impl<S> std::fmt::Debug for Intercepted<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intercepted")
+            .field("interceptors", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Service> Intercepted<S> {
+    /// `service` with no interceptors yet.
+    pub fn new(service: S) -> Self {
+        Intercepted {
+            service: Arc::new(service),
+            chain: Vec::new(),
+        }
+    }
+
+    /// Adds an interceptor after the ones already added.
+    pub fn with(mut self, interceptor: impl Interceptor) -> Self {
+        self.chain.push(Arc::new(interceptor));
+        self
+    }
+}
+
+impl<S: Service> Service for Intercepted<S> {
+    const NAME: &'static str = S::NAME;
+    const METHODS: &'static [&'static str] = S::METHODS;
+
+    fn call(
+        self: Arc<Self>,
+        method: usize,
+        mut call: ServerCall,
+    ) -> impl Future<Output = ()> + Send {
+        call.add_interceptors(&self.chain);
+        self.service.clone().call(method, call)
+    }
+}
+
+/// A call's interceptors and what they are told: kept by the server's call while it runs.
+pub(crate) struct Observer {
+    pub(crate) chain: Chain,
+    pub(crate) info: Arc<CallInfo>,
+    /// How many interceptors' `on_call` ran (and so get `on_end`).
+    entered: usize,
+    /// The status the call was answered with, once it was.
+    pub(crate) outcome: Option<Status>,
+    /// Response metadata the interceptors asked for.
+    pub(crate) response_metadata: MetadataMap,
+}
+
+impl Observer {
+    pub(crate) fn new(chain: Chain, info: CallInfo) -> Self {
+        Observer {
+            chain,
+            info: Arc::new(info),
+            entered: 0,
+            outcome: None,
+            response_metadata: MetadataMap::new(),
+        }
+    }
+
+    /// Runs every `on_call` in order; the first refusal stops the chain.
+    pub(crate) async fn on_call(
+        &mut self,
+        metadata: &mut MetadataMap,
+        extensions: &mut Extensions,
+    ) -> Result<(), Status> {
+        let mut call = IncomingCall {
+            info: self.info.clone(),
+            metadata: std::mem::take(metadata),
+            extensions: std::mem::take(extensions),
+            response_metadata: MetadataMap::new(),
+        };
+        let mut result = Ok(());
+        for interceptor in &self.chain {
+            self.entered += 1;
+            result = interceptor.on_call(&mut call).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        *metadata = call.metadata;
+        *extensions = call.extensions;
+        self.response_metadata = call.response_metadata;
+        result
+    }
+
+    /// A hook for a request stream: reports each received message.
+    pub(crate) fn received_hook(&self) -> MessageHook {
+        MessageHook {
+            chain: self.chain[..self.entered].to_vec(),
+            info: self.info.clone(),
+        }
+    }
+
+    pub(crate) fn on_message(&self, direction: Direction, size: usize) {
+        for interceptor in &self.chain[..self.entered] {
+            interceptor.on_message(&self.info, direction, size);
+        }
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        let status = self
+            .outcome
+            .take()
+            .unwrap_or_else(|| Status::cancelled("the call ended without a status"));
+        for interceptor in self.chain[..self.entered].iter().rev() {
+            interceptor.on_end(&self.info, &status);
+        }
+    }
+}
+
+/// Reports received messages of a request stream to the interceptors.
+#[derive(Clone)]
+pub(crate) struct MessageHook {
+    chain: Chain,
+    info: Arc<CallInfo>,
+}
+
+impl MessageHook {
+    pub(crate) fn received(&self, size: usize) {
+        for interceptor in &self.chain {
+            interceptor.on_message(&self.info, Direction::Received, size);
+        }
+    }
+}
+
+impl std::fmt::Debug for MessageHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageHook").finish_non_exhaustive()
+    }
+}
