@@ -128,12 +128,21 @@ impl<T: {name}> ::wirecall::server::Service for {name}Server<T> {{
         methods = methods.join(", "),
     );
     for (i, method) in service.methods.iter().enumerate() {
-        let _ = writeln!(
-            buf,
-            "            {i} => call.{pattern}(|request| self.inner.{m}(request)).await,",
+        // A streaming call's state (streams, codecs, batching) is several times a unary
+        // one's; boxed, it does not size the future of every call of the service.
+        let call = format!(
+            "call.{pattern}(|request| self.inner.{m}(request))",
             pattern = pattern(method),
             m = method.name,
         );
+        if pattern(method) == "unary" {
+            let _ = writeln!(buf, "            {i} => {call}.await,");
+        } else {
+            let _ = writeln!(
+                buf,
+                "            {i} => ::std::boxed::Box::pin({call}).await,"
+            );
+        }
     }
     buf.push_str("            _ => {}\n        }\n    }\n}\n\n");
 }

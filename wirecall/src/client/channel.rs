@@ -87,7 +87,9 @@ impl Channel {
         if let Some(conn) = self.current() {
             return Ok(conn);
         }
-        let conn = self.handshake().await?;
+        // Boxed: connecting (TCP, TLS, HTTP/2 handshakes) is rare and its future is large;
+        // inline, it would size the future of every call made on the channel.
+        let conn = Box::pin(self.handshake()).await?;
         *self.inner.conn.lock().expect("channel lock") = Some(conn.clone());
         Ok(conn)
     }
