@@ -34,6 +34,7 @@ fi
 echo "install-peers: pip install -r peers/python/requirements.txt"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$PEERS/python/requirements.txt"
+cp "$PEERS/python/requirements.txt" "$OUT/requirements.installed"
 
 # 3. Python stubs, regenerated every time so they follow user.proto.
 echo "install-peers: generating Python stubs into $PY_GEN"

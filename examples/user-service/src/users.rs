@@ -5,12 +5,16 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use wirecall::message_stream;
+use wirecall::status::details::ErrorInfo;
 use wirecall::{MetadataMap, Request, Response, Status, Streaming};
 
 use crate::pb::{
     ChatMessage, CreateUserRequest, CreateUsersResponse, GetUserRequest, ListUsersRequest,
     ListUsersResponse, StreamUsersRequest, User, UserService,
 };
+
+/// The `ErrorInfo` domain of this service's errors.
+pub(crate) const DOMAIN: &str = "user.example.com";
 
 /// The in-memory UserService, seeded with Alice, Bob and Carol.
 #[derive(Debug)]
@@ -39,6 +43,15 @@ fn reply<T>(message: T, request: &MetadataMap, method: &str) -> Response<T> {
 }
 
 /// An error status carrying the `x-method` trailer.
+/// NOT_FOUND "User not found", with an `ErrorInfo` saying which id (rich error details).
+fn user_not_found(id: i32) -> Status {
+    Status::not_found("User not found").with_detail(ErrorInfo {
+        reason: "USER_NOT_FOUND".into(),
+        domain: DOMAIN.into(),
+        metadata: [("id".to_owned(), id.to_string())].into(),
+    })
+}
+
 fn fail(mut status: Status, method: &str) -> Status {
     let _ = status.metadata_mut().insert("x-method", method);
     status
@@ -104,7 +117,7 @@ impl UserService for Users {
         let user = self.store.lock().expect("store lock").get(&id).cloned();
         match user {
             Some(user) => Ok(reply(user, request.metadata(), "GetUser")),
-            None => Err(fail(Status::not_found("User not found"), "GetUser")),
+            None => Err(fail(user_not_found(id), "GetUser")),
         }
     }
 

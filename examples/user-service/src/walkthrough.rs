@@ -2,6 +2,7 @@
 //! reports it. The client binary prints the report; the interop tests run it against the
 //! wirecall, Python and Node servers.
 
+use wirecall::status::details::ErrorInfo;
 use wirecall::{message_stream, Code, Request, Status};
 
 use crate::pb::{
@@ -76,7 +77,20 @@ pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
             check(status.metadata().get("x-method") == Some("GetUser"), || {
                 format!("GetUser(999): trailers {:?}", status.metadata())
             })?;
-            step("GetUser(999)", status.to_string());
+            // Rich error details, when the server sends them (wirecall and grpcio do).
+            let detail = match status.detail::<ErrorInfo>() {
+                Some(info) => {
+                    check(
+                        info.reason == "USER_NOT_FOUND"
+                            && info.domain == crate::users::DOMAIN
+                            && info.metadata.get("id").map(String::as_str) == Some("999"),
+                        || format!("GetUser(999): ErrorInfo {info:?}"),
+                    )?;
+                    format!(" [ErrorInfo {} {} id=999]", info.reason, info.domain)
+                }
+                None => String::new(),
+            };
+            step("GetUser(999)", format!("{status}{detail}"));
         }
         Ok(r) => {
             return Err(format!(

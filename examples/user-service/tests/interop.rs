@@ -38,7 +38,11 @@ fn ensure_peers() {
         return;
     }
     let root = root();
+    // install-peers.sh copies the requirements it installed: a changed list reinstalls.
+    let requirements = root.join("examples/user-service/peers/python/requirements.txt");
+    let installed = root.join("target/peers/requirements.installed");
     let ready = python().exists()
+        && std::fs::read(&requirements).ok() == std::fs::read(&installed).ok()
         && py_gen().join("user_pb2_grpc.py").exists()
         && root
             .join("examples/user-service/peers/node/node_modules/@grpc/grpc-js")
@@ -109,7 +113,10 @@ async fn walk(addr: &str) -> Vec<String> {
         .await
         .expect("walkthrough timed out")
         .unwrap_or_else(|mismatch| panic!("against {addr}: {mismatch}"));
-    steps.into_iter().map(|s| s.name).collect()
+    steps
+        .into_iter()
+        .map(|s| format!("{}: {}", s.name, s.got))
+        .collect()
 }
 
 fn assert_every_method(steps: &[String]) {
@@ -127,6 +134,18 @@ fn assert_every_method(steps: &[String]) {
             "{method} not exercised: {steps:?}"
         );
     }
+}
+
+/// The NOT_FOUND step read an `ErrorInfo` from the server's `grpc-status-details-bin`.
+fn assert_error_details(steps: &[String]) {
+    let step = steps
+        .iter()
+        .find(|s| s.starts_with("GetUser(999)"))
+        .expect("the NOT_FOUND step");
+    assert!(
+        step.contains("[ErrorInfo USER_NOT_FOUND user.example.com id=999]"),
+        "{step}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +189,10 @@ async fn wirecall_client_calls_python_server() {
         .arg(root().join("examples/user-service/peers/python/server.py"))
         .env("USER_PY_GEN", py_gen());
     let server = start_peer(command);
-    assert_every_method(&walk(&format!("127.0.0.1:{}", server.port)).await);
+    let steps = walk(&format!("127.0.0.1:{}", server.port)).await;
+    assert_every_method(&steps);
+    // Details built by grpcio's grpc_status, read by wirecall.
+    assert_error_details(&steps);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,5 +207,7 @@ async fn wirecall_client_calls_node_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wirecall_client_calls_wirecall_server() {
     let (addr, _stop) = start_wirecall_server().await;
-    assert_every_method(&walk(&addr).await);
+    let steps = walk(&addr).await;
+    assert_every_method(&steps);
+    assert_error_details(&steps);
 }

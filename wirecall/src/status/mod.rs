@@ -2,6 +2,7 @@
 //! (`grpc-status-details-bin`, a serialized `google.rpc.Status`) and trailing metadata.
 
 mod code;
+pub mod details;
 mod http_mapping;
 pub mod message_encoding;
 

@@ -20,6 +20,8 @@ if _GEN:
     sys.path.insert(0, _GEN)
 
 import grpc  # noqa: E402
+from google.rpc import error_details_pb2  # noqa: E402
+from grpc_status import rpc_status  # noqa: E402
 
 try:
     import user_pb2  # noqa: E402
@@ -96,13 +98,26 @@ def step_get_user(stub):
 
 
 def step_get_user_missing(stub):
-    expect_error(
+    err = expect_error(
         lambda: stub.GetUser(user_pb2.GetUserRequest(id=999), timeout=TIMEOUT),
         grpc.StatusCode.NOT_FOUND,
         "User not found",
         "GetUser",
         "GetUser(999)",
     )
+    # The rich error details, read with grpcio's own grpc_status.
+    status = rpc_status.from_call(err)
+    if status is None:
+        raise Failure("GetUser(999): no grpc-status-details-bin")
+    eq(status.code, grpc.StatusCode.NOT_FOUND.value[0], "google.rpc.Status code")
+    eq(status.message, "User not found", "google.rpc.Status message")
+    infos = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
+    eq(len(infos), 1, "ErrorInfo details")
+    info = error_details_pb2.ErrorInfo()
+    infos[0].Unpack(info)
+    eq(info.reason, "USER_NOT_FOUND", "ErrorInfo.reason")
+    eq(info.domain, "user.example.com", "ErrorInfo.domain")
+    eq(dict(info.metadata), {"id": "999"}, "ErrorInfo.metadata")
 
 
 def step_create_user(stub):

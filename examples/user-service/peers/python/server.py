@@ -9,7 +9,9 @@ Listens on 127.0.0.1 only and prints "listening on 127.0.0.1:N" once serving
 
 Semantics (shared with the Rust and Node servers):
   * the store starts with Alice (1), Bob (2) and Carol (3);
-  * GetUser of an unknown id -> NOT_FOUND "User not found";
+  * GetUser of an unknown id -> NOT_FOUND "User not found", with an ErrorInfo
+    (reason USER_NOT_FOUND, domain user.example.com, metadata id) in the
+    google.rpc.Status details;
   * CreateUser / CreateUsers with an empty name -> INVALID_ARGUMENT "name is required";
   * every request metadata entry whose key starts with "x-echo-" is copied into
     the response headers, and the trailer "x-method" names the method, on
@@ -29,6 +31,9 @@ if _GEN:
     sys.path.insert(0, _GEN)
 
 import grpc  # noqa: E402
+from google.protobuf import any_pb2  # noqa: E402
+from google.rpc import error_details_pb2, status_pb2  # noqa: E402
+from grpc_status import rpc_status  # noqa: E402
 
 try:
     import user_pb2  # noqa: E402
@@ -97,6 +102,29 @@ def _start(context, method):
     context.set_trailing_metadata((("x-method", method),))
 
 
+def _abort_not_found(context, user_id, method):
+    """NOT_FOUND with an ErrorInfo detail, built with grpcio's grpc_status."""
+    info = error_details_pb2.ErrorInfo(
+        reason="USER_NOT_FOUND", domain="user.example.com", metadata={"id": str(user_id)}
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = rpc_status.to_status(
+        status_pb2.Status(code=grpc.StatusCode.NOT_FOUND.value[0], message="User not found", details=[detail])
+    )
+    # abort_with_status replaces the trailing metadata: keep the x-method trailer.
+    context.abort_with_status(
+        _Status(status.code, status.details, status.trailing_metadata + (("x-method", method),))
+    )
+
+
+class _Status(grpc.Status):
+    def __init__(self, code, details, trailing_metadata):
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
 def _validate(context, req):
     if not req.name:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, "name is required")
@@ -110,7 +138,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         _start(context, "GetUser")
         user = self.store.get(request.id)
         if user is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, "User not found")
+            _abort_not_found(context, request.id, "GetUser")
         return user
 
     def CreateUser(self, request, context):
