@@ -17,7 +17,7 @@ use crate::client::RequestSender;
 use crate::codec::{Decoder, ProstCodec};
 use crate::compression::{DecompressError, Encoding};
 use crate::frame::{FrameDecoder, FrameError};
-use crate::interceptor::MessageHook;
+use crate::interceptor::{ClientObserver, MessageHook};
 use crate::metadata::MetadataMap;
 use crate::{Code, Status};
 
@@ -41,6 +41,8 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     sender: Option<RequestSender>,
     /// Server side: the interceptors told about each received message.
     hook: Option<MessageHook>,
+    /// Client side: the call's interceptors, told how the stream ended.
+    observer: Option<Box<ClientObserver>>,
     _message: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -90,6 +92,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             deadline: None,
             sender: None,
             hook: None,
+            observer: None,
             _message: std::marker::PhantomData,
         }
     }
@@ -105,6 +108,26 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     pub(crate) fn set_hook(&mut self, hook: MessageHook) {
         self.hook = Some(hook);
+    }
+
+    /// Client side: hands the call's interceptors to the stream, which reports its messages
+    /// and how it ended.
+    pub(crate) fn set_observer(&mut self, observer: Box<ClientObserver>) {
+        self.hook = Some(observer.hook());
+        self.observer = Some(observer);
+    }
+
+    /// Whether the stream has ended (its status is known).
+    pub(crate) fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Tells the interceptors, if any, how the call ended (`on_end` runs as the observer
+    /// is dropped, now rather than with the stream).
+    fn settle(&mut self, status: Option<&Status>) {
+        if let Some(mut observer) = self.observer.take() {
+            observer.record(status.cloned().unwrap_or_else(|| Status::ok("")));
+        }
     }
 
     pub(crate) fn set_sender(&mut self, sender: RequestSender) {
@@ -134,6 +157,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         }
         if let Some(status) = self.poll_deadline(cx) {
             self.head = None;
+            self.settle(Some(&status));
             self.end();
             return Poll::Ready(Some(status));
         }
@@ -155,11 +179,13 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             }
             Ok(Head::TrailersOnly { trailers }) => {
                 self.trailers = Some(trailers);
+                self.settle(None);
                 self.end();
                 Poll::Ready(None)
             }
             Err(status) => {
                 self.trailers = Some(status.metadata().clone());
+                self.settle(Some(&status));
                 self.end();
                 Poll::Ready(Some(status))
             }
@@ -209,6 +235,13 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn finish(&mut self, result: Option<Result<T, Status>>) -> Poll<Option<Result<T, Status>>> {
+        if self.observer.is_some() {
+            let status = match &result {
+                Some(Err(status)) => Some(status.clone()),
+                _ => None,
+            };
+            self.settle(status.as_ref());
+        }
         self.end();
         Poll::Ready(result)
     }
@@ -233,7 +266,10 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                     match self.frames.decode(&mut self.chunk) {
                         Ok(Some(frame)) => {
                             if let Some(hook) = &self.hook {
-                                hook.received(crate::frame::HEADER_LEN + frame.payload.len());
+                                hook.report(
+                                    crate::interceptor::Direction::Received,
+                                    crate::frame::HEADER_LEN + frame.payload.len(),
+                                );
                             }
                             let payload = if frame.compressed {
                                 match self.decompress(&frame.payload) {

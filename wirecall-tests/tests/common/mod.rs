@@ -295,6 +295,11 @@ pub struct TestServer {
     task: Option<JoinHandle<Result<(), wirecall::Error>>>,
 }
 
+/// The test `Echo` service, recording into `state`.
+pub fn echo_service(state: Arc<State>) -> EchoServer<TestEcho> {
+    EchoServer::new(TestEcho { state })
+}
+
 /// Binds a fresh listener on 127.0.0.1, port 0.
 pub async fn local_listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0")

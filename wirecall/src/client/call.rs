@@ -20,6 +20,7 @@ use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::context::{earliest, under_parent, CallContext};
+use crate::interceptor::{ClientObserver, Direction, MessageHook};
 use crate::metadata::MetadataMap;
 use crate::status::from_h2_error;
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
@@ -115,13 +116,29 @@ impl Channel {
         encoder: E,
         decoder: D,
     ) -> Result<Response<D::Item>, Status> {
+        let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
+        let mut observer = self.observe(&path, deadline);
+        if let Some(observer) = observer.as_mut() {
+            observer.on_call(request.metadata_mut()).await?;
+        }
+        let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
-            let response = self.send_one(request, path, encoder, deadline).await?;
-            single_message(self.pending(response, decoder)).await
+            let response = self
+                .send_one(request, path, encoder, deadline, hook.as_ref())
+                .await?;
+            let mut stream = self.pending(response, decoder);
+            if let Some(hook) = hook.clone() {
+                stream.set_hook(hook);
+            }
+            single_message(stream).await
         };
-        under_parent(parent, with_deadline(deadline, call)).await
+        let result = under_parent(parent, with_deadline(deadline, call)).await;
+        if let Some(observer) = observer.as_mut() {
+            observer.record_result(&result);
+        }
+        result
     }
 
     /// A server-streaming call with any codec.
@@ -132,15 +149,43 @@ impl Channel {
         encoder: E,
         decoder: D,
     ) -> Result<Response<Streaming<D::Item, D>>, Status> {
+        let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
+        let mut observer = self.observe(&path, deadline);
+        if let Some(observer) = observer.as_mut() {
+            observer.on_call(request.metadata_mut()).await?;
+        }
+        let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
-            let response = self.send_one(request, path, encoder, deadline).await?;
+            let response = self
+                .send_one(request, path, encoder, deadline, hook.as_ref())
+                .await?;
             let mut stream = self.pending(response, decoder);
+            if let Some(hook) = hook.clone() {
+                stream.set_hook(hook);
+            }
             let headers = stream.take_headers().await?;
             Ok((headers, stream))
         };
-        let (headers, mut stream) = under_parent(parent, with_deadline(deadline, call)).await?;
+        let result = under_parent(parent, with_deadline(deadline, call)).await;
+        let (headers, mut stream) = match result {
+            Ok(parts) => parts,
+            Err(status) => {
+                if let Some(observer) = observer.as_mut() {
+                    observer.record(status.clone());
+                }
+                return Err(status);
+            }
+        };
+        if let Some(mut observer) = observer {
+            if stream.is_done() {
+                // A trailers-only OK: the call ended with its headers.
+                observer.record(Status::ok(""));
+            } else {
+                stream.set_observer(observer);
+            }
+        }
         stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
         Ok(Response::from_parts(headers, MetadataMap::new(), stream))
     }
@@ -159,15 +204,25 @@ impl Channel {
         E::Item: Send,
         D: Decoder,
     {
+        let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
+        let mut observer = self.observe(&path, deadline);
+        if let Some(observer) = observer.as_mut() {
+            observer.on_call(request.metadata_mut()).await?;
+        }
+        let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
             let stream = self
-                .start_streaming(request, path, encoder, decoder, deadline)
+                .start_streaming(request, path, encoder, decoder, deadline, hook)
                 .await?;
             single_message(stream).await
         };
-        under_parent(parent, with_deadline(deadline, call)).await
+        let result = under_parent(parent, with_deadline(deadline, call)).await;
+        if let Some(observer) = observer.as_mut() {
+            observer.record_result(&result);
+        }
+        result
     }
 
     /// A bidirectional-streaming call with any codec. Returns as soon as the request
@@ -188,10 +243,28 @@ impl Channel {
         E::Item: Send,
         D: Decoder,
     {
+        let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
-        let call = self.start_streaming(request, path, encoder, decoder, deadline);
-        let mut stream = under_parent(parent, with_deadline(deadline, call)).await?;
+        let mut observer = self.observe(&path, deadline);
+        if let Some(observer) = observer.as_mut() {
+            observer.on_call(request.metadata_mut()).await?;
+        }
+        let hook = observer.as_ref().map(|o| o.hook());
+        let call = self.start_streaming(request, path, encoder, decoder, deadline, hook);
+        let result = under_parent(parent, with_deadline(deadline, call)).await;
+        let mut stream = match result {
+            Ok(stream) => stream,
+            Err(status) => {
+                if let Some(observer) = observer.as_mut() {
+                    observer.record(status.clone());
+                }
+                return Err(status);
+            }
+        };
+        if let Some(observer) = observer {
+            stream.set_observer(observer);
+        }
         stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
         Ok(Response::new(stream))
     }
@@ -204,12 +277,16 @@ impl Channel {
         path: PathAndQuery,
         mut encoder: E,
         deadline: Option<Instant>,
+        hook: Option<&MessageHook>,
     ) -> Result<ResponseFuture, Status> {
         let encoding = self.encoding(&request);
         let (metadata, _, message) = request.into_parts();
         let mut buf = BytesMut::new();
         let max = self.inner.endpoint.config.limits.max_encoding_message_size;
         encode_frame(&mut encoder, &message, &mut buf, max, encoding)?;
+        if let Some(hook) = hook {
+            hook.report(Direction::Sent, buf.len());
+        }
         let (response, mut send) = self.start(path, metadata, deadline, encoding).await?;
         if let Err(err) = send.send_data(buf.freeze(), true) {
             // The server may already have answered (and closed the stream) from the headers
@@ -227,6 +304,7 @@ impl Channel {
         encoder: E,
         decoder: D,
         deadline: Option<Instant>,
+        hook: Option<MessageHook>,
     ) -> Result<Streaming<D::Item, D>, Status>
     where
         S: Stream<Item = E::Item> + Send + 'static,
@@ -239,7 +317,12 @@ impl Channel {
         let (response, send) = self.start(path, metadata, deadline, encoding).await?;
         let max = self.inner.endpoint.config.limits.max_encoding_message_size;
         let mut stream = self.pending(response, decoder);
-        stream.set_sender(RequestSender::spawn(send, messages, encoder, max, encoding));
+        if let Some(hook) = hook.clone() {
+            stream.set_hook(hook);
+        }
+        stream.set_sender(RequestSender::spawn(
+            send, messages, encoder, max, encoding, hook,
+        ));
         Ok(stream)
     }
 
@@ -247,6 +330,15 @@ impl Channel {
     fn pending<D: Decoder>(&self, response: ResponseFuture, decoder: D) -> Streaming<D::Item, D> {
         let max = self.inner.endpoint.config.limits.max_decoding_message_size;
         Streaming::pending(response, decoder, max)
+    }
+
+    /// The call's interceptors, if the channel has any.
+    fn observe(
+        &self,
+        path: &PathAndQuery,
+        deadline: Option<Instant>,
+    ) -> Option<Box<ClientObserver>> {
+        ClientObserver::new(&self.inner.endpoint.config.interceptors, path, deadline)
     }
 
     /// The call's message encoding: the request's choice, else the channel's.

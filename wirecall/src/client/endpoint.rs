@@ -7,6 +7,7 @@ use http::{HeaderValue, Uri};
 
 use super::Channel;
 use crate::compression::Encoding;
+use crate::interceptor::{ClientInterceptor, ClientInterceptors};
 use crate::limits::Limits;
 use crate::Error;
 
@@ -18,6 +19,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) limits: Limits,
     pub(crate) user_agent: HeaderValue,
     pub(crate) send_compressed: Option<Encoding>,
+    pub(crate) interceptors: ClientInterceptors,
 }
 
 /// A server address plus channel settings; `connect` or `connect_lazy` makes the
@@ -107,6 +109,7 @@ impl Endpoint {
                     env!("CARGO_PKG_VERSION")
                 )),
                 send_compressed: None,
+                interceptors: ClientInterceptors::default(),
             },
         })
     }
@@ -167,6 +170,16 @@ impl Endpoint {
     /// supported encoding are always accepted.
     pub fn send_compressed(mut self, encoding: Encoding) -> Self {
         self.config.send_compressed = Some(encoding);
+        self
+    }
+
+    /// Adds an interceptor that runs around every call of the channel, after the ones
+    /// already added (see [`ClientInterceptor`]).
+    pub fn interceptor(mut self, interceptor: impl ClientInterceptor) -> Self {
+        self.config
+            .interceptors
+            .0
+            .push(std::sync::Arc::new(interceptor));
         self
     }
 

@@ -12,6 +12,7 @@ use h2::SendStream;
 use crate::codec::{encode_frame, Encoder};
 use crate::compression::Encoding;
 use crate::flow_control::{send_data, take_ready, Ready, BATCH_BYTES};
+use crate::interceptor::{Direction, MessageHook};
 use crate::task::AbortOnDrop;
 use crate::Status;
 
@@ -31,6 +32,7 @@ impl RequestSender {
         encoder: E,
         max: usize,
         encoding: Option<Encoding>,
+        hook: Option<MessageHook>,
     ) -> Self
     where
         S: Stream<Item = E::Item> + Send + 'static,
@@ -44,6 +46,7 @@ impl RequestSender {
             encoder,
             max,
             encoding,
+            hook,
             error.clone(),
         ));
         RequestSender {
@@ -64,6 +67,7 @@ async fn send_all<S, E>(
     mut encoder: E,
     max: usize,
     encoding: Option<Encoding>,
+    hook: Option<MessageHook>,
     error: Arc<Mutex<Option<Status>>>,
 ) where
     S: Stream<Item = E::Item>,
@@ -74,17 +78,19 @@ async fn send_all<S, E>(
     while let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
         // Encode this message and every one already waiting behind it into one chunk.
         let mut failed = None;
-        let mut take = |message: E::Item| match encode_frame(
-            &mut encoder,
-            &message,
-            &mut buf,
-            max,
-            encoding,
-        ) {
-            Ok(()) => buf.len() < BATCH_BYTES,
-            Err(status) => {
-                failed = Some(status);
-                false
+        let mut take = |message: E::Item| {
+            let before = buf.len();
+            match encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
+                Ok(()) => {
+                    if let Some(hook) = &hook {
+                        hook.report(Direction::Sent, buf.len() - before);
+                    }
+                    buf.len() < BATCH_BYTES
+                }
+                Err(status) => {
+                    failed = Some(status);
+                    false
+                }
             }
         };
         let ready = if take(message) {

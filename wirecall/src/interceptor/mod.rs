@@ -1,4 +1,5 @@
-//! Server interceptors: async code that runs around every call of a service or a server.
+//! Interceptors: async code that runs around every call of a server (or one of its
+//! services), and around every call a client channel makes ([`ClientInterceptor`]).
 //!
 //! An [`Interceptor`] sees a call three ways: [`on_call`](Interceptor::on_call) before the
 //! handler (read or change the request metadata, put values in the request's extensions,
@@ -25,16 +26,20 @@
 //! ```
 
 mod auth;
+mod client;
 mod logging;
 mod request_id;
 
 pub use auth::{Access, ApiKeyAuth, BearerAuth};
+pub use client::{ClientCallInfo, ClientInterceptor, OutgoingCall};
+pub(crate) use client::{ClientInterceptors, ClientObserver};
 pub use logging::Logging;
 pub use request_id::{RequestId, RequestIdValue, REQUEST_ID};
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,16 +50,49 @@ use crate::server::{ServerCall, Service};
 use crate::Status;
 
 /// What every interceptor hook knows about the call.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CallInfo {
     pub(crate) service: &'static str,
     pub(crate) method: &'static str,
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) started: Instant,
+    pub(crate) sent: Totals,
+    pub(crate) received: Totals,
+}
+
+/// Running totals of one direction of a call's messages.
+#[derive(Debug, Default)]
+pub struct Totals {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Totals {
+    pub(crate) fn add(&self, size: usize) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(size as u64, Ordering::Relaxed);
+    }
+
+    /// How many messages so far.
+    pub fn messages(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+
+    /// Their framed size in bytes (compressed, if they were), so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
 }
 
 impl CallInfo {
+    pub(crate) fn totals(&self, direction: Direction) -> &Totals {
+        match direction {
+            Direction::Sent => &self.sent,
+            Direction::Received => &self.received,
+        }
+    }
+
     /// The fully qualified service name, e.g. `order.OrderService`.
     pub fn service(&self) -> &'static str {
         self.service
@@ -78,6 +116,16 @@ impl CallInfo {
     /// When the server received the call's headers.
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// The response messages sent so far.
+    pub fn sent(&self) -> &Totals {
+        &self.sent
+    }
+
+    /// The request messages received so far.
+    pub fn received(&self) -> &Totals {
+        &self.received
     }
 }
 
@@ -117,12 +165,12 @@ impl IncomingCall {
     }
 }
 
-/// Which way a message went.
+/// Which way a message went, seen from the side whose interceptor is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
-    /// A request message arrived from the client.
+    /// A message arrived from the peer.
     Received,
-    /// A response message was handed to HTTP/2 for the client.
+    /// A message was handed to HTTP/2 for the peer.
     Sent,
 }
 
@@ -280,13 +328,18 @@ impl Observer {
 
     /// A hook for a request stream: reports each received message.
     pub(crate) fn received_hook(&self) -> MessageHook {
-        MessageHook {
-            chain: self.chain[..self.entered].to_vec(),
-            info: self.info.clone(),
-        }
+        let chain: Chain = self.chain[..self.entered].to_vec();
+        let info = self.info.clone();
+        MessageHook::new(move |direction, size| {
+            info.totals(direction).add(size);
+            for interceptor in &chain {
+                interceptor.on_message(&info, direction, size);
+            }
+        })
     }
 
     pub(crate) fn on_message(&self, direction: Direction, size: usize) {
+        self.info.totals(direction).add(size);
         for interceptor in &self.chain[..self.entered] {
             interceptor.on_message(&self.info, direction, size);
         }
@@ -305,18 +358,17 @@ impl Drop for Observer {
     }
 }
 
-/// Reports received messages of a request stream to the interceptors.
+/// Reports messages to a call's interceptors: cheap to clone, called for every message.
 #[derive(Clone)]
-pub(crate) struct MessageHook {
-    chain: Chain,
-    info: Arc<CallInfo>,
-}
+pub(crate) struct MessageHook(Arc<dyn Fn(Direction, usize) + Send + Sync>);
 
 impl MessageHook {
-    pub(crate) fn received(&self, size: usize) {
-        for interceptor in &self.chain {
-            interceptor.on_message(&self.info, Direction::Received, size);
-        }
+    pub(crate) fn new(report: impl Fn(Direction, usize) + Send + Sync + 'static) -> Self {
+        MessageHook(Arc::new(report))
+    }
+
+    pub(crate) fn report(&self, direction: Direction, size: usize) {
+        (self.0)(direction, size);
     }
 }
 

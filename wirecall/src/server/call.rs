@@ -132,6 +132,8 @@ impl ServerCall {
                     remote_addr: self.remote_addr,
                     deadline: self.deadline,
                     started: self.started,
+                    sent: Default::default(),
+                    received: Default::default(),
                 };
                 self.observer = Some(Box::new(Observer::new(chain.clone(), info)));
             }
