@@ -64,6 +64,7 @@ pub mod frame;
 pub mod interceptor;
 pub mod message_stream;
 pub mod metadata;
+pub mod metrics;
 pub mod server;
 pub mod status;
 
