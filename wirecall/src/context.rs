@@ -32,12 +32,13 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use crate::trace::TraceParent;
 use crate::Status;
 
 tokio::task_local! {
@@ -56,6 +57,8 @@ pub struct CallContext {
 struct Cancel {
     cancelled: AtomicBool,
     notify: Notify,
+    /// The call's span in its trace, once an interceptor has set it.
+    trace: OnceLock<TraceParent>,
 }
 
 impl CallContext {
@@ -75,6 +78,17 @@ impl CallContext {
     /// When the call must be finished (from the client's `grpc-timeout`).
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// The call's span in its distributed trace, if
+    /// [`TraceContext`](crate::interceptor::TraceContext) runs on the server.
+    pub fn trace(&self) -> Option<TraceParent> {
+        self.cancel.trace.get().copied()
+    }
+
+    /// Sets the call's trace span (once; later calls are ignored).
+    pub(crate) fn set_trace(&self, trace: TraceParent) {
+        let _ = self.cancel.trace.set(trace);
     }
 
     /// Whether the call has been cancelled (or has finished).

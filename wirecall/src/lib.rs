@@ -67,6 +67,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod server;
 pub mod status;
+pub mod trace;
 
 mod error;
 mod flow_control;

@@ -29,12 +29,14 @@ mod auth;
 mod client;
 mod logging;
 mod request_id;
+mod trace;
 
 pub use auth::{Access, ApiKeyAuth, BearerAuth};
 pub use client::{ClientCallInfo, ClientInterceptor, OutgoingCall};
 pub(crate) use client::{ClientInterceptors, ClientObserver};
 pub use logging::Logging;
 pub use request_id::{RequestId, RequestIdValue, REQUEST_ID};
+pub use trace::{TraceContext, TracePropagation};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -136,9 +138,15 @@ pub struct IncomingCall {
     pub(crate) metadata: MetadataMap,
     pub(crate) extensions: Extensions,
     pub(crate) response_metadata: MetadataMap,
+    pub(crate) span: Option<tracing::Span>,
 }
 
 impl IncomingCall {
+    /// Runs the handler inside `span` (entered on every poll of the handler's future).
+    pub fn set_span(&mut self, span: tracing::Span) {
+        self.span = Some(span);
+    }
+
     /// The method, peer, deadline and start time.
     pub fn info(&self) -> &CallInfo {
         &self.info
@@ -287,6 +295,8 @@ pub(crate) struct Observer {
     pub(crate) outcome: Option<Status>,
     /// Response metadata the interceptors asked for.
     pub(crate) response_metadata: MetadataMap,
+    /// The span the handler runs in, if an interceptor set one.
+    pub(crate) span: Option<tracing::Span>,
 }
 
 impl Observer {
@@ -297,6 +307,7 @@ impl Observer {
             entered: 0,
             outcome: None,
             response_metadata: MetadataMap::new(),
+            span: None,
         }
     }
 
@@ -311,6 +322,7 @@ impl Observer {
             metadata: std::mem::take(metadata),
             extensions: std::mem::take(extensions),
             response_metadata: MetadataMap::new(),
+            span: None,
         };
         let mut result = Ok(());
         for interceptor in &self.chain {
@@ -323,6 +335,7 @@ impl Observer {
         *metadata = call.metadata;
         *extensions = call.extensions;
         self.response_metadata = call.response_metadata;
+        self.span = call.span;
         result
     }
 

@@ -18,6 +18,7 @@ use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
 use http::Extensions;
 use tokio::time::Sleep;
+use tracing::Instrument;
 
 use super::send::{self, send_trailers, send_trailers_only};
 use super::ServerConfig;
@@ -444,7 +445,11 @@ impl ServerCall {
     /// Runs the handler's future until it finishes, the client cancels or the deadline passes.
     async fn run<Fut: Future>(&mut self, fut: Fut) -> Result<Fut::Output, Interrupted> {
         let respond = &mut self.respond;
-        race(fut, &mut self.timer, |cx| respond.poll_reset(cx).map(drop)).await
+        let reset = |cx: &mut Context<'_>| respond.poll_reset(cx).map(drop);
+        match self.observer.as_ref().and_then(|o| o.span.clone()) {
+            Some(span) => race(fut.instrument(span), &mut self.timer, reset).await,
+            None => race(fut, &mut self.timer, reset).await,
+        }
     }
 
     /// Answers (or not) a call whose handler did not finish.
