@@ -19,4 +19,5 @@ python3 interop/matrix.py
 # The benchmark harness (bench/run.py), once through in seconds with no thresholds, so it
 # cannot rot. The measured run is `python3 bench/run.py` (see bench/README.md).
 python3 bench/run.py --smoke --profile debug
+python3 bench/run.py --smoke --profile debug --no-build --interceptor-overhead
 echo "test: done in $(( $(date +%s) - start ))s"

@@ -1,4 +1,6 @@
-//! The wirecall echo server: `wirecall-echo [--addr 127.0.0.1:50051]`. Prints
+//! The wirecall echo server: `wirecall-echo [--addr 127.0.0.1:50051] [--interceptors N]`
+//! (N server-wide interceptors that do nothing, to measure what an interceptor chain costs;
+//! default 0). Prints
 //! `listening on ADDR` once bound; on SIGTERM or SIGINT prints its counters on stderr and
 //! exits.
 
@@ -65,6 +67,11 @@ impl Echo for EchoService {
     }
 }
 
+/// An interceptor with every hook left at its default (doing nothing).
+struct Noop;
+
+impl wirecall::interceptor::Interceptor for Noop {}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = wirecall_bench::server_addr();
@@ -74,7 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service = EchoServer::new(EchoService {
         counters: counters.clone(),
     });
-    let server = wirecall::Server::builder()
+    let mut builder = wirecall::Server::builder();
+    for _ in 0..wirecall_bench::arg_or("interceptors", 0usize) {
+        builder = builder.interceptor(Noop);
+    }
+    let server = builder
         .add_service(service)
         .initial_stream_window_size(wirecall_bench::STREAM_WINDOW)
         .initial_connection_window_size(wirecall_bench::CONNECTION_WINDOW)
