@@ -119,6 +119,12 @@ impl ServerCall {
         self
     }
 
+    /// Answers the call with `status` without running anything (a refusal before routing
+    /// to the handler, e.g. by a tower layer).
+    pub(crate) fn refuse(mut self, status: Status) {
+        self.answer(status);
+    }
+
     /// Adds interceptors after those the call already has.
     pub(crate) fn add_interceptors(&mut self, chain: &Chain) {
         if chain.is_empty() {

@@ -14,6 +14,8 @@ mod connection;
 mod router;
 mod send;
 mod service;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use call::ServerCall;
 pub use service::Service;
