@@ -121,6 +121,7 @@ impl ServerCall {
 
     /// Answers the call with `status` without running anything (a refusal before routing
     /// to the handler, e.g. by a tower layer).
+    #[cfg(feature = "tower")]
     pub(crate) fn refuse(mut self, status: Status) {
         self.answer(status);
     }

@@ -81,7 +81,11 @@ impl<S: Service> tower_service::Service<CallRequest> for TowerService<S> {
     }
 
     fn call(&mut self, request: CallRequest) -> Self::Future {
-        let call = request.call.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let call = request
+            .call
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let inner = self.inner.clone();
         Box::pin(async move {
             if let Some(call) = call {
