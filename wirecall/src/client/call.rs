@@ -119,10 +119,9 @@ impl Channel {
         let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
-        let mut observer = self.observe(&path, deadline);
-        if let Some(observer) = observer.as_mut() {
-            observer.on_call(request.metadata_mut()).await?;
-        }
+        let mut observer = self
+            .intercept(&path, deadline, request.metadata_mut())
+            .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
             let response = self
@@ -152,10 +151,9 @@ impl Channel {
         let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
-        let mut observer = self.observe(&path, deadline);
-        if let Some(observer) = observer.as_mut() {
-            observer.on_call(request.metadata_mut()).await?;
-        }
+        let observer = self
+            .intercept(&path, deadline, request.metadata_mut())
+            .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
             let response = self
@@ -171,12 +169,7 @@ impl Channel {
         let result = under_parent(parent, with_deadline(deadline, call)).await;
         let (headers, mut stream) = match result {
             Ok(parts) => parts,
-            Err(status) => {
-                if let Some(observer) = observer.as_mut() {
-                    observer.record(status.clone());
-                }
-                return Err(status);
-            }
+            Err(status) => return Err(failed(observer, status)),
         };
         if let Some(mut observer) = observer {
             if stream.is_done() {
@@ -207,10 +200,9 @@ impl Channel {
         let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
-        let mut observer = self.observe(&path, deadline);
-        if let Some(observer) = observer.as_mut() {
-            observer.on_call(request.metadata_mut()).await?;
-        }
+        let mut observer = self
+            .intercept(&path, deadline, request.metadata_mut())
+            .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
             let stream = self
@@ -246,21 +238,15 @@ impl Channel {
         let mut request = request;
         let parent = CallContext::current();
         let deadline = self.deadline(&request, parent.as_ref());
-        let mut observer = self.observe(&path, deadline);
-        if let Some(observer) = observer.as_mut() {
-            observer.on_call(request.metadata_mut()).await?;
-        }
+        let observer = self
+            .intercept(&path, deadline, request.metadata_mut())
+            .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = self.start_streaming(request, path, encoder, decoder, deadline, hook);
         let result = under_parent(parent, with_deadline(deadline, call)).await;
         let mut stream = match result {
             Ok(stream) => stream,
-            Err(status) => {
-                if let Some(observer) = observer.as_mut() {
-                    observer.record(status.clone());
-                }
-                return Err(status);
-            }
+            Err(status) => return Err(failed(observer, status)),
         };
         if let Some(observer) = observer {
             stream.set_observer(observer);
@@ -332,13 +318,20 @@ impl Channel {
         Streaming::pending(response, decoder, max)
     }
 
-    /// The call's interceptors, if the channel has any.
-    fn observe(
+    /// Runs the channel's interceptors' `on_call` on the request metadata; returns the call's
+    /// observer (none when the channel has no interceptors), or the refusal.
+    async fn intercept(
         &self,
         path: &PathAndQuery,
         deadline: Option<Instant>,
-    ) -> Option<Box<ClientObserver>> {
-        ClientObserver::new(&self.inner.endpoint.config.interceptors, path, deadline)
+        metadata: &mut MetadataMap,
+    ) -> Result<Option<Box<ClientObserver>>, Status> {
+        let mut observer =
+            ClientObserver::new(&self.inner.endpoint.config.interceptors, path, deadline);
+        if let Some(observer) = observer.as_mut() {
+            observer.on_call(metadata).await?;
+        }
+        Ok(observer)
     }
 
     /// The call's message encoding: the request's choice, else the channel's.
@@ -395,6 +388,14 @@ impl Channel {
             .send_request(request, false)
             .map_err(|e| from_h2_error(&e))
     }
+}
+
+/// Tells the interceptors (if any) that the call failed with `status`, and returns it.
+fn failed(observer: Option<Box<ClientObserver>>, status: Status) -> Status {
+    if let Some(mut observer) = observer {
+        observer.record(status.clone());
+    }
+    status
 }
 
 /// Reads the one response message of a unary or client-streaming call and the trailers.
