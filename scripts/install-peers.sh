@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the non-Rust interop peers of examples/user-service:
 #   - a Python venv at target/peers/venv with grpcio / grpcio-tools,
-#   - generated Python stubs in target/peers/py-gen (user_pb2.py, user_pb2_grpc.py),
+#   - generated Python stubs in target/peers/py-gen (user_pb2.py, user_pb2_grpc.py, and
+#     order_pb2.py, order_pb2_grpc.py for examples/order-service),
 #   - the Node peer's dependencies in examples/user-service/peers/node/node_modules.
 # Idempotent; run from the repository root. Exits non-zero on the first failure.
 set -euo pipefail
@@ -36,7 +37,7 @@ echo "install-peers: pip install -r peers/python/requirements.txt"
     -r "$PEERS/python/requirements.txt"
 cp "$PEERS/python/requirements.txt" "$OUT/requirements.installed"
 
-# 3. Python stubs, regenerated every time so they follow user.proto.
+# 3. Python stubs, regenerated every time so they follow the protos.
 echo "install-peers: generating Python stubs into $PY_GEN"
 rm -rf "$PY_GEN"
 mkdir -p "$PY_GEN"
@@ -45,6 +46,12 @@ mkdir -p "$PY_GEN"
     --python_out="$PY_GEN" \
     --grpc_python_out="$PY_GEN" \
     "$PROTO_DIR/user.proto"
+ORDER_PROTO_DIR="$ROOT/examples/order-service/proto"
+"$VENV/bin/python" -m grpc_tools.protoc \
+    -I "$ORDER_PROTO_DIR" \
+    --python_out="$PY_GEN" \
+    --grpc_python_out="$PY_GEN" \
+    "$ORDER_PROTO_DIR/order.proto"
 
 # 4. Node dependencies.
 echo "install-peers: installing Node dependencies"

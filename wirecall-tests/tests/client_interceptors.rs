@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wirecall::interceptor::{
-    BearerAuth, ClientCallInfo, ClientInterceptor, Direction, Intercepted, OutgoingCall,
+    BearerAuth, BearerToken, ClientCallInfo, ClientInterceptor, Direction, Intercepted,
+    OutgoingCall,
 };
 use wirecall::message_stream;
 use wirecall::{Code, Request, Status};
@@ -249,17 +250,6 @@ async fn streaming_calls_report_every_message_and_how_they_ended() {
     );
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-struct Token(&'static str);
-
-impl ClientInterceptor for Token {
-    async fn on_call(&self, call: &mut OutgoingCall) -> Result<(), Status> {
-        call.metadata_mut()
-            .insert("authorization", &format!("Bearer {}", self.0))
-            .map_err(|e| Status::internal(e.to_string()))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_interceptor_supplies_credentials_a_server_interceptor_checks() {
     let server = common::start_with(|builder| builder).await;
@@ -281,15 +271,34 @@ async fn a_client_interceptor_supplies_credentials_a_server_interceptor_checks()
         .expect_err("no token");
     assert_eq!(err.code(), Code::Unauthenticated);
 
-    let wrong = EchoClient::new(endpoint.clone().interceptor(Token("guess")).connect_lazy());
+    let wrong = EchoClient::new(
+        endpoint
+            .clone()
+            .interceptor(BearerToken::new("guess"))
+            .connect_lazy(),
+    );
     let err = bounded("wrong token", wrong.unary(echo("b")))
         .await
         .expect_err("wrong token");
     assert_eq!(err.code(), Code::Unauthenticated);
 
-    let authorized = EchoClient::new(endpoint.interceptor(Token("s3cret")).connect_lazy());
+    let authorized = EchoClient::new(
+        endpoint
+            .interceptor(BearerToken::new("s3cret"))
+            .connect_lazy(),
+    );
     let reply = bounded("authorized", authorized.unary(echo("c")))
         .await
         .expect("the token is accepted");
     assert_eq!(reply.get_ref().message, "c");
+
+    // A call that brings its own authorization keeps it: the channel's token is not added.
+    let mut own = Request::new(echo("d"));
+    own.metadata_mut()
+        .insert("authorization", "Bearer guess")
+        .unwrap();
+    let err = bounded("own authorization", authorized.unary(own))
+        .await
+        .expect_err("the call's own (wrong) token is sent");
+    assert_eq!(err.code(), Code::Unauthenticated);
 }

@@ -1,12 +1,15 @@
 //! Credential checks: a bearer token in `authorization`, or an API key in a header of its
 //! own. A call without credentials (or with ones nobody issued) is `UNAUTHENTICATED`; one
 //! whose credentials are known but not allowed this method is `PERMISSION_DENIED`.
+//!
+//! The client side: [`BearerToken`] sends `authorization: Bearer <token>` on every call of
+//! a channel (`Endpoint::interceptor`).
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use super::{CallInfo, IncomingCall, Interceptor};
+use super::{CallInfo, ClientInterceptor, IncomingCall, Interceptor, OutgoingCall};
 use crate::Status;
 
 /// What a credential check decided.
@@ -137,5 +140,41 @@ fn decide(check: &Check, credential: &str, call: &CallInfo, what: &str) -> Resul
             tracing::debug!(method = call.method(), "unknown {what}");
             Err(Status::unauthenticated(format!("invalid {what}")))
         }
+    }
+}
+
+/// Sends `authorization: Bearer <token>` on every call of a channel, unless the call set
+/// its own `authorization`: the client half of [`BearerAuth`].
+#[derive(Clone)]
+pub struct BearerToken {
+    header: String,
+}
+
+impl BearerToken {
+    /// Sends `token` on every call.
+    pub fn new(token: &str) -> Self {
+        BearerToken {
+            header: format!("Bearer {token}"),
+        }
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: never in logs.
+        f.debug_struct("BearerToken").finish_non_exhaustive()
+    }
+}
+
+impl ClientInterceptor for BearerToken {
+    fn on_call(&self, call: &mut OutgoingCall) -> impl Future<Output = Result<(), Status>> + Send {
+        let result = if call.metadata().contains_key("authorization") {
+            Ok(())
+        } else {
+            call.metadata_mut()
+                .insert("authorization", &self.header)
+                .map_err(|e| Status::invalid_argument(format!("bearer token: {e}")))
+        };
+        std::future::ready(result)
     }
 }

@@ -31,7 +31,7 @@ mod logging;
 mod request_id;
 mod trace;
 
-pub use auth::{Access, ApiKeyAuth, BearerAuth};
+pub use auth::{Access, ApiKeyAuth, BearerAuth, BearerToken};
 pub use client::{ClientCallInfo, ClientInterceptor, OutgoingCall};
 pub(crate) use client::{ClientInterceptors, ClientObserver};
 pub use logging::Logging;
