@@ -1,6 +1,8 @@
 //! [`Channel`]: one HTTP/2 connection to one server, multiplexing every call, connected on
 //! first use and reconnected after it is lost.
 
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -136,18 +138,23 @@ where
 {
     let config = &endpoint.config;
     let target = endpoint.address.clone();
-    let (sender, connection) = h2::client::Builder::new()
+    // One socket write per turn of the connection task (see transport::coalesce).
+    let (io, flusher) = crate::transport::coalesce(io);
+    let mut builder = h2::client::Builder::new();
+    builder
         .initial_window_size(config.limits.initial_stream_window_size)
         .initial_connection_window_size(config.limits.initial_connection_window_size)
         .max_header_list_size(config.limits.max_header_list_size)
-        .enable_push(false)
-        .handshake::<_, Bytes>(io)
+        .enable_push(false);
+    let mut handshake = pin!(builder.handshake::<_, Bytes>(io));
+    let (sender, mut connection) = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)))
         .await
         .map_err(|e| Error::connect(&target, e))?;
     let closed = Arc::new(AtomicBool::new(false));
     let flag = closed.clone();
     tokio::spawn(async move {
-        if let Err(err) = connection.await {
+        let driven = poll_fn(|cx| flusher.turn(cx, |cx| Pin::new(&mut connection).poll(cx)));
+        if let Err(err) = driven.await {
             tracing::debug!(%target, %err, "connection closed with an error");
         }
         flag.store(true, Ordering::Release);

@@ -1,7 +1,9 @@
 //! One HTTP/2 connection: accepts streams, checks that each is a gRPC request, routes it and
 //! spawns its call. Runs until the peer closes or the server shuts down gracefully.
 
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,7 +41,12 @@ pub(crate) async fn serve<IO>(
         .max_concurrent_streams(config.max_concurrent_streams)
         .max_header_list_size(config.limits.max_header_list_size)
         .max_frame_size(config.max_frame_size);
-    let mut conn = match builder.handshake::<_, Bytes>(io).await {
+    // One socket write per turn of this task (see transport::coalesce): every poll of h2
+    // below ends with the flusher.
+    let (io, flusher) = crate::transport::coalesce(io);
+    let mut handshake = pin!(builder.handshake::<_, Bytes>(io));
+    let handshake = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)));
+    let mut conn = match handshake.await {
         Ok(conn) => conn,
         Err(err) => {
             tracing::debug!(?remote_addr, %err, "HTTP/2 handshake failed");
@@ -52,7 +59,7 @@ pub(crate) async fn serve<IO>(
     }
     loop {
         tokio::select! {
-            next = conn.accept() => match next {
+            next = poll_fn(|cx| flusher.turn(cx, |cx| conn.poll_accept(cx))) => match next {
                 Some(Ok((request, respond))) => dispatch(request, respond, &router, &config, remote_addr),
                 Some(Err(err)) => {
                     tracing::debug!(?remote_addr, %err, "connection error");

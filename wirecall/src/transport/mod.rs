@@ -1,6 +1,10 @@
 //! The only module that touches sockets: TCP listening and connecting, with `TCP_NODELAY`
 //! set, since gRPC's small messages must not wait for Nagle's algorithm.
 
+mod coalesce;
+
+pub(crate) use coalesce::coalesce;
+
 use std::io;
 use std::net::SocketAddr;
 
