@@ -21,7 +21,16 @@ use common::{bounded, echo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_call_patterns_round_trip() {
-    let server = common::start().await;
+    four_call_patterns(common::start().await).await;
+}
+
+/// The same with every call spawned as its own task, not started on its connection's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_call_patterns_round_trip_when_calls_are_spawned() {
+    four_call_patterns(common::start_with(|b| b.inline_first_poll(false)).await).await;
+}
+
+async fn four_call_patterns(server: common::TestServer) {
     let client = server.client();
 
     // Unary.

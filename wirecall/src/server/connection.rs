@@ -5,6 +5,7 @@ use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use http::{Method, Request, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
-use super::router::Router;
+use super::router::{Route, Router};
 use super::send::send_trailers_only;
 use super::{ServerCall, ServerConfig};
 use crate::compression::Encoding;
@@ -60,7 +61,11 @@ pub(crate) async fn serve<IO>(
     loop {
         tokio::select! {
             next = poll_fn(|cx| flusher.turn(cx, |cx| conn.poll_accept(cx))) => match next {
-                Some(Ok((request, respond))) => dispatch(request, respond, &router, &config, remote_addr),
+                Some(Ok((request, respond))) => {
+                    if let Some((route, call)) = dispatch(request, respond, &router, &config, remote_addr) {
+                        start(route, call, config.inline_first_poll).await;
+                    }
+                }
                 Some(Err(err)) => {
                     tracing::debug!(?remote_addr, %err, "connection error");
                     break;
@@ -77,28 +82,38 @@ pub(crate) async fn serve<IO>(
     }
 }
 
-/// Checks the request head (PROTOCOL-HTTP2.md, "Requests") and starts the call.
-fn dispatch(
+/// Checks the request head (PROTOCOL-HTTP2.md, "Requests"): the call and its route, or
+/// `None` when it was answered already (an HTTP error or a trailers-only status).
+fn dispatch<'r>(
     request: Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-    router: &Router,
+    router: &'r Router,
     config: &Arc<ServerConfig>,
     remote_addr: Option<SocketAddr>,
-) {
+) -> Option<(&'r Route, ServerCall)> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
         tracing::debug!(method = %parts.method, "rejecting non-POST request");
-        return send_http_error(&mut respond, StatusCode::METHOD_NOT_ALLOWED);
+        {
+            send_http_error(&mut respond, StatusCode::METHOD_NOT_ALLOWED);
+            return None;
+        }
     }
     if !is_grpc_content_type(parts.headers.get(CONTENT_TYPE)) {
         tracing::debug!(content_type = ?parts.headers.get(CONTENT_TYPE), "rejecting non-gRPC content-type");
-        return send_http_error(&mut respond, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        {
+            send_http_error(&mut respond, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            return None;
+        }
     }
     let route = match router.route(parts.uri.path()) {
         Ok(route) => route,
         Err(status) => {
             tracing::debug!(path = parts.uri.path(), "no such method");
-            return send_trailers_only(&mut respond, status);
+            {
+                send_trailers_only(&mut respond, status);
+                return None;
+            }
         }
     };
     let request_encoding = match parts.headers.get(&GRPC_ENCODING) {
@@ -110,7 +125,10 @@ fn dispatch(
                 let status = Status::unimplemented(format!(
                     "message encoding {name:?} is not supported (accepted: identity,deflate,gzip,zstd)"
                 ));
-                return send_trailers_only(&mut respond, status);
+                {
+                    send_trailers_only(&mut respond, status);
+                    return None;
+                }
             }
         },
     };
@@ -122,7 +140,10 @@ fn dispatch(
             None => {
                 tracing::debug!(?value, "malformed grpc-timeout");
                 let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
-                return send_trailers_only(&mut respond, status);
+                {
+                    send_trailers_only(&mut respond, status);
+                    return None;
+                }
             }
         },
     };
@@ -137,8 +158,23 @@ fn dispatch(
     )
     .with_encodings(request_encoding, accept_encoding);
     let (service, method) = route.service.names(route.method);
-    let call = call.routed(service, method);
-    route.service.spawn(route.method, call);
+    Some((route, call.routed(service, method)))
+}
+
+/// Starts a routed call: its first poll here, on this connection's task, when `inline`
+/// (see `ServerBuilder::inline_first_poll`), else as a task of its own.
+async fn start(route: &Route, call: ServerCall, inline: bool) {
+    if !inline {
+        return route.service.start(route.method, call, None);
+    }
+    let mut call = Some(call);
+    poll_fn(|cx| {
+        if let Some(call) = call.take() {
+            route.service.start(route.method, call, Some(cx));
+        }
+        Poll::Ready(())
+    })
+    .await
 }
 
 /// `application/grpc`, optionally `+proto` or with parameters after `;`.

@@ -45,6 +45,8 @@ pub(crate) struct ServerConfig {
     pub(crate) max_frame_size: u32,
     pub(crate) send_compressed: Option<Encoding>,
     pub(crate) interceptors: ServerInterceptors,
+    /// Whether a call's first poll runs on its connection's task.
+    pub(crate) inline_first_poll: bool,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             max_frame_size: 16 * 1024,
             send_compressed: None,
             interceptors: ServerInterceptors::default(),
+            inline_first_poll: true,
         }
     }
 }
@@ -141,6 +144,19 @@ impl ServerBuilder {
     /// in any supported encoding are always accepted.
     pub fn send_compressed(mut self, encoding: Encoding) -> Self {
         self.config.send_compressed = Some(encoding);
+        self
+    }
+
+    /// Whether each call starts on its connection's task (default `true`): the handler's
+    /// first poll runs there, and only a call that has to wait (for more of the request, a
+    /// database, a timer) is moved to a task of its own. Most unary calls then finish
+    /// without a task spawn or a wake-up, and calls are answered in the order they arrived
+    /// (under a burst of spawned tasks, tokio's run queue overflows and some calls wait
+    /// far longer than others). A handler that computes for long before its first `.await`
+    /// holds up the other calls of its connection meanwhile: move such work to
+    /// `tokio::task::spawn_blocking`, or turn this off so every call is spawned at once.
+    pub fn inline_first_poll(mut self, inline: bool) -> Self {
+        self.config.inline_first_poll = inline;
         self
     }
 

@@ -1,7 +1,10 @@
 //! The trait generated servers implement, and its type-erased form kept by the router.
 
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use super::ServerCall;
 
@@ -19,9 +22,10 @@ pub trait Service: Send + Sync + 'static {
 
 /// A service with its type erased, so services of different types share one router.
 pub(crate) trait DynService: Send + Sync {
-    /// Spawns the call as its own task, in its call context: one allocation per call, no
-    /// boxed future.
-    fn spawn(&self, method: usize, call: ServerCall);
+    /// Starts the call in its call context. With `inline`, its first poll runs right here
+    /// (on the connection's task, with its `cx`) and only a call that has to wait becomes a
+    /// task of its own; otherwise it is spawned at once. One allocation per call either way.
+    fn start(&self, method: usize, call: ServerCall, inline: Option<&mut Context<'_>>);
 
     /// The service's name and the name of `method`.
     fn names(&self, method: usize) -> (&'static str, &'static str);
@@ -30,11 +34,24 @@ pub(crate) trait DynService: Send + Sync {
 pub(crate) struct Erased<S>(pub(crate) Arc<S>);
 
 impl<S: Service> DynService for Erased<S> {
-    fn spawn(&self, method: usize, call: ServerCall) {
+    fn start(&self, method: usize, call: ServerCall, inline: Option<&mut Context<'_>>) {
         let context = call.context().clone();
         // Boxed first: tokio moves a spawned future by value several times, and a call's
         // future is kilobytes (the profile showed 8% of a unary call in those copies).
-        let fut = Box::pin(context.scope(self.0.clone().call(method, call)));
+        let mut fut: Pin<Box<dyn Future<Output = ()> + Send>> =
+            Box::pin(context.scope(self.0.clone().call(method, call)));
+        if let Some(cx) = inline {
+            // Handler panics are caught inside the call; this guards the connection against
+            // anything else, dropping the call (its stream is reset).
+            match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                Ok(Poll::Ready(())) => return,
+                Ok(Poll::Pending) => {}
+                Err(_) => {
+                    tracing::error!(service = S::NAME, "a call panicked outside its handler");
+                    return;
+                }
+            }
+        }
         tokio::spawn(fut);
     }
 

@@ -6,10 +6,11 @@
 //! frames costs one `writev` each, and on loopback the kernel's per-write work (the
 //! receiving side's softirq included) dominates the server's CPU time. [`Coalesced`]
 //! sits between h2 and the socket: writes land in a buffer, the flushes h2 asks for
-//! between frames are noted but deferred, and [`Flusher::poll_flush`], run by the task
-//! that drives the connection each time h2 has done what it could, writes everything
-//! gathered in one go. A buffer past [`FLUSH_AT`] is written at once, so memory stays
-//! bounded and large responses do not wait.
+//! between frames are noted but deferred, and [`Flusher::turn`], around every poll of h2
+//! by the task that drives the connection, writes what gathered when h2 has done all it
+//! can (and the first answers of a turn as soon as there are some). A buffer past
+//! [`FLUSH_AT`] is written at once, so memory stays bounded and large responses do not
+//! wait.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -30,6 +31,8 @@ struct Shared<IO> {
     written: usize,
     /// A deferred write that failed: h2 gets it from its next read or write.
     failed: Option<io::ErrorKind>,
+    /// Whether this turn wrote its first answers already.
+    wrote_early: bool,
 }
 
 impl<IO: AsyncWrite + Unpin> Shared<IO> {
@@ -79,6 +82,7 @@ pub(crate) fn coalesce<IO>(io: IO) -> (Coalesced<IO>, Flusher<IO>) {
         buf: Vec::new(),
         written: 0,
         failed: None,
+        wrote_early: false,
     }));
     (
         Coalesced {
@@ -105,18 +109,37 @@ impl<IO: AsyncWrite + Unpin> Flusher<IO> {
         Pin::new(&mut shared.io).poll_flush(cx)
     }
 
-    /// One turn of the connection task: runs `poll` (h2's), then writes out what it
-    /// wrote. A failed write is kept for h2's next read or write, and the task is woken so
-    /// that h2 meets it.
+    /// One step of the task that drives the connection: runs `poll` (h2's) and decides
+    /// whether what h2 wrote meanwhile goes out now. When `poll` is `Pending`, h2 has done
+    /// all it can: the end of the turn, everything is written. While h2 keeps answering
+    /// `Ready` (a server accepting one stream after another, each answered at once), writes
+    /// gather, except that the first answers of a turn go out as soon as there are some,
+    /// so that the peer can work on them while this side answers the rest (a client and a
+    /// server would otherwise take turns idling). A failed write is kept for h2's next read
+    /// or write, and the task is woken so that h2 meets it.
     pub(crate) fn turn<T>(
         &self,
         cx: &mut Context<'_>,
         poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
         let turn = poll(cx);
-        if let Poll::Ready(Err(err)) = self.poll_flush(cx) {
-            lock(&self.shared).failed = Some(err.kind());
-            cx.waker().wake_by_ref();
+        let write_now = {
+            let mut shared = lock(&self.shared);
+            if turn.is_pending() {
+                shared.wrote_early = false;
+                true
+            } else if !shared.wrote_early && shared.pending() > 0 {
+                shared.wrote_early = true;
+                true
+            } else {
+                false
+            }
+        };
+        if write_now {
+            if let Poll::Ready(Err(err)) = self.poll_flush(cx) {
+                lock(&self.shared).failed = Some(err.kind());
+                cx.waker().wake_by_ref();
+            }
         }
         turn
     }
@@ -262,6 +285,43 @@ mod tests {
             Some(&large),
             "no copy for a large write"
         );
+    }
+
+    /// Buffers `data` the way h2 does (a write, then a flush that is deferred).
+    async fn h2_writes(io: &mut Coalesced<Recorder>, data: &[u8]) {
+        io.write_all(data).await.unwrap();
+        io.flush().await.unwrap();
+    }
+
+    /// One step of the connection task whose h2 poll answers `answer`.
+    async fn step(flusher: &Flusher<Recorder>, answer: Poll<()>) {
+        poll_fn(|cx| {
+            let _ = flusher.turn(cx, |_| answer);
+            Poll::Ready(())
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_turn_writes_its_first_answers_early_and_the_rest_at_its_end() {
+        let (mut io, flusher) = coalesce(Recorder::default());
+        step(&flusher, Poll::Ready(())).await; // a stream accepted, nothing written yet
+        assert!(writes(&flusher).is_empty());
+        h2_writes(&mut io, b"first").await;
+        step(&flusher, Poll::Ready(())).await; // the first answer goes out at once
+        h2_writes(&mut io, b"second").await;
+        step(&flusher, Poll::Ready(())).await;
+        h2_writes(&mut io, b"third").await;
+        step(&flusher, Poll::Ready(())).await; // the rest gathers
+        assert_eq!(writes(&flusher), [b"first".to_vec()]);
+        step(&flusher, Poll::Pending).await; // the end of the turn writes it
+        assert_eq!(
+            writes(&flusher),
+            [b"first".to_vec(), b"secondthird".to_vec()]
+        );
+        h2_writes(&mut io, b"next").await;
+        step(&flusher, Poll::Ready(())).await; // a new turn writes early again
+        assert_eq!(writes(&flusher).len(), 3);
     }
 
     #[tokio::test]
