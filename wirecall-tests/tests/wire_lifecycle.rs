@@ -440,3 +440,67 @@ async fn lazy_channel_connects_late_and_reconnects() {
     assert_ne!(seen[0].remote_addr, first_peer, "a new connection");
     second.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_calls_within_the_grace_period_and_ends_the_rest_unavailable() {
+    const CALLS: usize = 100;
+    let grace = Duration::from_millis(400);
+    let mut server = common::start_with(|b| b.shutdown_grace(grace)).await;
+    // Ten connections, ten calls each, sleeping 10 ms to 1 s: about 40 fit in the grace.
+    let clients: Vec<_> = (0..10).map(|_| server.client()).collect();
+    let mut calls = Vec::new();
+    for i in 0..CALLS {
+        let client = clients[i % clients.len()].clone();
+        let ms = 10 + (i as i32 * 37) % 990;
+        calls.push((
+            ms,
+            tokio::spawn(async move { client.unary(sleeping(&format!("call {i}"), ms)).await }),
+        ));
+    }
+    for _ in 0..CALLS {
+        assert!(matches!(server.next_event().await, Event::Started(_)));
+    }
+    let started = Instant::now();
+    let task = server.begin_shutdown();
+    let (mut ok, mut unavailable) = (0, 0);
+    for (ms, call) in calls {
+        let result = bounded("an in-flight call", call).await.expect("call task");
+        let ms = Duration::from_millis(ms as u64);
+        match result {
+            Ok(reply) => {
+                assert!(ms < grace + Duration::from_millis(50), "{ms:?} finished OK");
+                assert!(reply.get_ref().message.starts_with("call "));
+                ok += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{ms:?}: {status:?}");
+                assert!(ms > grace - Duration::from_millis(50), "{ms:?}: {status:?}");
+                unavailable += 1;
+            }
+        }
+    }
+    // Every call answered one way or the other: none lost.
+    assert_eq!(ok + unavailable, CALLS);
+    assert!(
+        ok >= 30 && unavailable >= 50,
+        "{ok} OK, {unavailable} UNAVAILABLE"
+    );
+    bounded("the server stopping", task)
+        .await
+        .expect("server task")
+        .expect("serve ends cleanly");
+    let took = started.elapsed();
+    assert!(
+        took >= grace && took < grace + Duration::from_secs(2),
+        "{took:?}"
+    );
+    // The handlers cut off were dropped, not left running; the others were not.
+    for _ in 0..unavailable {
+        let event = server.next_event_after_starts(common::LIMIT).await;
+        assert!(matches!(event, Event::Dropped(_)), "{event:?}");
+    }
+    assert!(
+        server.events.try_recv().is_err(),
+        "more handlers dropped than calls cut off"
+    );
+}

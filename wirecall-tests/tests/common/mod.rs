@@ -392,6 +392,14 @@ impl TestServer {
         within(limit, "waiting for a handler event", wait).await
     }
 
+    /// Signals a graceful shutdown and hands back the serve task, to be awaited by the test.
+    pub fn begin_shutdown(&mut self) -> JoinHandle<Result<(), wirecall::Error>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.take().expect("not yet shut down")
+    }
+
     /// Signals a graceful shutdown and waits (bounded) until the serve future has finished.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -24,14 +24,22 @@ use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT};
 use crate::metadata::MetadataMap;
 use crate::Status;
 
+/// The server's two shutdown signals, as a connection sees them.
+pub(crate) struct Shutdown {
+    /// GOAWAY, refuse new calls, let in-flight ones finish.
+    pub(crate) graceful: watch::Receiver<bool>,
+    /// The grace period is over: close now, whatever is in flight.
+    pub(crate) abort: watch::Receiver<bool>,
+}
+
 /// Serves one connection until it closes; on `shutdown` it sends GOAWAY and lets in-flight
-/// calls finish.
+/// calls finish, and closes at once when told to abort.
 pub(crate) async fn serve<IO>(
     io: IO,
     remote_addr: Option<SocketAddr>,
     router: Arc<Router>,
     config: Arc<ServerConfig>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
@@ -54,10 +62,15 @@ pub(crate) async fn serve<IO>(
             return;
         }
     };
+    let Shutdown {
+        graceful: mut shutdown,
+        mut abort,
+    } = shutdown;
     let mut closing = *shutdown.borrow();
     if closing {
         conn.graceful_shutdown();
     }
+    let mut aborting = false;
     loop {
         tokio::select! {
             next = poll_fn(|cx| flusher.turn(cx, |cx| conn.poll_accept(cx))) => match next {
@@ -76,6 +89,14 @@ pub(crate) async fn serve<IO>(
                 closing = true;
                 if changed.is_ok() {
                     conn.graceful_shutdown();
+                }
+            }
+            changed = abort.changed(), if !aborting => {
+                aborting = true;
+                if changed.is_ok() {
+                    // The last GOAWAY; streams still open fail, and their handlers are
+                    // dropped as they see it.
+                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
                 }
             }
         }

@@ -23,6 +23,7 @@ pub use service::Service;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -33,6 +34,9 @@ use crate::limits::Limits;
 use crate::Error;
 
 use router::Router;
+
+/// How long connections may take to close once the grace period is over.
+const ABORT_WAIT: Duration = Duration::from_secs(5);
 
 #[cfg(feature = "tls")]
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -47,6 +51,8 @@ pub(crate) struct ServerConfig {
     pub(crate) interceptors: ServerInterceptors,
     /// Whether a call's first poll runs on its connection's task.
     pub(crate) inline_first_poll: bool,
+    /// How long a graceful shutdown waits for in-flight calls before closing connections.
+    pub(crate) shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +64,7 @@ impl Default for ServerConfig {
             send_compressed: None,
             interceptors: ServerInterceptors::default(),
             inline_first_poll: true,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -160,6 +167,16 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a graceful shutdown lets in-flight calls run (default 30 s, Kubernetes'
+    /// termination grace period). When the shutdown signal comes, every connection gets
+    /// GOAWAY (two-phase: first "no stream ids past the maximum", then the last stream
+    /// processed) and new calls are refused; calls still running when `grace` is over are
+    /// ended: their connections close and their clients see `UNAVAILABLE`.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
     /// Serves over TLS with `config` (ALPN `h2` is added). A handshake that does not finish
     /// within 10 s is dropped.
     #[cfg(feature = "tls")]
@@ -184,7 +201,8 @@ impl ServerBuilder {
     }
 
     /// Binds `addr` and serves until `signal` completes, then shuts down gracefully: GOAWAY
-    /// to every connection, in-flight calls finish, new ones are refused.
+    /// to every connection, new calls are refused, in-flight calls may finish within the
+    /// [grace period](Self::shutdown_grace).
     pub async fn serve_with_shutdown(
         self,
         addr: SocketAddr,
@@ -208,6 +226,7 @@ impl ServerBuilder {
         let router = Arc::new(self.router);
         let config = Arc::new(self.config);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (abort_tx, abort_rx) = watch::channel(false);
         // Every connection task holds a clone of `alive`; `recv` returns once all are gone.
         let (alive, mut all_closed) = mpsc::channel::<()>(1);
         let mut signal = std::pin::pin!(signal);
@@ -223,8 +242,11 @@ impl ServerBuilder {
                             continue;
                         }
                     };
-                    let (router, config, shutdown, alive) =
-                        (router.clone(), config.clone(), shutdown_rx.clone(), alive.clone());
+                    let (router, config, alive) = (router.clone(), config.clone(), alive.clone());
+                    let shutdown = connection::Shutdown {
+                        graceful: shutdown_rx.clone(),
+                        abort: abort_rx.clone(),
+                    };
                     #[cfg(feature = "tls")]
                     if let Some(acceptor) = acceptor.clone() {
                         tokio::spawn(async move {
@@ -251,7 +273,25 @@ impl ServerBuilder {
         drop(listener);
         let _ = shutdown_tx.send(true);
         drop(alive);
-        let _ = all_closed.recv().await;
+        let grace = config.shutdown_grace;
+        if tokio::time::timeout(grace, all_closed.recv())
+            .await
+            .is_err()
+        {
+            tracing::info!(
+                ?grace,
+                "grace period over: closing connections with calls in flight"
+            );
+            let _ = abort_tx.send(true);
+            // Each connection now sends its last GOAWAY and closes; a peer that stops
+            // reading cannot hold the server up past this.
+            if tokio::time::timeout(ABORT_WAIT, all_closed.recv())
+                .await
+                .is_err()
+            {
+                tracing::warn!("connections still open after closing them; stopping anyway");
+            }
+        }
         Ok(())
     }
 }
