@@ -13,7 +13,8 @@ pub struct Error {
 
 #[derive(Debug)]
 enum Kind {
-    Bind(SocketAddr),
+    /// The address or socket path.
+    Bind(String),
     Connect(String),
     InvalidUri(String),
 }
@@ -21,7 +22,15 @@ enum Kind {
 impl Error {
     pub(crate) fn bind(addr: SocketAddr, source: std::io::Error) -> Self {
         Error {
-            kind: Kind::Bind(addr),
+            kind: Kind::Bind(addr.to_string()),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn bind_path(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error {
+            kind: Kind::Bind(path.display().to_string()),
             source: Some(Box::new(source)),
         }
     }

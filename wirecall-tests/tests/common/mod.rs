@@ -317,6 +317,16 @@ pub async fn start_with(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) 
     start_on(local_listener().await, configure)
 }
 
+/// The test `Echo` service with a state of its own, and the receiver of its events.
+pub fn echo_with_events() -> (EchoServer<TestEcho>, mpsc::UnboundedReceiver<Event>) {
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let state = Arc::new(State {
+        seen: Mutex::new(Vec::new()),
+        events: events_tx,
+    });
+    (EchoServer::new(TestEcho { state }), events)
+}
+
 /// Serves the test `Echo` service (plus whatever `configure` adds) on `listener`.
 pub fn start_on(
     listener: TcpListener,

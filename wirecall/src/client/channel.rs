@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use h2::client::SendRequest;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Transport};
 use crate::{Error, Status};
 
 /// A cheap-to-clone handle to a server. Every clone shares the one connection.
@@ -107,6 +107,20 @@ impl Channel {
         let endpoint = &self.inner.endpoint;
         let target = endpoint.address.as_str();
         let connect = async {
+            match &endpoint.transport {
+                Transport::Tcp => {}
+                #[cfg(unix)]
+                Transport::Unix(path) => {
+                    let io = crate::transport::connect_unix(path)
+                        .await
+                        .map_err(|e| Error::connect(target, e))?;
+                    return start_connection(endpoint, io).await;
+                }
+                Transport::InProcess(connector) => {
+                    let io = connector.connect().map_err(|e| Error::connect(target, e))?;
+                    return start_connection(endpoint, io).await;
+                }
+            }
             let io = crate::transport::connect(target)
                 .await
                 .map_err(|e| Error::connect(target, e))?;

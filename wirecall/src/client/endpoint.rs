@@ -38,11 +38,24 @@ pub struct Endpoint {
     pub(crate) scheme: Scheme,
     /// The `:authority` sent with every call (the TLS server name when overridden).
     pub(crate) authority: Authority,
-    /// The `host:port` to connect to.
+    /// What to connect to, for people: `host:port`, `unix:PATH` or `in-process`.
     pub(crate) address: String,
+    pub(crate) transport: Transport,
     pub(crate) config: ChannelConfig,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsSettings>,
+}
+
+/// How an endpoint reaches its server.
+#[derive(Debug, Clone)]
+pub(crate) enum Transport {
+    /// TCP to `address`.
+    Tcp,
+    /// A Unix domain socket.
+    #[cfg(unix)]
+    Unix(std::path::PathBuf),
+    /// An in-process listener.
+    InProcess(crate::in_process::Connector),
 }
 
 /// TLS settings of an endpoint.
@@ -63,9 +76,15 @@ impl std::fmt::Debug for TlsSettings {
 }
 
 impl Endpoint {
-    /// Parses a target such as `http://127.0.0.1:50051` (a bare `host:port` means `http`).
+    /// Parses a target: `http://127.0.0.1:50051` or `https://host:port` (a bare
+    /// `host:port` means `http`), or a Unix domain socket as gRPC names them,
+    /// `unix:relative/path`, `unix:/absolute/path` or `unix:///absolute/path` (calls carry
+    /// `:authority localhost`).
     pub fn new(target: impl AsRef<str>) -> Result<Endpoint, Error> {
         let target = target.as_ref();
+        if let Some(path) = target.strip_prefix("unix:") {
+            return Endpoint::unix(target, path);
+        }
         let with_scheme;
         let text = if target.contains("://") {
             target
@@ -94,10 +113,51 @@ impl Endpoint {
                 .parse()
                 .map_err(|e| Error::invalid_uri(format!("{target:?}: {e}")))?
         };
-        Ok(Endpoint {
+        Ok(Endpoint::with(
             scheme,
-            address: authority.as_str().to_owned(),
+            authority.clone(),
+            authority.as_str().to_owned(),
+            Transport::Tcp,
+        ))
+    }
+
+    #[cfg(unix)]
+    fn unix(target: &str, path: &str) -> Result<Endpoint, Error> {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(Error::invalid_uri(format!("{target:?}: no socket path")));
+        }
+        Ok(Endpoint::with(
+            Scheme::HTTP,
+            Authority::from_static("localhost"),
+            target.to_owned(),
+            Transport::Unix(path.into()),
+        ))
+    }
+
+    #[cfg(not(unix))]
+    fn unix(target: &str, _path: &str) -> Result<Endpoint, Error> {
+        Err(Error::invalid_uri(format!(
+            "{target:?}: Unix domain sockets need a Unix system"
+        )))
+    }
+
+    /// An endpoint for an in-process listener.
+    pub(crate) fn in_process(connector: crate::in_process::Connector) -> Endpoint {
+        Endpoint::with(
+            Scheme::HTTP,
+            Authority::from_static("in-process"),
+            "in-process".to_owned(),
+            Transport::InProcess(connector),
+        )
+    }
+
+    fn with(scheme: Scheme, authority: Authority, address: String, transport: Transport) -> Self {
+        Endpoint {
+            scheme,
+            address,
             authority,
+            transport,
             #[cfg(feature = "tls")]
             tls: None,
             config: ChannelConfig {
@@ -111,7 +171,7 @@ impl Endpoint {
                 send_compressed: None,
                 interceptors: ClientInterceptors::default(),
             },
-        })
+        }
     }
 
     /// Like [`Endpoint::new`] for a literal; panics on a malformed target.

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use crate::compression::Encoding;
 use crate::interceptor::{Interceptor, ServerInterceptors};
 use crate::limits::Limits;
+use crate::transport::Accept;
 use crate::Error;
 
 use router::Router;
@@ -221,6 +222,49 @@ impl ServerBuilder {
         listener: TcpListener,
         signal: impl Future<Output = ()>,
     ) -> Result<(), Error> {
+        self.serve_accepting(listener, signal).await
+    }
+
+    /// Serves on the Unix domain socket `path` (created; it must not exist yet) until
+    /// `signal` completes, then shuts down gracefully. Clients reach it as `unix:PATH`.
+    #[cfg(unix)]
+    pub async fn serve_unix(
+        self,
+        path: impl AsRef<std::path::Path>,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let path = path.as_ref();
+        let listener =
+            tokio::net::UnixListener::bind(path).map_err(|e| Error::bind_path(path, e))?;
+        self.serve_with_unix_listener(listener, signal).await
+    }
+
+    /// Serves connections from an already bound Unix domain socket listener until `signal`
+    /// completes, then shuts down gracefully.
+    #[cfg(unix)]
+    pub async fn serve_with_unix_listener(
+        self,
+        listener: tokio::net::UnixListener,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        self.serve_accepting(listener, signal).await
+    }
+
+    /// Serves the in-process connections of `listener` (see [`crate::in_process`]) until
+    /// `signal` completes, then shuts down gracefully.
+    pub async fn serve_in_process(
+        self,
+        listener: crate::in_process::Listener,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        self.serve_accepting(listener, signal).await
+    }
+
+    async fn serve_accepting<A: Accept>(
+        self,
+        mut listener: A,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
         #[cfg(feature = "tls")]
         let acceptor = self.tls.map(tokio_rustls::TlsAcceptor::from);
         let router = Arc::new(self.router);
@@ -232,7 +276,7 @@ impl ServerBuilder {
         let mut signal = std::pin::pin!(signal);
         loop {
             tokio::select! {
-                accepted = crate::transport::accept(&listener) => {
+                accepted = listener.accept() => {
                     let (io, peer) = match accepted {
                         Ok(accepted) => accepted,
                         Err(err) => {
@@ -253,17 +297,17 @@ impl ServerBuilder {
                             let handshake = crate::transport::tls_accept(&acceptor, io);
                             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
                                 Ok(Ok(io)) => {
-                                    connection::serve(io, Some(peer), router, config, shutdown).await
+                                    connection::serve(io, peer, router, config, shutdown).await
                                 }
-                                Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
-                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                Ok(Err(err)) => tracing::debug!(?peer, %err, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(?peer, "TLS handshake timed out"),
                             }
                             drop(alive);
                         });
                         continue;
                     }
                     tokio::spawn(async move {
-                        connection::serve(io, Some(peer), router, config, shutdown).await;
+                        connection::serve(io, peer, router, config, shutdown).await;
                         drop(alive);
                     });
                 }

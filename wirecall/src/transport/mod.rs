@@ -1,5 +1,6 @@
 //! The only module that touches sockets: TCP listening and connecting, with `TCP_NODELAY`
-//! set, since gRPC's small messages must not wait for Nagle's algorithm.
+//! set, since gRPC's small messages must not wait for Nagle's algorithm; Unix domain
+//! sockets; TLS; and the write coalescing under h2.
 
 mod coalesce;
 
@@ -8,7 +9,39 @@ pub(crate) use coalesce::coalesce;
 use std::io;
 use std::net::SocketAddr;
 
+use std::future::Future;
+
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Where a server accepts connections: TCP, a Unix socket, in-process pipes.
+pub(crate) trait Accept: Send {
+    /// One accepted connection.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// The next connection and, over TCP, the peer's address.
+    fn accept(&mut self)
+        -> impl Future<Output = io::Result<(Self::Io, Option<SocketAddr>)>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Io = TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(TcpStream, Option<SocketAddr>)> {
+        let (stream, peer) = accept(self).await?;
+        Ok((stream, Some(peer)))
+    }
+}
+
+#[cfg(unix)]
+impl Accept for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+
+    async fn accept(&mut self) -> io::Result<(tokio::net::UnixStream, Option<SocketAddr>)> {
+        let (stream, _) = tokio::net::UnixListener::accept(self).await?;
+        Ok((stream, None))
+    }
+}
 
 /// Binds a TCP listener.
 pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -29,6 +62,12 @@ pub(crate) async fn connect(authority: &str) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// Connects to the Unix domain socket at `path`.
+#[cfg(unix)]
+pub(crate) async fn connect_unix(path: &std::path::Path) -> io::Result<tokio::net::UnixStream> {
+    tokio::net::UnixStream::connect(path).await
+}
+
 /// Runs the client side of a TLS handshake and checks that the server chose `h2`.
 #[cfg(feature = "tls")]
 pub(crate) async fn tls_connect(
@@ -45,9 +84,9 @@ pub(crate) async fn tls_connect(
 
 /// Runs the server side of a TLS handshake.
 #[cfg(feature = "tls")]
-pub(crate) async fn tls_accept(
+pub(crate) async fn tls_accept<IO: AsyncRead + AsyncWrite + Unpin>(
     acceptor: &tokio_rustls::TlsAcceptor,
-    io: TcpStream,
-) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    io: IO,
+) -> io::Result<tokio_rustls::server::TlsStream<IO>> {
     acceptor.accept(io).await
 }
