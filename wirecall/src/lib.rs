@@ -73,6 +73,7 @@ pub mod trace;
 mod error;
 mod flow_control;
 mod headers;
+mod keepalive;
 mod limits;
 mod request;
 mod response;

@@ -166,9 +166,22 @@ where
         .map_err(|e| Error::connect(&target, e))?;
     let closed = Arc::new(AtomicBool::new(false));
     let flag = closed.clone();
+    let keepalive = config.keepalive.zip(connection.ping_pong());
     tokio::spawn(async move {
         let driven = poll_fn(|cx| flusher.turn(cx, |cx| Pin::new(&mut connection).poll(cx)));
-        if let Err(err) = driven.await {
+        let result = match keepalive {
+            None => driven.await,
+            Some((keepalive, pings)) => tokio::select! {
+                result = driven => result,
+                ended = crate::keepalive::watch(pings, keepalive) => {
+                    if ended == crate::keepalive::Ended::PeerSilent {
+                        tracing::warn!(%target, timeout = ?keepalive.timeout, "no keepalive pong: closing the connection");
+                    }
+                    Ok(())
+                }
+            },
+        };
+        if let Err(err) = result {
             tracing::debug!(%target, %err, "connection closed with an error");
         }
         flag.store(true, Ordering::Release);

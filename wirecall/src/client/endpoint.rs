@@ -20,6 +20,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) user_agent: HeaderValue,
     pub(crate) send_compressed: Option<Encoding>,
     pub(crate) interceptors: ClientInterceptors,
+    pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
 }
 
 /// A server address plus channel settings; `connect` or `connect_lazy` makes the
@@ -170,6 +171,7 @@ impl Endpoint {
                 )),
                 send_compressed: None,
                 interceptors: ClientInterceptors::default(),
+                keepalive: None,
             },
         }
     }
@@ -177,6 +179,15 @@ impl Endpoint {
     /// Like [`Endpoint::new`] for a literal; panics on a malformed target.
     pub fn from_static(target: &'static str) -> Endpoint {
         Endpoint::new(target).expect("a valid static target")
+    }
+
+    /// Pings the server every `interval` (HTTP/2 PING) and, when no answer comes within
+    /// `timeout`, closes the connection as dead: its calls fail with `UNAVAILABLE` and the
+    /// next call reconnects. Off by default. Servers limit pings (grpc-go's default: one
+    /// per 5 minutes), see [`crate::server::ServerBuilder::keepalive`].
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive = Some(crate::keepalive::Keepalive { interval, timeout });
+        self
     }
 
     /// The default time every call may take (sent as `grpc-timeout`); a request's own

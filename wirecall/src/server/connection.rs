@@ -71,6 +71,14 @@ pub(crate) async fn serve<IO>(
         conn.graceful_shutdown();
     }
     let mut aborting = false;
+    let pings = config.keepalive.zip(conn.ping_pong());
+    let mut watching = pings.is_some();
+    let mut keepalive = pin!(async move {
+        match pings {
+            Some((keepalive, pings)) => crate::keepalive::watch(pings, keepalive).await,
+            None => crate::keepalive::Ended::Closed,
+        }
+    });
     loop {
         tokio::select! {
             next = poll_fn(|cx| flusher.turn(cx, |cx| conn.poll_accept(cx))) => match next {
@@ -89,6 +97,13 @@ pub(crate) async fn serve<IO>(
                 closing = true;
                 if changed.is_ok() {
                     conn.graceful_shutdown();
+                }
+            }
+            ended = &mut keepalive, if watching => {
+                watching = false;
+                if ended == crate::keepalive::Ended::PeerSilent {
+                    tracing::warn!(?remote_addr, "no keepalive pong: closing the connection");
+                    break;
                 }
             }
             changed = abort.changed(), if !aborting => {

@@ -54,6 +54,7 @@ pub(crate) struct ServerConfig {
     pub(crate) inline_first_poll: bool,
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     pub(crate) shutdown_grace: Duration,
+    pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +67,7 @@ impl Default for ServerConfig {
             interceptors: ServerInterceptors::default(),
             inline_first_poll: true,
             shutdown_grace: Duration::from_secs(30),
+            keepalive: None,
         }
     }
 }
@@ -165,6 +167,15 @@ impl ServerBuilder {
     /// `tokio::task::spawn_blocking`, or turn this off so every call is spawned at once.
     pub fn inline_first_poll(mut self, inline: bool) -> Self {
         self.config.inline_first_poll = inline;
+        self
+    }
+
+    /// Pings every client every `interval` (HTTP/2 PING) and closes a connection whose
+    /// client does not answer within `timeout`: its calls end and their handlers are
+    /// dropped, so a vanished client (a cut network, a dead host) does not hold resources.
+    /// Off by default.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive = Some(crate::keepalive::Keepalive { interval, timeout });
         self
     }
 

@@ -1,0 +1,123 @@
+//! Keepalive over real sockets: a TCP relay on 127.0.0.1 between client and server that
+//! can be frozen (it keeps both connections open but passes no more bytes), as a cut
+//! network looks. With keepalive, the side that pings notices within interval + timeout.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use wirecall::{Code, Endpoint};
+use wirecall_tests::echo::{EchoClient, EchoRequest};
+
+use common::{bounded, echo, Event};
+
+/// Relays one direction until `frozen` turns true; then holds its sockets open, silent.
+async fn relay(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            read = from.read(&mut buf) => match read { Ok(0) | Err(_) => return, Ok(n) => n },
+            _ = frozen.wait_for(|f| *f) => break,
+        };
+        if *frozen.borrow() || to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    // Frozen: keep both halves alive (no FIN, no RST) until the test ends.
+    std::future::pending::<()>().await;
+    drop((from, to));
+}
+
+/// A relay to `server`; the sender freezes it.
+async fn frozen_relay(server: std::net::SocketAddr) -> (std::net::SocketAddr, watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (freeze, frozen) = watch::channel(false);
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let upstream = TcpStream::connect(server).await.unwrap();
+        let (client_read, client_write) = client.into_split();
+        let (server_read, server_write) = upstream.into_split();
+        tokio::spawn(relay(client_read, server_write, frozen.clone()));
+        relay(server_read, client_write, frozen).await;
+    });
+    (addr, freeze)
+}
+
+fn sleeping(message: &str, ms: i32) -> EchoRequest {
+    EchoRequest {
+        sleep_ms: ms,
+        ..echo(message)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_keepalive_gives_up_on_a_silent_server() {
+    let mut server = common::start().await;
+    let (relay, freeze) = frozen_relay(server.addr).await;
+    let channel = Endpoint::new(format!("http://{relay}"))
+        .unwrap()
+        .keepalive(Duration::from_millis(100), Duration::from_millis(200))
+        .connect_lazy();
+    let client = EchoClient::new(channel);
+    // The connection works, pings and all, for several intervals.
+    let reply = bounded("through the relay", client.unary(sleeping("warm", 500))).await;
+    assert_eq!(reply.expect("answered").get_ref().message, "warm");
+    assert_eq!(server.next_event().await, Event::Started("warm".into()));
+
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.unary(sleeping("stuck", 10_000)).await }
+    });
+    assert_eq!(server.next_event().await, Event::Started("stuck".into()));
+    let frozen_at = Instant::now();
+    freeze.send(true).unwrap();
+    let err = bounded("the stuck call", call)
+        .await
+        .unwrap()
+        .expect_err("the server went silent");
+    let took = frozen_at.elapsed();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    // One interval and one timeout, plus scheduling slack; far below the 10 s call.
+    assert!(
+        took < Duration::from_millis(1_500),
+        "noticed after {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_keepalive_drops_the_calls_of_a_silent_client() {
+    let mut server =
+        common::start_with(|b| b.keepalive(Duration::from_millis(100), Duration::from_millis(200)))
+            .await;
+    let (relay, freeze) = frozen_relay(server.addr).await;
+    let client = EchoClient::new(
+        Endpoint::new(format!("http://{relay}"))
+            .unwrap()
+            .connect_lazy(),
+    );
+    let _call = tokio::spawn(async move { client.unary(sleeping("abandoned", 10_000)).await });
+    assert_eq!(
+        server.next_event().await,
+        Event::Started("abandoned".into())
+    );
+    let frozen_at = Instant::now();
+    freeze.send(true).unwrap();
+    // The server pings, hears nothing, closes the connection: the handler is dropped.
+    assert_eq!(
+        server.next_event_after_starts(Duration::from_secs(5)).await,
+        Event::Dropped("abandoned".into())
+    );
+    let took = frozen_at.elapsed();
+    assert!(
+        took < Duration::from_millis(1_500),
+        "noticed after {took:?}"
+    );
+}
