@@ -402,6 +402,24 @@ impl TestServer {
         within(limit, "waiting for a handler event", wait).await
     }
 
+    /// The next `Started` event, skipping `Dropped` ones; `None` if none comes within a
+    /// second (the caller's connection was closed, say).
+    pub async fn next_event_after_cancels(&mut self) -> Option<Event> {
+        let events = &mut self.events;
+        let wait = async {
+            loop {
+                match events.recv().await {
+                    Some(Event::Dropped(_)) => continue,
+                    other => return other,
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(1), wait)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Signals a graceful shutdown and hands back the serve task, to be awaited by the test.
     pub fn begin_shutdown(&mut self) -> JoinHandle<Result<(), wirecall::Error>> {
         if let Some(tx) = self.shutdown.take() {

@@ -59,6 +59,8 @@ pub struct ServerCall {
     extensions: Extensions,
     /// The call's interceptors, when it has any.
     observer: Option<Box<Observer>>,
+    /// The connection's count of client-cancelled calls (rapid-reset protection).
+    resets: Option<Arc<super::resets::Resets>>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -107,6 +109,7 @@ impl ServerCall {
             remote_addr,
             request_encoding: None,
             accept_encoding: None,
+            resets: None,
         }
     }
 
@@ -227,6 +230,20 @@ impl ServerCall {
     /// The context the call runs in (see [`crate::context`]).
     pub(crate) fn context(&self) -> &CallContext {
         &self.context
+    }
+
+    /// Counts this call in `resets` if the client cancels it.
+    pub(crate) fn with_resets(mut self, resets: Arc<super::resets::Resets>) -> Self {
+        self.resets = Some(resets);
+        self
+    }
+
+    /// The client reset the stream while the call ran.
+    fn cancelled_by_client(&mut self) {
+        if let Some(resets) = &self.resets {
+            resets.record(Instant::now());
+        }
+        self.record(&Status::cancelled("cancelled by the client"));
     }
 
     pub(crate) fn with_encodings(
@@ -464,7 +481,7 @@ impl ServerCall {
         match why {
             Interrupted::Cancelled => {
                 tracing::debug!("call cancelled by the client");
-                self.record(&Status::cancelled("cancelled by the client"));
+                self.cancelled_by_client();
             }
             Interrupted::DeadlineExceeded => {
                 self.answer(Status::deadline_exceeded("deadline exceeded"));
@@ -506,9 +523,7 @@ impl ServerCall {
             let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx).map(drop)).await
             {
                 Ok(item) => item,
-                Err(Interrupted::Cancelled) => {
-                    return self.record(&Status::cancelled("cancelled by the client"))
-                }
+                Err(Interrupted::Cancelled) => return self.cancelled_by_client(),
                 Err(Interrupted::DeadlineExceeded) => {
                     let status = Status::deadline_exceeded("deadline exceeded");
                     return self.end(&mut stream, status);

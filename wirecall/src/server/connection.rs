@@ -16,6 +16,7 @@ use http::{Method, Request, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+use super::resets::Resets;
 use super::router::{Route, Router};
 use super::send::send_trailers_only;
 use super::{ServerCall, ServerConfig};
@@ -23,6 +24,10 @@ use crate::compression::Encoding;
 use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT};
 use crate::metadata::MetadataMap;
 use crate::Status;
+
+/// How long a closing connection keeps reading what its peer still sends (see
+/// `Flusher::linger`).
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The server's two shutdown signals, as a connection sees them.
 pub(crate) struct Shutdown {
@@ -71,6 +76,8 @@ pub(crate) async fn serve<IO>(
         conn.graceful_shutdown();
     }
     let mut aborting = false;
+    let resets = Arc::new(Resets::new(config.max_resets));
+    let mut calmed = false;
     let pings = config.keepalive.zip(conn.ping_pong());
     let mut watching = pings.is_some();
     let mut keepalive = pin!(async move {
@@ -83,7 +90,15 @@ pub(crate) async fn serve<IO>(
         tokio::select! {
             next = poll_fn(|cx| flusher.turn(cx, |cx| conn.poll_accept(cx))) => match next {
                 Some(Ok((request, respond))) => {
-                    if let Some((route, call)) = dispatch(request, respond, &router, &config, remote_addr) {
+                    if resets.exceeded(Instant::now()) {
+                        if !calmed {
+                            calmed = true;
+                            tracing::warn!(?remote_addr, limit = ?config.max_resets, "too many cancelled calls (rapid reset?): GOAWAY ENHANCE_YOUR_CALM");
+                            conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                        }
+                        continue;
+                    }
+                    if let Some((route, call)) = dispatch(request, respond, &router, &config, remote_addr, &resets) {
                         start(route, call, config.inline_first_poll).await;
                     }
                 }
@@ -116,6 +131,8 @@ pub(crate) async fn serve<IO>(
             }
         }
     }
+    drop(conn);
+    flusher.linger(LINGER).await;
 }
 
 /// Checks the request head (PROTOCOL-HTTP2.md, "Requests"): the call and its route, or
@@ -126,6 +143,7 @@ fn dispatch<'r>(
     router: &'r Router,
     config: &Arc<ServerConfig>,
     remote_addr: Option<SocketAddr>,
+    resets: &Arc<Resets>,
 ) -> Option<(&'r Route, ServerCall)> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
@@ -192,7 +210,8 @@ fn dispatch<'r>(
         deadline,
         remote_addr,
     )
-    .with_encodings(request_encoding, accept_encoding);
+    .with_encodings(request_encoding, accept_encoding)
+    .with_resets(resets.clone());
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
 }

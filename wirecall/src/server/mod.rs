@@ -11,6 +11,7 @@
 
 mod call;
 mod connection;
+mod resets;
 mod router;
 mod send;
 mod service;
@@ -55,6 +56,10 @@ pub(crate) struct ServerConfig {
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     pub(crate) shutdown_grace: Duration,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
+    /// Client-cancelled calls per connection and window before GOAWAY ENHANCE_YOUR_CALM.
+    pub(crate) max_resets: resets::ResetLimit,
+    /// Connections served at once; more wait in the listen backlog.
+    pub(crate) max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +73,8 @@ impl Default for ServerConfig {
             inline_first_poll: true,
             shutdown_grace: Duration::from_secs(30),
             keepalive: None,
+            max_resets: resets::ResetLimit::default(),
+            max_connections: 10_000,
         }
     }
 }
@@ -167,6 +174,21 @@ impl ServerBuilder {
     /// `tokio::task::spawn_blocking`, or turn this off so every call is spawned at once.
     pub fn inline_first_poll(mut self, inline: bool) -> Self {
         self.config.inline_first_poll = inline;
+        self
+    }
+
+    /// Rapid-reset protection (CVE-2023-44487): a connection whose client cancels more than
+    /// `count` running calls within `window` (default 200 per second) gets GOAWAY
+    /// `ENHANCE_YOUR_CALM` and is closed; other connections are not affected.
+    pub fn max_client_resets(mut self, count: u32, window: Duration) -> Self {
+        self.config.max_resets = resets::ResetLimit { count, window };
+        self
+    }
+
+    /// How many connections are served at once (default 10,000). Past it the server stops
+    /// accepting until one closes; new clients wait in the listen backlog meanwhile.
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.config.max_connections = limit.max(1);
         self
     }
 
@@ -285,7 +307,12 @@ impl ServerBuilder {
         // Every connection task holds a clone of `alive`; `recv` returns once all are gone.
         let (alive, mut all_closed) = mpsc::channel::<()>(1);
         let mut signal = std::pin::pin!(signal);
+        let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
         loop {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                () = &mut signal => break,
+            };
             tokio::select! {
                 accepted = listener.accept() => {
                     let (io, peer) = match accepted {
@@ -297,7 +324,9 @@ impl ServerBuilder {
                             continue;
                         }
                     };
-                    let (router, config, alive) = (router.clone(), config.clone(), alive.clone());
+                    let (router, config) = (router.clone(), config.clone());
+                    // Held until the connection ends: its slot and its part in `alive`.
+                    let alive = (alive.clone(), slot);
                     let shutdown = connection::Shutdown {
                         graceful: shutdown_rx.clone(),
                         abort: abort_rx.clone(),

@@ -145,6 +145,35 @@ impl<IO: AsyncWrite + Unpin> Flusher<IO> {
     }
 }
 
+impl<IO: AsyncRead + AsyncWrite + Unpin> Flusher<IO> {
+    /// Closes the connection once h2 is done with it: writes what is left, shuts the
+    /// write side, then reads and drops whatever the peer still sends until it closes too
+    /// or `limit` passes. Closing with unread data would make the kernel answer with a
+    /// reset, and a reset can destroy the GOAWAY the peer has not read yet.
+    pub(crate) async fn linger(&self, limit: std::time::Duration) {
+        let close = std::future::poll_fn(|cx| {
+            let mut shared = lock(&self.shared);
+            if shared.poll_drain(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if Pin::new(&mut shared.io).poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let mut scratch = [0u8; 4096];
+            loop {
+                let mut buf = ReadBuf::new(&mut scratch);
+                match Pin::new(&mut shared.io).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        });
+        let _ = tokio::time::timeout(limit, close).await;
+    }
+}
+
 impl<IO> Shared<IO> {
     fn check(&self) -> io::Result<()> {
         match self.failed {
