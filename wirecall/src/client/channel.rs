@@ -159,6 +159,11 @@ where
         .initial_window_size(config.limits.initial_stream_window_size)
         .initial_connection_window_size(config.limits.initial_connection_window_size)
         .max_header_list_size(config.limits.max_header_list_size)
+        // h2 closes a connection whose peer sends more small DATA frames than this allows
+        // to wait unread; its default follows the 64 KiB initial window, not ours, and a
+        // peer that splits a large message finely (grpc's negative no_df_padding test
+        // sends 5-byte frames) tripped it whenever the reader lagged ~130 frames.
+        .data_frame_budget(config.limits.initial_connection_window_size as usize)
         .enable_push(false);
     let mut handshake = pin!(builder.handshake::<_, Bytes>(io));
     let (sender, mut connection) = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)))

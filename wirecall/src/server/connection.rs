@@ -54,7 +54,10 @@ pub(crate) async fn serve<IO>(
         .initial_connection_window_size(config.limits.initial_connection_window_size)
         .max_concurrent_streams(config.max_concurrent_streams)
         .max_header_list_size(config.limits.max_header_list_size)
-        .max_frame_size(config.max_frame_size);
+        .max_frame_size(config.max_frame_size)
+        // As on the client: small DATA frames may wait unread up to the connection window
+        // (h2's default follows the 64 KiB initial window).
+        .data_frame_budget(config.limits.initial_connection_window_size as usize);
     // One socket write per turn of this task (see transport::coalesce): every poll of h2
     // below ends with the flusher.
     let (io, flusher) = crate::transport::coalesce(io);
