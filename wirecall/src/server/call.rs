@@ -232,6 +232,14 @@ impl ServerCall {
         &self.context
     }
 
+    /// Starts the request's extensions with the connection's (the TLS peer's certificates).
+    pub(crate) fn with_extensions(mut self, extensions: &Extensions) -> Self {
+        if !extensions.is_empty() {
+            self.extensions = extensions.clone();
+        }
+        self
+    }
+
     /// Counts this call in `resets` if the client cancels it.
     pub(crate) fn with_resets(mut self, resets: Arc<super::resets::Resets>) -> Self {
         self.resets = Some(resets);

@@ -42,6 +42,7 @@ pub(crate) struct Shutdown {
 pub(crate) async fn serve<IO>(
     io: IO,
     remote_addr: Option<SocketAddr>,
+    extensions: http::Extensions,
     router: Arc<Router>,
     config: Arc<ServerConfig>,
     shutdown: Shutdown,
@@ -101,7 +102,7 @@ pub(crate) async fn serve<IO>(
                         }
                         continue;
                     }
-                    if let Some((route, call)) = dispatch(request, respond, &router, &config, remote_addr, &resets) {
+                    if let Some((route, call)) = dispatch(request, respond, &router, &config, remote_addr, &resets, &extensions) {
                         start(route, call, config.inline_first_poll).await;
                     }
                 }
@@ -147,6 +148,7 @@ fn dispatch<'r>(
     config: &Arc<ServerConfig>,
     remote_addr: Option<SocketAddr>,
     resets: &Arc<Resets>,
+    extensions: &http::Extensions,
 ) -> Option<(&'r Route, ServerCall)> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
@@ -214,7 +216,8 @@ fn dispatch<'r>(
         remote_addr,
     )
     .with_encodings(request_encoding, accept_encoding)
-    .with_resets(resets.clone());
+    .with_resets(resets.clone())
+    .with_extensions(extensions);
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
 }

@@ -337,7 +337,12 @@ impl ServerBuilder {
                             let handshake = crate::transport::tls_accept(&acceptor, io);
                             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
                                 Ok(Ok(io)) => {
-                                    connection::serve(io, peer, router, config, shutdown).await
+                                    // The client's certificates, for every call's extensions.
+                                    let mut extensions = http::Extensions::new();
+                                    if let Some(certs) = io.get_ref().1.peer_certificates() {
+                                        extensions.insert(crate::tls::PeerCertificates(certs.into()));
+                                    }
+                                    connection::serve(io, peer, extensions, router, config, shutdown).await
                                 }
                                 Ok(Err(err)) => tracing::debug!(?peer, %err, "TLS handshake failed"),
                                 Err(_) => tracing::debug!(?peer, "TLS handshake timed out"),
@@ -347,7 +352,8 @@ impl ServerBuilder {
                         continue;
                     }
                     tokio::spawn(async move {
-                        connection::serve(io, peer, router, config, shutdown).await;
+                        let extensions = http::Extensions::new();
+                        connection::serve(io, peer, extensions, router, config, shutdown).await;
                         drop(alive);
                     });
                 }

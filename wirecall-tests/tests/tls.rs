@@ -1,0 +1,218 @@
+//! TLS and mutual TLS over real sockets on 127.0.0.1, with certificates made for the test
+//! (rcgen): the handler reads the client's certificate, clients without a valid one fail
+//! the handshake before any handler runs, and a reloaded server certificate serves new
+//! connections while open ones keep theirs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use tokio::net::TcpListener;
+use wirecall::tls::{self, rustls, PeerCertificates, ReloadableCert};
+use wirecall::{Code, Endpoint, Request, Response, Server, Status};
+use wirecall_tests::greeter::{Greeter, GreeterClient, GreeterServer, HelloReply, HelloRequest};
+
+/// A CA that signs certificates for the test.
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A certificate and its key, in PEM.
+struct Leaf {
+    cert: String,
+    key: String,
+    der: Vec<u8>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        Ca {
+            pem,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for `names` (subject alternative names), signed by this CA.
+    fn sign(&self, names: &[&str]) -> Leaf {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let params = CertificateParams::new(names).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Answers with the hex of the client's leaf certificate; counts the calls it ran.
+struct WhoAmI {
+    calls: Arc<AtomicUsize>,
+}
+
+impl Greeter for WhoAmI {
+    async fn say_hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let leaf = req
+            .extensions()
+            .get::<PeerCertificates>()
+            .and_then(|certs| certs.0.first().map(|c| hex(c.as_ref())))
+            .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+        Ok(Response::new(HelloReply { message: leaf }))
+    }
+}
+
+async fn serve(config: rustls::ServerConfig) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = GreeterServer::new(WhoAmI {
+        calls: calls.clone(),
+    });
+    tokio::spawn(
+        Server::builder()
+            .tls(config)
+            .add_service(service)
+            .serve_with_listener(listener, std::future::pending()),
+    );
+    (addr, calls)
+}
+
+fn client(addr: std::net::SocketAddr, config: rustls::ClientConfig, name: &str) -> GreeterClient {
+    let endpoint = Endpoint::new(format!("https://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .tls(config)
+        .unwrap()
+        .tls_server_name(name)
+        .unwrap();
+    GreeterClient::new(endpoint.connect_lazy())
+}
+
+async fn hello(client: &GreeterClient) -> Result<String, Status> {
+    let call = client.say_hello(HelloRequest { name: "x".into() });
+    let reply = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("answered in time")?;
+    Ok(reply.into_inner().message)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_shows_the_client_certificate_and_refuses_clients_without_one() {
+    let ca = Ca::new("wirecall test CA");
+    let server_cert = ca.sign(&["server.test"]);
+    let alice = ca.sign(&["alice.client.test"]);
+    let stranger_ca = Ca::new("another CA");
+    let mallory = stranger_ca.sign(&["mallory.client.test"]);
+
+    let config = tls::server_config_mtls(
+        server_cert.cert.as_bytes(),
+        server_cert.key.as_bytes(),
+        ca.pem.as_bytes(),
+    )
+    .unwrap();
+    let (addr, calls) = serve(config).await;
+
+    // Alice's certificate reaches the handler.
+    let with_identity = tls::client_config_with_identity(
+        ca.pem.as_bytes(),
+        alice.cert.as_bytes(),
+        alice.key.as_bytes(),
+    )
+    .unwrap();
+    let alice_client = client(addr, with_identity, "server.test");
+    assert_eq!(hello(&alice_client).await.unwrap(), hex(&alice.der));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // No certificate, or one from another CA: the handshake fails, no handler runs.
+    let anonymous = client(
+        addr,
+        tls::client_config(ca.pem.as_bytes()).unwrap(),
+        "server.test",
+    );
+    let err = hello(&anonymous).await.expect_err("no client certificate");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let stranger = tls::client_config_with_identity(
+        ca.pem.as_bytes(),
+        mallory.cert.as_bytes(),
+        mallory.key.as_bytes(),
+    )
+    .unwrap();
+    let err = hello(&client(addr, stranger, "server.test"))
+        .await
+        .expect_err("a certificate of another CA");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "no handler ran for refused clients"
+    );
+
+    // And a client that does not trust the server's CA refuses the server.
+    let distrusting = tls::client_config_with_identity(
+        stranger_ca.pem.as_bytes(),
+        alice.cert.as_bytes(),
+        alice.key.as_bytes(),
+    )
+    .unwrap();
+    let err = hello(&client(addr, distrusting, "server.test"))
+        .await
+        .expect_err("an untrusted server");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_certificate_serves_new_connections() {
+    let ca = Ca::new("wirecall test CA");
+    let first = ca.sign(&["first.test"]);
+    let second = ca.sign(&["second.test"]);
+    let alice = ca.sign(&["alice.client.test"]);
+    let cert = ReloadableCert::new(first.cert.as_bytes(), first.key.as_bytes()).unwrap();
+    let config = tls::server_config_reloadable(&cert, Some(ca.pem.as_bytes())).unwrap();
+    let (addr, _calls) = serve(config).await;
+    let identity = || {
+        tls::client_config_with_identity(
+            ca.pem.as_bytes(),
+            alice.cert.as_bytes(),
+            alice.key.as_bytes(),
+        )
+        .unwrap()
+    };
+
+    let before = client(addr, identity(), "first.test");
+    hello(&before).await.expect("the first certificate");
+
+    cert.reload(second.cert.as_bytes(), second.key.as_bytes())
+        .unwrap();
+    hello(&client(addr, identity(), "second.test"))
+        .await
+        .expect("new connections get the second certificate");
+    let err = hello(&client(addr, identity(), "first.test"))
+        .await
+        .expect_err("the first certificate is gone for new connections");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    hello(&before)
+        .await
+        .expect("the open connection keeps its certificate");
+
+    // A broken reload keeps the current certificate.
+    let reload = cert.reload(b"not a certificate", second.key.as_bytes());
+    assert!(reload.is_err());
+    hello(&client(addr, identity(), "second.test"))
+        .await
+        .expect("still the second certificate");
+}
