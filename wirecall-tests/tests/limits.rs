@@ -148,3 +148,72 @@ async fn paced_resets_of_running_calls_hit_the_reset_limit() {
         .await
         .expect("other connections are served");
 }
+
+/// A raw HTTP/2 connection to `addr`; resolves with how the server ended it.
+async fn raw_connection(
+    addr: std::net::SocketAddr,
+) -> tokio::task::JoinHandle<Result<(), h2::Error>> {
+    let io = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(async move {
+        let result = connection.await;
+        drop(sender);
+        result
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_get_goaway_and_clients_reconnect() {
+    let idle = Duration::from_millis(200);
+    let server = common::start_with(|b| b.max_connection_idle(idle)).await;
+    let started = std::time::Instant::now();
+    let ended = bounded("an idle connection", raw_connection(server.addr).await)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    // GOAWAY NO_ERROR, then the server closes: the connection ends without an error.
+    assert!(ended.is_ok(), "{ended:?}");
+    assert!(took >= idle && took < idle * 3, "closed after {took:?}");
+
+    // A channel's next call simply reconnects; a call in flight keeps the connection.
+    let client = server.client();
+    bounded("first", client.unary(echo("first")))
+        .await
+        .expect("served");
+    let long = common::sleeping("long", 500);
+    bounded("a call longer than the idle limit", client.unary(long))
+        .await
+        .expect("a busy connection is not idle");
+    bounded("after", client.unary(echo("after")))
+        .await
+        .expect("served again, on a new connection if need be");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_connections_are_drained_then_closed_after_the_grace() {
+    let (age, grace) = (Duration::from_millis(200), Duration::from_millis(300));
+    let server = common::start_with(|b| b.max_connection_age(age, grace)).await;
+    let client = server.client();
+    // Started before the age: 100 ms fits in the grace, 2 s does not.
+    let short = tokio::spawn({
+        let client = client.clone();
+        async move { client.unary(common::sleeping("short", 250)).await }
+    });
+    let long = tokio::spawn({
+        let client = client.clone();
+        async move { client.unary(common::sleeping("long", 2_000)).await }
+    });
+    bounded("short", short)
+        .await
+        .unwrap()
+        .expect("a call that ends within the grace completes");
+    let err = bounded("long", long)
+        .await
+        .unwrap()
+        .expect_err("cut off at the end of the grace");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    // The channel moves to a new connection by itself.
+    bounded("after", client.unary(echo("after")))
+        .await
+        .expect("served on a new connection");
+}

@@ -90,7 +90,7 @@ impl fmt::Display for TraceParent {
 }
 
 /// A non-zero id, unpredictable across processes and unique within one.
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! {
         static SEED: RandomState = RandomState::new();

@@ -449,6 +449,15 @@ impl Drop for TestServer {
     }
 }
 
+/// A request whose handler sleeps `ms` (and announces its start) before answering.
+pub fn sleeping(message: &str, ms: i32) -> EchoRequest {
+    EchoRequest {
+        message: message.to_owned(),
+        sleep_ms: ms,
+        ..EchoRequest::default()
+    }
+}
+
 /// An `EchoRequest` carrying only `message`.
 pub fn echo(message: &str) -> EchoRequest {
     EchoRequest {

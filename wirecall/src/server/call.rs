@@ -61,6 +61,8 @@ pub struct ServerCall {
     observer: Option<Box<Observer>>,
     /// The connection's count of client-cancelled calls (rapid-reset protection).
     resets: Option<Arc<super::resets::Resets>>,
+    /// Counts this call as in flight on its connection (max_connection_idle).
+    _in_flight: Option<super::activity::InFlight>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -110,6 +112,7 @@ impl ServerCall {
             request_encoding: None,
             accept_encoding: None,
             resets: None,
+            _in_flight: None,
         }
     }
 
@@ -237,6 +240,12 @@ impl ServerCall {
         if !extensions.is_empty() {
             self.extensions = extensions.clone();
         }
+        self
+    }
+
+    /// Counts the call as in flight on its connection until it ends.
+    pub(crate) fn with_in_flight(mut self, in_flight: Option<super::activity::InFlight>) -> Self {
+        self._in_flight = in_flight;
         self
     }
 

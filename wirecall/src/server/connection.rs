@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -16,6 +16,7 @@ use http::{Method, Request, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+use super::activity::Activity;
 use super::resets::Resets;
 use super::router::{Route, Router};
 use super::send::send_trailers_only;
@@ -28,6 +29,17 @@ use crate::Status;
 /// How long a closing connection keeps reading what its peer still sends (see
 /// `Flusher::linger`).
 const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What every call of one connection shares.
+struct Peer {
+    remote_addr: Option<SocketAddr>,
+    /// Its client-cancelled calls (rapid-reset protection).
+    resets: Arc<Resets>,
+    /// Put in every call's request extensions (the TLS client's certificates).
+    extensions: http::Extensions,
+    /// Its calls in flight, when max_connection_idle needs them.
+    activity: Option<Arc<Activity>>,
+}
 
 /// The server's two shutdown signals, as a connection sees them.
 pub(crate) struct Shutdown {
@@ -90,6 +102,27 @@ pub(crate) async fn serve<IO>(
             None => crate::keepalive::Ended::Closed,
         }
     });
+    // max_connection_idle: a look every quarter of the limit at the connection's calls.
+    let activity = config.max_connection_idle.map(|_| Activity::new());
+    let peer = Peer {
+        remote_addr,
+        resets: resets.clone(),
+        extensions,
+        activity: activity.clone(),
+    };
+    let idle_limit = config
+        .max_connection_idle
+        .unwrap_or(Duration::from_secs(3600));
+    let mut idle_check = tokio::time::interval(idle_limit / 4);
+    // max_connection_age: GOAWAY at the age (±10%), closed after the grace.
+    let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+    let (age_at, age_grace) = match config.max_connection_age {
+        Some((age, grace)) => (Instant::now() + jittered(age), grace),
+        None => (far, Duration::ZERO),
+    };
+    let mut age = pin!(tokio::time::sleep_until(age_at.into()));
+    let mut aged = config.max_connection_age.is_none();
+    let mut age_goaway_sent = false;
     loop {
         tokio::select! {
             next = poll_fn(|cx| flusher.turn(cx, |cx| conn.poll_accept(cx))) => match next {
@@ -102,7 +135,7 @@ pub(crate) async fn serve<IO>(
                         }
                         continue;
                     }
-                    if let Some((route, call)) = dispatch(request, respond, &router, &config, remote_addr, &resets, &extensions) {
+                    if let Some((route, call)) = dispatch(request, respond, &router, &config, &peer) {
                         start(route, call, config.inline_first_poll).await;
                     }
                 }
@@ -116,6 +149,27 @@ pub(crate) async fn serve<IO>(
                 closing = true;
                 if changed.is_ok() {
                     conn.graceful_shutdown();
+                }
+            }
+            _ = idle_check.tick(), if activity.is_some() && !closing => {
+                let idle_since = activity.as_ref().and_then(|a| a.idle_since());
+                if idle_since.is_some_and(|since| since.elapsed() >= idle_limit) {
+                    tracing::debug!(?remote_addr, ?idle_limit, "idle connection: GOAWAY");
+                    closing = true;
+                    conn.graceful_shutdown();
+                }
+            }
+            () = &mut age, if !aged => {
+                if age_goaway_sent {
+                    // The grace after the age is over.
+                    aged = true;
+                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+                } else {
+                    tracing::debug!(?remote_addr, "connection at its maximum age: GOAWAY");
+                    age_goaway_sent = true;
+                    closing = true;
+                    conn.graceful_shutdown();
+                    age.as_mut().reset((Instant::now() + age_grace).into());
                 }
             }
             ended = &mut keepalive, if watching => {
@@ -146,10 +200,9 @@ fn dispatch<'r>(
     mut respond: SendResponse<Bytes>,
     router: &'r Router,
     config: &Arc<ServerConfig>,
-    remote_addr: Option<SocketAddr>,
-    resets: &Arc<Resets>,
-    extensions: &http::Extensions,
+    peer: &Peer,
 ) -> Option<(&'r Route, ServerCall)> {
+    let remote_addr = peer.remote_addr;
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
         tracing::debug!(method = %parts.method, "rejecting non-POST request");
@@ -216,10 +269,17 @@ fn dispatch<'r>(
         remote_addr,
     )
     .with_encodings(request_encoding, accept_encoding)
-    .with_resets(resets.clone())
-    .with_extensions(extensions);
+    .with_resets(peer.resets.clone())
+    .with_extensions(&peer.extensions)
+    .with_in_flight(peer.activity.as_ref().map(|a| a.start()));
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
+}
+
+/// `age`, 10% more or less at random.
+fn jittered(age: Duration) -> Duration {
+    let unit = (crate::trace::random_u64() % 2001) as f64 / 1000.0 - 1.0; // -1.0..=1.0
+    age.mul_f64(1.0 + 0.1 * unit)
 }
 
 /// Starts a routed call: its first poll here, on this connection's task, when `inline`

@@ -9,6 +9,7 @@
 //! # }
 //! ```
 
+mod activity;
 mod call;
 mod connection;
 mod resets;
@@ -60,6 +61,10 @@ pub(crate) struct ServerConfig {
     pub(crate) max_resets: resets::ResetLimit,
     /// Connections served at once; more wait in the listen backlog.
     pub(crate) max_connections: usize,
+    /// GOAWAY to a connection without calls for this long.
+    pub(crate) max_connection_idle: Option<Duration>,
+    /// GOAWAY to a connection this old (±10%), then close it after the grace.
+    pub(crate) max_connection_age: Option<(Duration, Duration)>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +80,8 @@ impl Default for ServerConfig {
             keepalive: None,
             max_resets: resets::ResetLimit::default(),
             max_connections: 10_000,
+            max_connection_idle: None,
+            max_connection_age: None,
         }
     }
 }
@@ -189,6 +196,23 @@ impl ServerBuilder {
     /// accepting until one closes; new clients wait in the listen backlog meanwhile.
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.config.max_connections = limit.max(1);
+        self
+    }
+
+    /// Sends GOAWAY to a connection that has had no call for `idle` (off by default): its
+    /// client reconnects when it next needs to, and idle sockets do not pile up.
+    pub fn max_connection_idle(mut self, idle: Duration) -> Self {
+        self.config.max_connection_idle = Some(idle);
+        self
+    }
+
+    /// Sends GOAWAY to a connection once it is `age` old (give or take 10%, so that
+    /// connections opened together do not all leave together), then closes it `grace`
+    /// later whatever it still has in flight (off by default). Clients reconnect, to this
+    /// server or, behind a balancer, to another: the way to spread long-lived clients over
+    /// new backends.
+    pub fn max_connection_age(mut self, age: Duration, grace: Duration) -> Self {
+        self.config.max_connection_age = Some((age, grace));
         self
     }
 
