@@ -216,3 +216,106 @@ async fn a_reloaded_certificate_serves_new_connections() {
         .await
         .expect("still the second certificate");
 }
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The venv's Python with grpcio, installed by scripts/install-peers.sh if missing.
+fn python() -> std::path::PathBuf {
+    let python = root().join("target/peers/venv/bin/python");
+    if !python.exists() {
+        let status = std::process::Command::new("bash")
+            .arg("scripts/install-peers.sh")
+            .current_dir(root())
+            .status()
+            .expect("run scripts/install-peers.sh");
+        assert!(status.success(), "scripts/install-peers.sh failed");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpcio_client_over_mutual_tls() {
+    let ca = Ca::new("wirecall test CA");
+    let server_cert = ca.sign(&["server.test"]);
+    let bob = ca.sign(&["bob.client.test"]);
+    let config = tls::server_config_mtls(
+        server_cert.cert.as_bytes(),
+        server_cert.key.as_bytes(),
+        ca.pem.as_bytes(),
+    )
+    .unwrap();
+    let (addr, calls) = serve(config).await;
+
+    // The certificates as files, and greeter stubs made by grpcio-tools, in a scratch dir.
+    let dir = root().join(format!("target/tls-grpcio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, pem) in [
+        ("ca.pem", &ca.pem),
+        ("bob.pem", &bob.cert),
+        ("bob.key", &bob.key),
+    ] {
+        std::fs::write(dir.join(name), pem).unwrap();
+    }
+    let python = python();
+    let proto = root().join("wirecall-tests/proto");
+    let generated = std::process::Command::new(&python)
+        .args(["-m", "grpc_tools.protoc", "-I"])
+        .arg(&proto)
+        .arg(format!("--python_out={}", dir.display()))
+        .arg(format!("--grpc_python_out={}", dir.display()))
+        .arg(proto.join("greeter.proto"))
+        .status()
+        .unwrap();
+    assert!(generated.success(), "grpc_tools.protoc failed");
+
+    let scratch = dir.clone();
+    let run = move |with_cert: bool| {
+        let dir = &scratch;
+        let mut command = std::process::Command::new(&python);
+        command
+            .arg(root().join("wirecall-tests/peers/mtls_client.py"))
+            .arg(format!("--addr=127.0.0.1:{}", addr.port()))
+            .arg(format!("--ca={}", dir.join("ca.pem").display()))
+            .arg("--name=server.test")
+            .env("GREETER_PY_GEN", &dir);
+        if with_cert {
+            command
+                .arg(format!("--cert={}", dir.join("bob.pem").display()))
+                .arg(format!("--key={}", dir.join("bob.key").display()));
+        }
+        command
+    };
+    let output = tokio::task::spawn_blocking(move || {
+        let with = run(true).output().unwrap();
+        let without = run(false).output().unwrap();
+        (with, without)
+    })
+    .await
+    .unwrap();
+    let (with, without) = output;
+    let with_out = String::from_utf8_lossy(&with.stdout);
+    assert_eq!(
+        with_out.trim(),
+        format!("OK {}", hex(&bob.der)),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let without_out = String::from_utf8_lossy(&without.stdout);
+    assert_eq!(
+        without_out.trim(),
+        "ERR UNAVAILABLE",
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "only the client with a certificate got in"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

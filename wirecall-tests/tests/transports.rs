@@ -196,3 +196,22 @@ async fn an_in_process_fake_stands_in_for_a_service() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(err.message(), "name is required");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_serves_every_pattern() {
+    let listener = match tokio::net::TcpListener::bind("[::1]:0").await {
+        Ok(listener) => listener,
+        // A machine without IPv6 has nothing to test here.
+        Err(err) if err.kind() == std::io::ErrorKind::AddrNotAvailable => return,
+        Err(err) => panic!("bind [::1]:0: {err}"),
+    };
+    let port = listener.local_addr().unwrap().port();
+    let (service, _events) = common::echo_with_events();
+    tokio::spawn(
+        Server::builder()
+            .add_service(service)
+            .serve_with_listener(listener, std::future::pending()),
+    );
+    let endpoint = wirecall::Endpoint::new(format!("http://[::1]:{port}")).unwrap();
+    every_pattern(&EchoClient::new(endpoint.connect_lazy())).await;
+}
