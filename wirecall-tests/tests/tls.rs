@@ -282,7 +282,7 @@ async fn a_grpcio_client_over_mutual_tls() {
             .arg(format!("--addr=127.0.0.1:{}", addr.port()))
             .arg(format!("--ca={}", dir.join("ca.pem").display()))
             .arg("--name=server.test")
-            .env("GREETER_PY_GEN", &dir);
+            .env("GREETER_PY_GEN", dir);
         if with_cert {
             command
                 .arg(format!("--cert={}", dir.join("bob.pem").display()))
