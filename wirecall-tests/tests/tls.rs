@@ -319,3 +319,19 @@ async fn a_grpcio_client_over_mutual_tls() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_roots_load_and_do_not_trust_a_private_ca() {
+    let config = tls::client_config_system_roots().expect("the system store has CAs");
+    // Our test CA is in no system store: the handshake fails, no handler runs.
+    let ca = Ca::new("wirecall test CA");
+    let server_cert = ca.sign(&["server.test"]);
+    let server =
+        tls::server_config(server_cert.cert.as_bytes(), server_cert.key.as_bytes()).unwrap();
+    let (addr, calls) = serve(server).await;
+    let err = hello(&client(addr, config, "server.test"))
+        .await
+        .expect_err("a private CA is not trusted");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}

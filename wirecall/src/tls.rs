@@ -201,6 +201,33 @@ pub fn client_config(ca_pem: &[u8]) -> Result<rustls::ClientConfig, TlsError> {
     Ok(config)
 }
 
+/// A client configuration trusting the operating system's certificate store (on Debian,
+/// `/etc/ssl/certs`; `SSL_CERT_FILE` / `SSL_CERT_DIR` override it), with ALPN `h2`: for
+/// servers with publicly issued certificates. Certificates of the store that do not parse
+/// are skipped; none at all is an error.
+pub fn client_config_system_roots() -> Result<rustls::ClientConfig, TlsError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found
+            .errors
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        return Err(TlsError(format!(
+            "no usable certificate in the system store {why}"
+        )));
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
+}
+
 /// Like [`client_config`], presenting the PEM certificate chain and key to servers that
 /// ask for one (mutual TLS).
 pub fn client_config_with_identity(
