@@ -55,6 +55,16 @@ impl Ca {
     }
 }
 
+/// A client configuration trusting `trusted` and presenting `leaf`.
+fn identity(trusted: &Ca, leaf: &Leaf) -> rustls::ClientConfig {
+    tls::client_config_with_identity(
+        trusted.pem.as_bytes(),
+        leaf.cert.as_bytes(),
+        leaf.key.as_bytes(),
+    )
+    .unwrap()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -128,12 +138,7 @@ async fn mutual_tls_shows_the_client_certificate_and_refuses_clients_without_one
     let (addr, calls) = serve(config).await;
 
     // Alice's certificate reaches the handler.
-    let with_identity = tls::client_config_with_identity(
-        ca.pem.as_bytes(),
-        alice.cert.as_bytes(),
-        alice.key.as_bytes(),
-    )
-    .unwrap();
+    let with_identity = identity(&ca, &alice);
     let alice_client = client(addr, with_identity, "server.test");
     assert_eq!(hello(&alice_client).await.unwrap(), hex(&alice.der));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -146,12 +151,7 @@ async fn mutual_tls_shows_the_client_certificate_and_refuses_clients_without_one
     );
     let err = hello(&anonymous).await.expect_err("no client certificate");
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
-    let stranger = tls::client_config_with_identity(
-        ca.pem.as_bytes(),
-        mallory.cert.as_bytes(),
-        mallory.key.as_bytes(),
-    )
-    .unwrap();
+    let stranger = identity(&ca, &mallory);
     let err = hello(&client(addr, stranger, "server.test"))
         .await
         .expect_err("a certificate of another CA");
@@ -163,12 +163,7 @@ async fn mutual_tls_shows_the_client_certificate_and_refuses_clients_without_one
     );
 
     // And a client that does not trust the server's CA refuses the server.
-    let distrusting = tls::client_config_with_identity(
-        stranger_ca.pem.as_bytes(),
-        alice.cert.as_bytes(),
-        alice.key.as_bytes(),
-    )
-    .unwrap();
+    let distrusting = identity(&stranger_ca, &alice);
     let err = hello(&client(addr, distrusting, "server.test"))
         .await
         .expect_err("an untrusted server");
@@ -184,24 +179,16 @@ async fn a_reloaded_certificate_serves_new_connections() {
     let cert = ReloadableCert::new(first.cert.as_bytes(), first.key.as_bytes()).unwrap();
     let config = tls::server_config_reloadable(&cert, Some(ca.pem.as_bytes())).unwrap();
     let (addr, _calls) = serve(config).await;
-    let identity = || {
-        tls::client_config_with_identity(
-            ca.pem.as_bytes(),
-            alice.cert.as_bytes(),
-            alice.key.as_bytes(),
-        )
-        .unwrap()
-    };
 
-    let before = client(addr, identity(), "first.test");
+    let before = client(addr, identity(&ca, &alice), "first.test");
     hello(&before).await.expect("the first certificate");
 
     cert.reload(second.cert.as_bytes(), second.key.as_bytes())
         .unwrap();
-    hello(&client(addr, identity(), "second.test"))
+    hello(&client(addr, identity(&ca, &alice), "second.test"))
         .await
         .expect("new connections get the second certificate");
-    let err = hello(&client(addr, identity(), "first.test"))
+    let err = hello(&client(addr, identity(&ca, &alice), "first.test"))
         .await
         .expect_err("the first certificate is gone for new connections");
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
@@ -212,7 +199,7 @@ async fn a_reloaded_certificate_serves_new_connections() {
     // A broken reload keeps the current certificate.
     let reload = cert.reload(b"not a certificate", second.key.as_bytes());
     assert!(reload.is_err());
-    hello(&client(addr, identity(), "second.test"))
+    hello(&client(addr, identity(&ca, &alice), "second.test"))
         .await
         .expect("still the second certificate");
 }
