@@ -30,6 +30,8 @@
 //! }
 //! ```
 
+pub mod certs;
+
 /// `package greeter`, the quick start's service.
 #[allow(missing_docs, clippy::all)]
 pub mod greeter {
