@@ -60,7 +60,9 @@ fn sleeping(message: &str, ms: i32) -> EchoRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_with_keepalive_gives_up_on_a_silent_server() {
-    let mut server = common::start().await;
+    // The server's ping policy must allow a ping every 100 ms.
+    let mut server =
+        common::start_with(|b| b.keepalive_policy(Duration::from_millis(50), true)).await;
     let (relay, freeze) = frozen_relay(server.addr).await;
     let channel = Endpoint::new(format!("http://{relay}"))
         .unwrap()
@@ -120,4 +122,52 @@ async fn a_server_with_keepalive_drops_the_calls_of_a_silent_client() {
         took < Duration::from_millis(1_500),
         "noticed after {took:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pinging_too_often_gets_goaway_enhance_your_calm() {
+    // The default policy: one ping per 5 minutes while calls are open, two forgiven.
+    let mut server = common::start().await;
+    let io = TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, mut connection) = h2::client::handshake(io).await.unwrap();
+    let mut pings = connection.ping_pong().expect("the first ping_pong");
+    let connection = tokio::spawn(connection);
+    // One call held open, so the client "has calls" (its handler sleeps).
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "http://{}/wirecall.test.echo.Echo/Unary",
+            server.addr
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (_response, mut body) = sender.send_request(request, false).unwrap();
+    let message = prost::Message::encode_to_vec(&sleeping("held", 10_000));
+    let mut framed = vec![0];
+    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&message);
+    body.send_data(framed.into(), true).unwrap();
+    assert_eq!(server.next_event().await, Event::Started("held".into()));
+
+    // Pings back to back: the fourth is one too many.
+    let mut answered = 0;
+    for _ in 0..10 {
+        match pings.ping(h2::Ping::opaque()).await {
+            Ok(_) => answered += 1,
+            Err(_) => break,
+        }
+    }
+    let ended = bounded("the pinging connection", connection)
+        .await
+        .unwrap()
+        .expect_err("GOAWAY");
+    assert_eq!(
+        ended.reason(),
+        Some(h2::Reason::ENHANCE_YOUR_CALM),
+        "{ended:?}"
+    );
+    assert!(ended.is_go_away() && ended.is_remote(), "{ended:?}");
+    assert!(answered <= 4, "{answered} pings answered before the GOAWAY");
 }

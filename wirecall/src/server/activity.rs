@@ -26,6 +26,11 @@ impl Activity {
         InFlight(self.clone())
     }
 
+    /// Whether a call is in flight.
+    pub(crate) fn has_calls(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0
+    }
+
     /// Since when the connection has had no call, or `None` while it has some.
     pub(crate) fn idle_since(&self) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) > 0 {

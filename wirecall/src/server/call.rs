@@ -61,7 +61,7 @@ pub struct ServerCall {
     observer: Option<Box<Observer>>,
     /// The connection's count of client-cancelled calls (rapid-reset protection).
     resets: Option<Arc<super::resets::Resets>>,
-    /// Counts this call as in flight on its connection (max_connection_idle).
+    /// Counts this call as in flight on its connection (ping policy, max_connection_idle).
     _in_flight: Option<super::activity::InFlight>,
 }
 
@@ -244,8 +244,8 @@ impl ServerCall {
     }
 
     /// Counts the call as in flight on its connection until it ends.
-    pub(crate) fn with_in_flight(mut self, in_flight: Option<super::activity::InFlight>) -> Self {
-        self._in_flight = in_flight;
+    pub(crate) fn with_in_flight(mut self, in_flight: super::activity::InFlight) -> Self {
+        self._in_flight = Some(in_flight);
         self
     }
 

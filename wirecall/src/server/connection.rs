@@ -4,6 +4,7 @@
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 use super::activity::Activity;
+use super::ping_policy::PingWatch;
 use super::resets::Resets;
 use super::router::{Route, Router};
 use super::send::send_trailers_only;
@@ -37,8 +39,30 @@ struct Peer {
     resets: Arc<Resets>,
     /// Put in every call's request extensions (the TLS client's certificates).
     extensions: http::Extensions,
-    /// Its calls in flight, when max_connection_idle needs them.
-    activity: Option<Arc<Activity>>,
+    /// Its calls in flight.
+    activity: Arc<Activity>,
+}
+
+/// The ping policy's view of a connection's bytes.
+struct PingObserver {
+    watch: PingWatch,
+    activity: Arc<Activity>,
+    abuse: Arc<AtomicBool>,
+}
+
+impl crate::transport::Observe for PingObserver {
+    fn read(&mut self, bytes: &[u8]) {
+        if self
+            .watch
+            .read(bytes, Instant::now(), self.activity.has_calls())
+        {
+            self.abuse.store(true, Ordering::Release);
+        }
+    }
+
+    fn wrote(&mut self, bytes: &[u8]) {
+        self.watch.wrote(bytes);
+    }
 }
 
 /// The server's two shutdown signals, as a connection sees them.
@@ -73,7 +97,16 @@ pub(crate) async fn serve<IO>(
         .data_frame_budget(config.limits.initial_connection_window_size as usize);
     // One socket write per turn of this task (see transport::coalesce): every poll of h2
     // below ends with the flusher.
-    let (io, flusher) = crate::transport::coalesce(io);
+    // The calls in flight (for the ping policy and max_connection_idle), and the ping
+    // policy watching the connection's bytes.
+    let activity = Activity::new();
+    let pinged_too_often = Arc::new(AtomicBool::new(false));
+    let watch = PingObserver {
+        watch: PingWatch::new(config.ping_policy),
+        activity: activity.clone(),
+        abuse: pinged_too_often.clone(),
+    };
+    let (io, flusher) = crate::transport::coalesce_observed(io, Some(Box::new(watch)));
     let mut handshake = pin!(builder.handshake::<_, Bytes>(io));
     let handshake = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)));
     let mut conn = match handshake.await {
@@ -103,7 +136,6 @@ pub(crate) async fn serve<IO>(
         }
     });
     // max_connection_idle: a look every quarter of the limit at the connection's calls.
-    let activity = config.max_connection_idle.map(|_| Activity::new());
     let peer = Peer {
         remote_addr,
         resets: resets.clone(),
@@ -125,7 +157,17 @@ pub(crate) async fn serve<IO>(
     let mut age_goaway_sent = false;
     loop {
         tokio::select! {
-            next = poll_fn(|cx| flusher.turn(cx, |cx| conn.poll_accept(cx))) => match next {
+            next = poll_fn(|cx| flusher.turn(cx, |cx| {
+                let next = conn.poll_accept(cx);
+                if pinged_too_often.swap(false, Ordering::AcqRel) && !calmed {
+                    calmed = true;
+                    tracing::warn!(?remote_addr, policy = ?config.ping_policy, "too many pings: GOAWAY ENHANCE_YOUR_CALM");
+                    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    // h2 sends it on its next poll.
+                    cx.waker().wake_by_ref();
+                }
+                next
+            })) => match next {
                 Some(Ok((request, respond))) => {
                     if resets.exceeded(Instant::now()) {
                         if !calmed {
@@ -151,8 +193,8 @@ pub(crate) async fn serve<IO>(
                     conn.graceful_shutdown();
                 }
             }
-            _ = idle_check.tick(), if activity.is_some() && !closing => {
-                let idle_since = activity.as_ref().and_then(|a| a.idle_since());
+            _ = idle_check.tick(), if config.max_connection_idle.is_some() && !closing => {
+                let idle_since = activity.idle_since();
                 if idle_since.is_some_and(|since| since.elapsed() >= idle_limit) {
                     tracing::debug!(?remote_addr, ?idle_limit, "idle connection: GOAWAY");
                     closing = true;
@@ -271,7 +313,7 @@ fn dispatch<'r>(
     .with_encodings(request_encoding, accept_encoding)
     .with_resets(peer.resets.clone())
     .with_extensions(&peer.extensions)
-    .with_in_flight(peer.activity.as_ref().map(|a| a.start()));
+    .with_in_flight(peer.activity.start());
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
 }

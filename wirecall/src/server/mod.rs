@@ -12,6 +12,7 @@
 mod activity;
 mod call;
 mod connection;
+mod ping_policy;
 mod resets;
 mod router;
 mod send;
@@ -61,6 +62,8 @@ pub(crate) struct ServerConfig {
     pub(crate) max_resets: resets::ResetLimit,
     /// Connections served at once; more wait in the listen backlog.
     pub(crate) max_connections: usize,
+    /// How often clients may ping (keepalive enforcement).
+    pub(crate) ping_policy: ping_policy::PingPolicy,
     /// GOAWAY to a connection without calls for this long.
     pub(crate) max_connection_idle: Option<Duration>,
     /// GOAWAY to a connection this old (±10%), then close it after the grace.
@@ -80,6 +83,7 @@ impl Default for ServerConfig {
             keepalive: None,
             max_resets: resets::ResetLimit::default(),
             max_connections: 10_000,
+            ping_policy: ping_policy::PingPolicy::default(),
             max_connection_idle: None,
             max_connection_age: None,
         }
@@ -196,6 +200,19 @@ impl ServerBuilder {
     /// accepting until one closes; new clients wait in the listen backlog meanwhile.
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.config.max_connections = limit.max(1);
+        self
+    }
+
+    /// How often clients may ping, as grpc-go's keepalive enforcement (default: once per
+    /// 5 minutes while the client has calls, once per 2 hours without). Pings right after
+    /// the server sent data are always fine (clients probe bandwidth that way); past two
+    /// pings too soon the connection gets GOAWAY `ENHANCE_YOUR_CALM`. Clients that ping
+    /// more often ([`crate::Endpoint::keepalive`]) need a server configured for them.
+    pub fn keepalive_policy(mut self, min_interval: Duration, permit_without_calls: bool) -> Self {
+        self.config.ping_policy = ping_policy::PingPolicy {
+            min_interval,
+            permit_without_calls,
+        };
         self
     }
 

@@ -22,10 +22,18 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// How many buffered bytes make a write happen without waiting for the end of the turn.
 pub(crate) const FLUSH_AT: usize = 64 * 1024;
 
+/// Sees the bytes of a connection go by, both ways (the server's ping policy).
+pub(crate) trait Observe: Send {
+    /// Bytes read from the peer.
+    fn read(&mut self, bytes: &[u8]);
+    /// Bytes handed to the socket (or its buffer), in order.
+    fn wrote(&mut self, bytes: &[u8]);
+}
+
 /// The socket and what is waiting to be written to it.
-#[derive(Debug)]
 struct Shared<IO> {
     io: IO,
+    observer: Option<Box<dyn Observe>>,
     buf: Vec<u8>,
     /// Bytes of `buf` already written.
     written: usize,
@@ -63,6 +71,14 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
     }
 }
 
+impl<IO> std::fmt::Debug for Shared<IO> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("pending", &(self.buf.len() - self.written))
+            .finish_non_exhaustive()
+    }
+}
+
 /// The socket as h2 sees it; see the [module docs](self).
 #[derive(Debug)]
 pub(crate) struct Coalesced<IO> {
@@ -77,8 +93,17 @@ pub(crate) struct Flusher<IO> {
 
 /// Wraps `io`; drive the returned [`Flusher`] from the same task as the connection.
 pub(crate) fn coalesce<IO>(io: IO) -> (Coalesced<IO>, Flusher<IO>) {
+    coalesce_observed(io, None)
+}
+
+/// Like [`coalesce`], with `observer` shown every byte read and written.
+pub(crate) fn coalesce_observed<IO>(
+    io: IO,
+    observer: Option<Box<dyn Observe>>,
+) -> (Coalesced<IO>, Flusher<IO>) {
     let shared = Arc::new(Mutex::new(Shared {
         io,
+        observer,
         buf: Vec::new(),
         written: 0,
         failed: None,
@@ -191,7 +216,12 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Coalesced<IO> {
     ) -> Poll<io::Result<()>> {
         let mut shared = lock(&self.shared);
         shared.check()?;
-        Pin::new(&mut shared.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = ready!(Pin::new(&mut shared.io).poll_read(cx, buf));
+        if let Some(observer) = &mut shared.observer {
+            observer.read(&buf.filled()[before..]);
+        }
+        Poll::Ready(result)
     }
 }
 
@@ -215,10 +245,23 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Coalesced<IO> {
         ready!(shared.poll_room(cx, len))?;
         if shared.pending() == 0 && len >= FLUSH_AT {
             // Too large to be worth a copy: straight to the socket.
-            return Pin::new(&mut shared.io).poll_write_vectored(cx, data);
+            let n = ready!(Pin::new(&mut shared.io).poll_write_vectored(cx, data))?;
+            if let Some(observer) = &mut shared.observer {
+                let mut left = n;
+                for slice in data {
+                    let take = left.min(slice.len());
+                    observer.wrote(&slice[..take]);
+                    left -= take;
+                }
+            }
+            return Poll::Ready(Ok(n));
         }
+        let shared = &mut *shared;
         for slice in data {
             shared.buf.extend_from_slice(slice);
+            if let Some(observer) = &mut shared.observer {
+                observer.wrote(slice);
+            }
         }
         Poll::Ready(Ok(len))
     }

@@ -4,7 +4,7 @@
 
 mod coalesce;
 
-pub(crate) use coalesce::coalesce;
+pub(crate) use coalesce::{coalesce, coalesce_observed, Observe};
 
 use std::io;
 use std::net::SocketAddr;
