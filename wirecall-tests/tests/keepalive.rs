@@ -171,3 +171,55 @@ async fn a_client_pinging_too_often_gets_goaway_enhance_your_calm() {
     assert!(ended.is_go_away() && ended.is_remote(), "{ended:?}");
     assert!(answered <= 4, "{answered} pings answered before the GOAWAY");
 }
+
+/// A relay to `server` for any number of connections; counts the connections it relays.
+async fn counting_relay(
+    server: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut upstream = TcpStream::connect(server).await.unwrap();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// Makes a call, stays idle for ten keepalive intervals, makes another; returns how many
+/// connections that took against a server with the default ping policy.
+async fn connections_for_an_idle_gap(while_idle: bool) -> usize {
+    let server = common::start().await;
+    let (relay, connections) = counting_relay(server.addr).await;
+    let channel = Endpoint::new(format!("http://{relay}"))
+        .unwrap()
+        .keepalive(Duration::from_millis(30), Duration::from_secs(1))
+        .keepalive_while_idle(while_idle)
+        .connect_lazy();
+    let client = EchoClient::new(channel);
+    bounded("before", client.unary(echo("before")))
+        .await
+        .unwrap();
+    // The gap is the point: time without calls, during which pings would go out.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bounded("after", client.unary(echo("after"))).await.unwrap();
+    connections.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_does_not_ping_an_idle_connection_unless_told_to() {
+    // Silent while idle: the server has nothing to object to, one connection serves both.
+    assert_eq!(connections_for_an_idle_gap(false).await, 1);
+    // Pinging while idle breaks the default policy (2 hours without calls): the server
+    // sends GOAWAY ENHANCE_YOUR_CALM and the second call needs a new connection.
+    assert_eq!(connections_for_an_idle_gap(true).await, 2);
+}

@@ -43,6 +43,8 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     hook: Option<MessageHook>,
     /// Client side: the call's interceptors, told how the stream ended.
     observer: Option<Box<ClientObserver>>,
+    /// Client side: counts the call on its connection while the stream lives.
+    in_flight: Option<crate::client::InFlight>,
     _message: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -93,6 +95,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             sender: None,
             hook: None,
             observer: None,
+            in_flight: None,
             _message: std::marker::PhantomData,
         }
     }
@@ -132,6 +135,11 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     pub(crate) fn set_sender(&mut self, sender: RequestSender) {
         self.sender = Some(sender);
+    }
+
+    /// Client side: the call's place in its connection's count of calls in flight.
+    pub(crate) fn set_in_flight(&mut self, in_flight: crate::client::InFlight) {
+        self.in_flight = Some(in_flight);
     }
 
     /// Client side: the response headers (custom metadata), waiting for them if they have not

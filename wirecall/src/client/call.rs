@@ -15,6 +15,7 @@ use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::Uri;
 
+use super::channel::InFlight;
 use super::Channel;
 use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
@@ -124,10 +125,10 @@ impl Channel {
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
-            let response = self
+            let (response, in_flight) = self
                 .send_one(request, path, encoder, deadline, hook.as_ref())
                 .await?;
-            let mut stream = self.pending(response, decoder);
+            let mut stream = self.pending(response, decoder, in_flight);
             if let Some(hook) = hook.clone() {
                 stream.set_hook(hook);
             }
@@ -156,10 +157,10 @@ impl Channel {
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
-            let response = self
+            let (response, in_flight) = self
                 .send_one(request, path, encoder, deadline, hook.as_ref())
                 .await?;
-            let mut stream = self.pending(response, decoder);
+            let mut stream = self.pending(response, decoder, in_flight);
             if let Some(hook) = hook.clone() {
                 stream.set_hook(hook);
             }
@@ -264,7 +265,7 @@ impl Channel {
         mut encoder: E,
         deadline: Option<Instant>,
         hook: Option<&MessageHook>,
-    ) -> Result<ResponseFuture, Status> {
+    ) -> Result<(ResponseFuture, InFlight), Status> {
         let encoding = self.encoding(&request);
         let (metadata, _, message) = request.into_parts();
         let mut buf = BytesMut::new();
@@ -273,13 +274,14 @@ impl Channel {
         if let Some(hook) = hook {
             hook.report(Direction::Sent, buf.len());
         }
-        let (response, mut send) = self.start(path, metadata, deadline, encoding).await?;
+        let (response, mut send, in_flight) =
+            self.start(path, metadata, deadline, encoding).await?;
         if let Err(err) = send.send_data(buf.freeze(), true) {
             // The server may already have answered (and closed the stream) from the headers
             // alone, e.g. UNIMPLEMENTED: its answer is in the response, so read that.
             tracing::debug!(%err, "request message not sent; reading the server's answer");
         }
-        Ok(response)
+        Ok((response, in_flight))
     }
 
     /// Opens the stream and starts the task that sends the request messages.
@@ -300,9 +302,9 @@ impl Channel {
     {
         let encoding = self.encoding(&request);
         let (metadata, _, messages) = request.into_parts();
-        let (response, send) = self.start(path, metadata, deadline, encoding).await?;
+        let (response, send, in_flight) = self.start(path, metadata, deadline, encoding).await?;
         let max = self.inner.endpoint.config.limits.max_encoding_message_size;
-        let mut stream = self.pending(response, decoder);
+        let mut stream = self.pending(response, decoder, in_flight);
         if let Some(hook) = hook.clone() {
             stream.set_hook(hook);
         }
@@ -313,9 +315,16 @@ impl Channel {
     }
 
     /// A stream for a response whose headers are still to come.
-    fn pending<D: Decoder>(&self, response: ResponseFuture, decoder: D) -> Streaming<D::Item, D> {
+    fn pending<D: Decoder>(
+        &self,
+        response: ResponseFuture,
+        decoder: D,
+        in_flight: InFlight,
+    ) -> Streaming<D::Item, D> {
         let max = self.inner.endpoint.config.limits.max_decoding_message_size;
-        Streaming::pending(response, decoder, max)
+        let mut stream = Streaming::pending(response, decoder, max);
+        stream.set_in_flight(in_flight);
+        stream
     }
 
     /// Runs the channel's interceptors' `on_call` on the request metadata; returns the call's
@@ -359,7 +368,7 @@ impl Channel {
         metadata: MetadataMap,
         deadline: Option<Instant>,
         encoding: Option<Encoding>,
-    ) -> Result<(ResponseFuture, SendStream<Bytes>), Status> {
+    ) -> Result<(ResponseFuture, SendStream<Bytes>, InFlight), Status> {
         let endpoint = &self.inner.endpoint;
         let uri = Uri::builder()
             .scheme(endpoint.scheme.clone())
@@ -383,10 +392,11 @@ impl Channel {
             let left = deadline.saturating_duration_since(Instant::now());
             headers.insert(GRPC_TIMEOUT, crate::deadline::format_timeout(left));
         }
-        let mut sender = self.ready_sender().await?;
-        sender
+        let (mut sender, in_flight) = self.ready_sender().await?;
+        let (response, send) = sender
             .send_request(request, false)
-            .map_err(|e| from_h2_error(&e))
+            .map_err(|e| from_h2_error(&e))?;
+        Ok((response, send, in_flight))
     }
 }
 

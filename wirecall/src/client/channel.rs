@@ -3,7 +3,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -29,6 +29,25 @@ pub(crate) struct Inner {
 struct Connection {
     sender: SendRequest<Bytes>,
     closed: Arc<AtomicBool>,
+    /// Calls in flight on it (keepalive pings only while there are some, by default).
+    calls: Arc<AtomicUsize>,
+}
+
+/// One call in flight on a connection, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(calls: &Arc<AtomicUsize>) -> Self {
+        calls.fetch_add(1, Ordering::AcqRel);
+        InFlight(calls.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Channel {
@@ -64,12 +83,13 @@ impl Channel {
 
     /// A sender ready for one more stream. A connection found closed is replaced once; the
     /// request has not left yet, so this retry is always safe.
-    pub(crate) async fn ready_sender(&self) -> Result<SendRequest<Bytes>, Status> {
+    /// A sender ready for one more call, and that call's place in its connection's count.
+    pub(crate) async fn ready_sender(&self) -> Result<(SendRequest<Bytes>, InFlight), Status> {
         let mut last_err = None;
         for _ in 0..2 {
             let conn = self.connection().await?;
             match conn.sender.clone().ready().await {
-                Ok(sender) => return Ok(sender),
+                Ok(sender) => return Ok((sender, InFlight::new(&conn.calls))),
                 Err(err) => {
                     tracing::debug!(%err, "connection lost; reconnecting");
                     conn.closed.store(true, Ordering::Release);
@@ -172,13 +192,15 @@ where
     let closed = Arc::new(AtomicBool::new(false));
     let flag = closed.clone();
     let keepalive = config.keepalive.zip(connection.ping_pong());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let busy = calls.clone();
     tokio::spawn(async move {
         let driven = poll_fn(|cx| flusher.turn(cx, |cx| Pin::new(&mut connection).poll(cx)));
         let result = match keepalive {
             None => driven.await,
             Some((keepalive, pings)) => tokio::select! {
                 result = driven => result,
-                ended = crate::keepalive::watch(pings, keepalive) => {
+                ended = crate::keepalive::watch(pings, keepalive, Some(&busy)) => {
                     if ended == crate::keepalive::Ended::PeerSilent {
                         tracing::warn!(%target, timeout = ?keepalive.timeout, "no keepalive pong: closing the connection");
                     }
@@ -191,7 +213,11 @@ where
         }
         flag.store(true, Ordering::Release);
     });
-    Ok(Connection { sender, closed })
+    Ok(Connection {
+        sender,
+        closed,
+        calls,
+    })
 }
 
 impl Channel {}

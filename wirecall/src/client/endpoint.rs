@@ -181,12 +181,27 @@ impl Endpoint {
         Endpoint::new(target).expect("a valid static target")
     }
 
-    /// Pings the server every `interval` (HTTP/2 PING) and, when no answer comes within
-    /// `timeout`, closes the connection as dead: its calls fail with `UNAVAILABLE` and the
-    /// next call reconnects. Off by default. Servers limit pings (grpc-go's default: one
-    /// per 5 minutes), see [`crate::server::ServerBuilder::keepalive`].
+    /// Pings the server every `interval` (HTTP/2 PING) while calls are in flight and, when
+    /// no answer comes within `timeout`, closes the connection as dead: its calls fail with
+    /// `UNAVAILABLE` and the next call reconnects. Off by default. Servers limit pings
+    /// (grpc-go's default and wirecall's: one per 5 minutes while calls are open, see
+    /// [`crate::server::ServerBuilder::keepalive_policy`]).
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.config.keepalive = Some(crate::keepalive::Keepalive { interval, timeout });
+        self.config.keepalive = Some(crate::keepalive::Keepalive {
+            interval,
+            timeout,
+            while_idle: false,
+        });
+        self
+    }
+
+    /// With [`keepalive`](Self::keepalive): ping connections that have no call in flight
+    /// too (default: no, as grpc-go's `PermitWithoutStream`; most servers refuse such pings
+    /// unless configured for them).
+    pub fn keepalive_while_idle(mut self, while_idle: bool) -> Self {
+        if let Some(keepalive) = &mut self.config.keepalive {
+            keepalive.while_idle = while_idle;
+        }
         self
     }
 

@@ -10,4 +10,5 @@ mod sender;
 pub(crate) use sender::RequestSender;
 
 pub use channel::Channel;
+pub(crate) use channel::InFlight;
 pub use endpoint::Endpoint;

@@ -131,7 +131,7 @@ pub(crate) async fn serve<IO>(
     let mut watching = pings.is_some();
     let mut keepalive = pin!(async move {
         match pings {
-            Some((keepalive, pings)) => crate::keepalive::watch(pings, keepalive).await,
+            Some((keepalive, pings)) => crate::keepalive::watch(pings, keepalive, None).await,
             None => crate::keepalive::Ended::Closed,
         }
     });

@@ -238,7 +238,11 @@ impl ServerBuilder {
     /// dropped, so a vanished client (a cut network, a dead host) does not hold resources.
     /// Off by default.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.config.keepalive = Some(crate::keepalive::Keepalive { interval, timeout });
+        self.config.keepalive = Some(crate::keepalive::Keepalive {
+            interval,
+            timeout,
+            while_idle: true,
+        });
         self
     }
 
