@@ -61,6 +61,7 @@ pub mod compression;
 pub mod context;
 pub mod deadline;
 pub mod frame;
+pub mod health;
 pub mod in_process;
 pub mod interceptor;
 pub mod message_stream;

@@ -35,7 +35,8 @@ fn access(token: &str, method: &str) -> Access {
 }
 
 /// The OrderService server: request ids and logging and metrics for every call (refused
-/// ones included, since they run first), then the bearer-token check of the OrderService.
+/// ones included, since they run first), then the bearer-token check of the OrderService;
+/// and the health service (no token needed, as probes have none).
 pub fn server(orders: Orders, metrics: &Metrics) -> ServerBuilder {
     let auth = BearerAuth::from_fn(|token, call| access(token, call.method()));
     wirecall::Server::builder()
@@ -43,6 +44,7 @@ pub fn server(orders: Orders, metrics: &Metrics) -> ServerBuilder {
         .interceptor(Logging::new())
         .interceptor(metrics.server())
         .add_service(Intercepted::new(pb::OrderServiceServer::new(orders)).with(auth))
+        .add_health(&wirecall::health::HealthReporter::new())
 }
 
 /// The value of `--name VALUE` or `--name=VALUE` in the process arguments.

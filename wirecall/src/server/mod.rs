@@ -106,6 +106,7 @@ impl Server {
 pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
+    health: Option<crate::health::HealthReporter>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -114,6 +115,15 @@ impl ServerBuilder {
     /// Adds a service (a generated `FooServer`); calls are routed by `/package.Foo/Method`.
     pub fn add_service<S: Service>(mut self, service: S) -> Self {
         self.router.add(service);
+        self
+    }
+
+    /// Serves `grpc.health.v1.Health` from `health`: every service added (before or after
+    /// this call) is marked `SERVING`, and a graceful shutdown marks everything
+    /// `NOT_SERVING` before connections are asked to go away.
+    pub fn add_health(mut self, health: &crate::health::HealthReporter) -> Self {
+        self.router.add(health.service());
+        self.health = Some(health.clone());
         self
     }
 
@@ -345,6 +355,14 @@ impl ServerBuilder {
     ) -> Result<(), Error> {
         #[cfg(feature = "tls")]
         let acceptor = self.tls.map(tokio_rustls::TlsAcceptor::from);
+        if let Some(health) = &self.health {
+            for name in self.router.service_names() {
+                if health.status(name).is_none() {
+                    health.set_status(name, crate::health::ServingStatus::Serving);
+                }
+            }
+        }
+        let health = self.health;
         let router = Arc::new(self.router);
         let config = Arc::new(self.config);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -406,6 +424,9 @@ impl ServerBuilder {
             }
         }
         drop(listener);
+        if let Some(health) = &health {
+            health.shut_down();
+        }
         let _ = shutdown_tx.send(true);
         drop(alive);
         let grace = config.shutdown_grace;

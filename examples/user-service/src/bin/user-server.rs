@@ -10,6 +10,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("UserService listening on {}", listener.local_addr()?);
     wirecall::Server::builder()
         .add_service(UserServiceServer::new(Users::new()))
+        .add_health(&wirecall::health::HealthReporter::new())
         .serve_with_listener(listener, async {
             let _ = tokio::signal::ctrl_c().await;
         })
