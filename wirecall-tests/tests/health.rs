@@ -5,37 +5,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use wirecall::health::{HealthReporter, ServingStatus};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The venv's Python with grpcio-health-checking, installed if missing.
-fn python() -> PathBuf {
-    let root = root();
-    let python = root.join("target/peers/venv/bin/python");
-    let has_health = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import grpc_health.v1"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !has_health {
-        let status = Command::new("bash")
-            .arg("scripts/install-peers.sh")
-            .current_dir(&root)
-            .status()
-            .expect("run scripts/install-peers.sh");
-        assert!(status.success(), "scripts/install-peers.sh failed");
-    }
-    python
-}
 
 /// The next line the client printed.
 async fn next(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
@@ -53,8 +25,8 @@ async fn grpcio_health_client_checks_and_watches() {
     })
     .await;
     let service = "wirecall.test.echo.Echo";
-    let mut child = Command::new(python())
-        .arg(root().join("wirecall-tests/peers/health_client.py"))
+    let mut child = Command::new(common::peer_python("grpc_health.v1"))
+        .arg(common::repo_root().join("wirecall-tests/peers/health_client.py"))
         .arg(format!("--addr={}", server.addr))
         .arg(format!("--service={service}"))
         .arg("--watch=3")

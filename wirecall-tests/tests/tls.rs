@@ -3,6 +3,8 @@
 //! the handshake before any handler runs, and a reloaded server certificate serves new
 //! connections while open ones keep theirs.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,16 @@ use wirecall::tls::{self, rustls, PeerCertificates, ReloadableCert};
 use wirecall::{Code, Endpoint, Request, Response, Server, Status};
 use wirecall_tests::certs::{Ca, Leaf};
 use wirecall_tests::greeter::{Greeter, GreeterClient, GreeterServer, HelloReply, HelloRequest};
+
+/// A server presenting `cert` that requires client certificates from `clients`.
+fn mtls_server(cert: &Leaf, clients: &Ca) -> rustls::ServerConfig {
+    tls::server_config_mtls(
+        cert.cert.as_bytes(),
+        cert.key.as_bytes(),
+        clients.pem.as_bytes(),
+    )
+    .unwrap()
+}
 
 /// A client configuration trusting `trusted` and presenting `leaf`.
 fn identity(trusted: &Ca, leaf: &Leaf) -> rustls::ClientConfig {
@@ -87,12 +99,7 @@ async fn mutual_tls_shows_the_client_certificate_and_refuses_clients_without_one
     let stranger_ca = Ca::new("another CA");
     let mallory = stranger_ca.sign(&["mallory.client.test"]);
 
-    let config = tls::server_config_mtls(
-        server_cert.cert.as_bytes(),
-        server_cert.key.as_bytes(),
-        ca.pem.as_bytes(),
-    )
-    .unwrap();
+    let config = mtls_server(&server_cert, &ca);
     let (addr, calls) = serve(config).await;
 
     // Alice's certificate reaches the handler.
@@ -162,42 +169,16 @@ async fn a_reloaded_certificate_serves_new_connections() {
         .expect("still the second certificate");
 }
 
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The venv's Python with grpcio, installed by scripts/install-peers.sh if missing.
-fn python() -> std::path::PathBuf {
-    let python = root().join("target/peers/venv/bin/python");
-    if !python.exists() {
-        let status = std::process::Command::new("bash")
-            .arg("scripts/install-peers.sh")
-            .current_dir(root())
-            .status()
-            .expect("run scripts/install-peers.sh");
-        assert!(status.success(), "scripts/install-peers.sh failed");
-    }
-    python
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpcio_client_over_mutual_tls() {
     let ca = Ca::new("wirecall test CA");
     let server_cert = ca.sign(&["server.test"]);
     let bob = ca.sign(&["bob.client.test"]);
-    let config = tls::server_config_mtls(
-        server_cert.cert.as_bytes(),
-        server_cert.key.as_bytes(),
-        ca.pem.as_bytes(),
-    )
-    .unwrap();
+    let config = mtls_server(&server_cert, &ca);
     let (addr, calls) = serve(config).await;
 
     // The certificates as files, and greeter stubs made by grpcio-tools, in a scratch dir.
-    let dir = root().join(format!("target/tls-grpcio-{}", std::process::id()));
+    let dir = common::repo_root().join(format!("target/tls-grpcio-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (name, pem) in [
         ("ca.pem", &ca.pem),
@@ -206,8 +187,8 @@ async fn a_grpcio_client_over_mutual_tls() {
     ] {
         std::fs::write(dir.join(name), pem).unwrap();
     }
-    let python = python();
-    let proto = root().join("wirecall-tests/proto");
+    let python = common::peer_python("grpc_tools");
+    let proto = common::repo_root().join("wirecall-tests/proto");
     let generated = std::process::Command::new(&python)
         .args(["-m", "grpc_tools.protoc", "-I"])
         .arg(&proto)
@@ -223,7 +204,7 @@ async fn a_grpcio_client_over_mutual_tls() {
         let dir = &scratch;
         let mut command = std::process::Command::new(&python);
         command
-            .arg(root().join("wirecall-tests/peers/mtls_client.py"))
+            .arg(common::repo_root().join("wirecall-tests/peers/mtls_client.py"))
             .arg(format!("--addr=127.0.0.1:{}", addr.port()))
             .arg(format!("--ca={}", dir.join("ca.pem").display()))
             .arg("--name=server.test")

@@ -449,6 +449,35 @@ impl Drop for TestServer {
     }
 }
 
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+/// The Python of the peers' venv (`target/peers/venv`), with `module` importable:
+/// `scripts/install-peers.sh` runs first if it is not.
+pub fn peer_python(module: &str) -> std::path::PathBuf {
+    let root = repo_root();
+    let python = root.join("target/peers/venv/bin/python");
+    let ready = python.exists()
+        && std::process::Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        let status = std::process::Command::new("bash")
+            .arg("scripts/install-peers.sh")
+            .current_dir(&root)
+            .status()
+            .expect("run scripts/install-peers.sh");
+        assert!(status.success(), "scripts/install-peers.sh failed");
+    }
+    python
+}
+
 /// A request whose handler sleeps `ms` (and announces its start) before answering.
 pub fn sleeping(message: &str, ms: i32) -> EchoRequest {
     EchoRequest {
