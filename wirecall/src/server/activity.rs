@@ -46,8 +46,12 @@ pub(crate) struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        *self.0.last_end.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // Only the end of the last call matters to `idle_since`: no clock read or lock for
+        // the others. (Between the count reaching 0 and the time being written, an idle
+        // check could read the previous end: at worst a GOAWAY one call early.)
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *self.0.last_end.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        }
     }
 }
 
