@@ -121,11 +121,13 @@ impl<T> ::core::fmt::Debug for {name}Server<T> {{
 impl<T: {name}> ::wirecall::server::Service for {name}Server<T> {{
     const NAME: &'static str = "{full}";
     const METHODS: &'static [&'static str] = &[{methods}];
+    const DESCRIPTOR_SET: &'static [u8] = include_bytes!("{descriptor_set}");
 
     async fn call(self: ::std::sync::Arc<Self>, method: usize, call: ::wirecall::server::ServerCall) {{
         match method {{
 "#,
         methods = methods.join(", "),
+        descriptor_set = crate::DESCRIPTOR_SET_FILE,
     );
     for (i, method) in service.methods.iter().enumerate() {
         // A streaming call's state (streams, codecs, batching) is several times a unary

@@ -13,11 +13,9 @@ use wirecall::{Code, Request, Response, Status};
 use wirecall_tests::echo::{EchoRequest, EchoResponse};
 use wirecall_tests::wirecall::test::common::{Color, Point};
 use wirecall_tests::wirecall::test::features::everything::{inner::Level, Choice, Inner};
-use wirecall_tests::wirecall::test::features::{
-    Everything, Features, FeaturesClient, FeaturesServer,
-};
+use wirecall_tests::wirecall::test::features::{Everything, FeaturesClient, FeaturesServer};
 
-use common::{bounded, echo};
+use common::{bounded, echo, TestFeatures};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_call_patterns_round_trip() {
@@ -118,35 +116,6 @@ async fn four_call_patterns(server: common::TestServer) {
 
     let methods: Vec<_> = server.state.seen().iter().map(|s| s.method).collect();
     assert_eq!(methods, ["Unary", "ServerStream", "ClientStream", "Bidi"]);
-}
-
-/// A minimal `Features` service, served next to `Echo`.
-struct TestFeatures;
-
-impl Features for TestFeatures {
-    async fn reflect(&self, request: Request<Everything>) -> Result<Response<Everything>, Status> {
-        Ok(Response::new(request.into_inner()))
-    }
-
-    async fn ping(&self, _request: Request<()>) -> Result<Response<()>, Status> {
-        Ok(Response::new(()))
-    }
-
-    async fn points(
-        &self,
-        _request: Request<()>,
-    ) -> Result<
-        Response<impl wirecall::Stream<Item = Result<Point, Status>> + Send + 'static>,
-        Status,
-    > {
-        let points = (0..3).map(|i| {
-            Ok(Point {
-                x: f64::from(i),
-                y: -f64::from(i) / 2.0,
-            })
-        });
-        Ok(Response::new(message_stream::iter(points)))
-    }
 }
 
 fn everything() -> Everything {

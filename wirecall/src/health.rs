@@ -179,6 +179,7 @@ impl HealthService {
 impl Service for HealthService {
     const NAME: &'static str = "grpc.health.v1.Health";
     const METHODS: &'static [&'static str] = &["Check", "Watch"];
+    const DESCRIPTOR_SET: &'static [u8] = crate::reflection::BUILTIN_DESCRIPTOR_SET;
 
     async fn call(self: Arc<Self>, method: usize, call: ServerCall) {
         match method {

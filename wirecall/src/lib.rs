@@ -67,6 +67,7 @@ pub mod interceptor;
 pub mod message_stream;
 pub mod metadata;
 pub mod metrics;
+pub mod reflection;
 pub mod server;
 pub mod status;
 pub mod trace;

@@ -45,6 +45,7 @@ pub fn server(orders: Orders, metrics: &Metrics) -> ServerBuilder {
         .interceptor(metrics.server())
         .add_service(Intercepted::new(pb::OrderServiceServer::new(orders)).with(auth))
         .add_health(&wirecall::health::HealthReporter::new())
+        .add_reflection()
 }
 
 /// The value of `--name VALUE` or `--name=VALUE` in the process arguments.

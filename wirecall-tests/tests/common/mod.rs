@@ -20,6 +20,7 @@ use wirecall::{
     Channel, Code, Endpoint, MetadataMap, Request, Response, Server, Status, Streaming,
 };
 use wirecall_tests::echo::{Echo, EchoClient, EchoRequest, EchoResponse, EchoServer};
+use wirecall_tests::wirecall::test::features::Everything;
 
 /// The longest any single await in a test may take before the test fails instead of hanging.
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -513,4 +514,38 @@ pub fn grpc_frame(compressed: bool, payload: &[u8]) -> Bytes {
 /// A framed, protobuf-encoded `EchoRequest`.
 pub fn framed_echo(request: &EchoRequest) -> Bytes {
     grpc_frame(false, &prost::Message::encode_to_vec(request))
+}
+
+/// A minimal `Features` service, served next to `Echo`.
+pub struct TestFeatures;
+
+impl wirecall_tests::wirecall::test::features::Features for TestFeatures {
+    async fn reflect(&self, request: Request<Everything>) -> Result<Response<Everything>, Status> {
+        Ok(Response::new(request.into_inner()))
+    }
+
+    async fn ping(&self, _request: Request<()>) -> Result<Response<()>, Status> {
+        Ok(Response::new(()))
+    }
+
+    async fn points(
+        &self,
+        _request: Request<()>,
+    ) -> Result<
+        Response<
+            impl wirecall::Stream<
+                    Item = Result<wirecall_tests::wirecall::test::common::Point, Status>,
+                > + Send
+                + 'static,
+        >,
+        Status,
+    > {
+        let points = (0..3).map(|i| {
+            Ok(wirecall_tests::wirecall::test::common::Point {
+                x: f64::from(i),
+                y: -f64::from(i) / 2.0,
+            })
+        });
+        Ok(Response::new(message_stream::iter(points)))
+    }
 }

@@ -274,6 +274,7 @@ impl<S: Service> Intercepted<S> {
 impl<S: Service> Service for Intercepted<S> {
     const NAME: &'static str = S::NAME;
     const METHODS: &'static [&'static str] = S::METHODS;
+    const DESCRIPTOR_SET: &'static [u8] = S::DESCRIPTOR_SET;
 
     fn call(
         self: Arc<Self>,

@@ -107,6 +107,7 @@ pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
     health: Option<crate::health::HealthReporter>,
+    reflection: bool,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -124,6 +125,14 @@ impl ServerBuilder {
     pub fn add_health(mut self, health: &crate::health::HealthReporter) -> Self {
         self.router.add(health.service());
         self.health = Some(health.clone());
+        self
+    }
+
+    /// Serves server reflection, `grpc.reflection.v1` and `v1alpha`, describing every
+    /// service of this server (added before or after this call) from the descriptors its
+    /// generated code carries; see [`crate::reflection`].
+    pub fn add_reflection(mut self) -> Self {
+        self.reflection = true;
         self
     }
 
@@ -363,7 +372,17 @@ impl ServerBuilder {
             }
         }
         let health = self.health;
-        let router = Arc::new(self.router);
+        let mut router = self.router;
+        if self.reflection {
+            use crate::reflection::{Reflection, ReflectionV1, ReflectionV1Alpha};
+            let names = router
+                .service_names()
+                .chain([ReflectionV1::NAME, ReflectionV1Alpha::NAME]);
+            let reflection = Reflection::new(names, router.descriptor_sets().iter().copied());
+            router.add(reflection.v1());
+            router.add(reflection.v1alpha());
+        }
+        let router = Arc::new(router);
         let config = Arc::new(self.config);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (abort_tx, abort_rx) = watch::channel(false);

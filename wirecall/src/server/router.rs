@@ -18,6 +18,8 @@ pub(crate) struct Route {
 pub(crate) struct Router {
     routes: HashMap<Box<str>, Route>,
     services: HashSet<&'static str>,
+    /// The services' descriptor sets, each once, for reflection.
+    descriptor_sets: Vec<&'static [u8]>,
 }
 
 impl Router {
@@ -25,6 +27,10 @@ impl Router {
     pub(crate) fn add<S: Service>(&mut self, service: S) {
         let erased: Arc<dyn DynService> = Arc::new(Erased(Arc::new(service)));
         self.services.insert(S::NAME);
+        let set = S::DESCRIPTOR_SET;
+        if !set.is_empty() && !self.descriptor_sets.contains(&set) {
+            self.descriptor_sets.push(set);
+        }
         for (method, name) in S::METHODS.iter().enumerate() {
             let path = format!("/{}/{}", S::NAME, name).into_boxed_str();
             self.routes.insert(
@@ -50,6 +56,11 @@ impl Router {
             Some((service, _)) => Status::unimplemented(format!("unknown service {service}")),
             None => Status::unimplemented(format!("malformed method name: {path:?}")),
         })
+    }
+
+    /// The descriptor sets of the services added.
+    pub(crate) fn descriptor_sets(&self) -> &[&'static [u8]] {
+        &self.descriptor_sets
     }
 
     /// The names of the services served.

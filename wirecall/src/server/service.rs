@@ -15,6 +15,10 @@ pub trait Service: Send + Sync + 'static {
     const NAME: &'static str;
     /// The method names, in the order `call` numbers them.
     const METHODS: &'static [&'static str];
+    /// An encoded `google.protobuf.FileDescriptorSet` that describes the service (its file
+    /// and the files that imports), for [reflection](crate::reflection). Generated code
+    /// sets it to what `wirecall-build` compiled; empty means not described.
+    const DESCRIPTOR_SET: &'static [u8] = &[];
 
     /// Runs the call to `METHODS[method]` to completion, response included.
     fn call(self: Arc<Self>, method: usize, call: ServerCall) -> impl Future<Output = ()> + Send;

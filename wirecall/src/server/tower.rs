@@ -132,6 +132,7 @@ where
 {
     const NAME: &'static str = S::NAME;
     const METHODS: &'static [&'static str] = S::METHODS;
+    const DESCRIPTOR_SET: &'static [u8] = S::DESCRIPTOR_SET;
 
     fn call(self: Arc<Self>, method: usize, call: ServerCall) -> impl Future<Output = ()> + Send {
         let mut tower = self.tower.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -11,6 +11,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     wirecall::Server::builder()
         .add_service(UserServiceServer::new(Users::new()))
         .add_health(&wirecall::health::HealthReporter::new())
+        .add_reflection()
         .serve_with_listener(listener, async {
             let _ = tokio::signal::ctrl_c().await;
         })
