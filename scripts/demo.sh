@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job: build the example UserService, start its server, call every method with the
-# example client (which prints what came back), then stop the server.
+# example client (which prints what came back), then look at it with the `wirecall` command
+# (reflection and health, as grpcurl would), then stop the server.
 #   ADDR=127.0.0.1:50051 scripts/demo.sh   # default: a free port on 127.0.0.1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet -p user-service --bins
+cargo build --quiet -p user-service --bins -p wirecall-cli
 ADDR=${ADDR:-127.0.0.1:0}
 
 # The server prints "UserService listening on HOST:PORT" once it accepts connections.
@@ -18,3 +19,11 @@ if ! read -r -t 30 line <&"$server_out"; then
 fi
 echo "$line"
 target/debug/user-client --addr "http://${line##* }"
+ADDR_FOUND=${line##* }
+echo
+echo "\$ wirecall --plaintext list $ADDR_FOUND"
+target/debug/wirecall --plaintext list "$ADDR_FOUND"
+echo "\$ wirecall --plaintext call $ADDR_FOUND user.UserService/GetUser -d '{\"id\": 2}'"
+target/debug/wirecall --plaintext call "$ADDR_FOUND" user.UserService/GetUser -d '{"id": 2}'
+echo "\$ wirecall --plaintext health $ADDR_FOUND"
+target/debug/wirecall --plaintext health "$ADDR_FOUND"

@@ -2,48 +2,12 @@
 //! (built here with the Go toolchain and grpc-go sources that the test command installs
 //! for the interop peers) calls EmptyCall with and without a client certificate.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tokio::net::TcpListener;
 use wirecall_interop::server::TestServer;
 use wirecall_tests::certs::Ca;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Builds the Go client into `dir`, GOPATH-style as ../shared/interop/setup-peers.sh does.
-fn build_go_client(dir: &Path) -> PathBuf {
-    let peers = root().join("target/interop-peers");
-    assert!(
-        peers.join("gopath/src/google.golang.org/grpc").exists(),
-        "the Go interop peer is not set up: run scripts/install-deps.sh (scripts/test.sh does)"
-    );
-    let binary = dir.join("go-mtls-client");
-    let status = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&binary)
-        .arg(".")
-        .current_dir(root().join("interop/go/mtls_client"))
-        .env("GO111MODULE", "off")
-        .env(
-            "GOPATH",
-            format!("{}:/usr/share/gocode", peers.join("gopath").display()),
-        )
-        .env("GOCACHE", peers.join("gocache"))
-        .env("GOFLAGS", "")
-        .status()
-        .expect("run go build");
-    assert!(
-        status.success(),
-        "go build of interop/go/mtls_client failed"
-    );
-    binary
-}
+use wirecall_tests::go;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_go_over_mutual_tls() {
@@ -51,7 +15,7 @@ async fn grpc_go_over_mutual_tls() {
     let server_cert = ca.sign(&["server.test"]);
     let carol = ca.sign(&["carol.client.test"]);
     let stranger = Ca::new("another CA").sign(&["eve.client.test"]);
-    let dir = root().join(format!("target/go-mtls-{}", std::process::id()));
+    let dir = go::repo_root().join(format!("target/go-mtls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (name, pem) in [
         ("ca.pem", &ca.pem),
@@ -80,7 +44,8 @@ async fn grpc_go_over_mutual_tls() {
 
     let scratch = dir.clone();
     let outputs = tokio::task::spawn_blocking(move || {
-        let client = build_go_client(&scratch);
+        let client = scratch.join("go-mtls-client");
+        go::build(&go::program("mtls_client"), &client);
         let run = |identity: Option<&str>| {
             let mut command = Command::new(&client);
             command

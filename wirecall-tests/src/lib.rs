@@ -31,6 +31,7 @@
 //! ```
 
 pub mod certs;
+pub mod go;
 
 /// `package greeter`, the quick start's service.
 #[allow(missing_docs, clippy::all)]

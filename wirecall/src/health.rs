@@ -94,12 +94,11 @@ impl HealthReporter {
     /// Watch calls send that and end, so that they do not hold the shutdown up.
     pub fn shut_down(&self) {
         self.stopping.store(true, Ordering::Release);
-        let names: Vec<String> = {
-            let services = self.services.lock().unwrap_or_else(|e| e.into_inner());
-            services.keys().cloned().collect()
-        };
-        for name in names {
-            self.set_status(&name, ServingStatus::NotServing);
+        let services = self.services.lock().unwrap_or_else(|e| e.into_inner());
+        for sender in services.values() {
+            // Always a change notification, even for a service that was NOT_SERVING
+            // already: its watchers must wake up to see `stopping` and end.
+            sender.send_modify(|status| *status = ServingStatus::NotServing);
         }
     }
 
@@ -156,13 +155,17 @@ impl HealthService {
         let stopping = self.reporter.stopping.clone();
         let (tx, rx) = message_stream::channel(4);
         tokio::spawn(async move {
+            let mut sent = None;
             loop {
                 let status = *statuses.borrow_and_update();
-                let message = HealthCheckResponse {
-                    status: status.into(),
-                };
-                if tx.send(Ok(message)).await.is_err() {
-                    return;
+                if sent != Some(status) {
+                    let message = HealthCheckResponse {
+                        status: status.into(),
+                    };
+                    if tx.send(Ok(message)).await.is_err() {
+                        return;
+                    }
+                    sent = Some(status);
                 }
                 if stopping.load(Ordering::Acquire) && status == ServingStatus::NotServing {
                     return;
@@ -207,8 +210,15 @@ mod tests {
             !watcher.has_changed().unwrap(),
             "the same status is no change"
         );
+        health.set_status("b.B", ServingStatus::NotServing);
+        let mut already_down = health.subscribe("b.B");
+        already_down.borrow_and_update();
         health.shut_down();
         assert!(watcher.has_changed().unwrap());
+        assert!(
+            already_down.has_changed().unwrap(),
+            "watchers of a service already NOT_SERVING wake up too, to end"
+        );
         assert_eq!(*watcher.borrow_and_update(), ServingStatus::NotServing);
         assert_eq!(health.status(""), Some(ServingStatus::NotServing));
     }
