@@ -143,7 +143,7 @@ impl ConnectOptions {
         endpoint
             .connect()
             .await
-            .map_err(|e| Failure::connect(format!("cannot connect to {address}: {e}")))
+            .map_err(|e| Failure::other(format!("cannot connect to {address}: {e}")))
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, Failure> {

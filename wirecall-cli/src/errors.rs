@@ -32,15 +32,7 @@ pub(crate) fn render(status: &Status, pool: Option<&DescriptorPool>) -> String {
             .and_then(|p| p.get_message_by_name(name))
             .or_else(|| standard.get_message_by_name(name));
         let text = match descriptor.map(|d| DynamicMessage::decode(d, any.value.as_slice())) {
-            Some(Ok(message)) => {
-                let options = crate::invoke::CallOptions {
-                    data: None,
-                    emit_defaults: false,
-                    compact: false,
-                    verbose: false,
-                };
-                crate::invoke::to_json(&message, &options)
-            }
+            Some(Ok(message)) => crate::invoke::to_json(&message, false, false),
             Some(Err(e)) => format!("<does not decode: {e}>"),
             None => format!("<{} bytes of an undescribed type>", any.value.len()),
         };

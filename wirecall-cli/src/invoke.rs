@@ -63,11 +63,12 @@ fn to_message(
         .map_err(|e| Failure::usage(format!("request is not a {}: {e}", desc.full_name())))
 }
 
-/// The JSON text of a message.
-pub(crate) fn to_json(message: &DynamicMessage, options: &CallOptions) -> String {
-    let serialize = SerializeOptions::new().skip_default_fields(!options.emit_defaults);
+/// The JSON text of a message: indented unless `compact`, zero values only with
+/// `emit_defaults`.
+pub(crate) fn to_json(message: &DynamicMessage, compact: bool, emit_defaults: bool) -> String {
+    let serialize = SerializeOptions::new().skip_default_fields(!emit_defaults);
     let mut out = Vec::new();
-    let result = if options.compact {
+    let result = if compact {
         let mut serializer = serde_json::Serializer::new(&mut out);
         message.serialize_with_options(&mut serializer, &serialize)
     } else {
@@ -98,7 +99,11 @@ pub(crate) async fn call(
             Failure::other(format!("a response is not a {}: {e}", output.full_name()))
         })?;
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{}", to_json(&message, options));
+        let _ = writeln!(
+            stdout,
+            "{}",
+            to_json(&message, options.compact, options.emit_defaults)
+        );
         let _ = stdout.flush();
         Ok(())
     };
@@ -120,11 +125,7 @@ pub(crate) async fn call(
                     .unary_with(request, path, BytesCodec, BytesCodec)
                     .await
                     .map_err(rpc)?;
-                let (headers, trailers, message) = response.into_parts();
-                show("headers", &headers, options);
-                print(message)?;
-                show("trailers", &trailers, options);
-                Ok(())
+                single(response, options, print)
             }
         }
         (true, server_streams) => {
@@ -145,11 +146,7 @@ pub(crate) async fn call(
                         .client_streaming_with(request, path, BytesCodec, BytesCodec)
                         .await
                         .map_err(rpc)?;
-                    let (headers, trailers, message) = response.into_parts();
-                    show("headers", &headers, options);
-                    print(message)?;
-                    show("trailers", &trailers, options);
-                    Ok(())
+                    single(response, options, print)
                 }
             };
             // A request that does not parse cancels the call rather than half-sending it.
@@ -229,6 +226,20 @@ fn feed(
             });
         }
     }
+    Ok(())
+}
+
+/// Prints the one response of a unary or client-streaming call, with `-v` between its
+/// headers and trailers.
+fn single(
+    response: wirecall::Response<Bytes>,
+    options: &CallOptions,
+    print: impl Fn(Bytes) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let (headers, trailers, message) = response.into_parts();
+    show("headers", &headers, options);
+    print(message)?;
+    show("trailers", &trailers, options);
     Ok(())
 }
 

@@ -111,10 +111,6 @@ impl Failure {
         }
     }
 
-    pub(crate) fn connect(message: impl Into<String>) -> Failure {
-        Failure::other(message)
-    }
-
     pub(crate) fn not_found(message: impl Into<String>) -> Failure {
         Failure::other(format!("not found: {}", message.into()))
     }

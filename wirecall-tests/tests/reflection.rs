@@ -196,42 +196,39 @@ async fn v1_answers_each_question_and_sends_imports_once_a_stream() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_question_with_nothing_set_ends_the_stream_with_invalid_argument() {
-    let server = server().await;
-    let path =
-        PathAndQuery::from_static("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
+/// How a stream of one empty question to `path` ends.
+async fn empty_question_status(server: &common::TestServer, path: &'static str) -> Code {
     let mut answers = server
         .channel()
         .streaming::<_, ServerReflectionResponse>(
             Request::new(message_stream::iter([ServerReflectionRequest::default()])),
-            path,
+            PathAndQuery::from_static(path),
         )
         .await
         .unwrap()
         .into_inner();
     let status = common::bounded("the stream's end", answers.message())
         .await
-        .expect_err("an empty question is an error");
-    assert_eq!(status.code(), Code::InvalidArgument);
+        .expect_err("the stream ends with an error");
+    status.code()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_with_nothing_set_ends_the_stream_with_invalid_argument() {
+    let server = server().await;
+    let path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+    assert_eq!(
+        empty_question_status(&server, path).await,
+        Code::InvalidArgument
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_add_reflection_there_is_no_reflection() {
     let server = common::start().await;
-    let path =
-        PathAndQuery::from_static("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
-    let mut answers = server
-        .channel()
-        .streaming::<_, ServerReflectionResponse>(
-            Request::new(message_stream::iter([ServerReflectionRequest::default()])),
-            path,
-        )
-        .await
-        .unwrap()
-        .into_inner();
-    let status = common::bounded("the stream's end", answers.message())
-        .await
-        .expect_err("no such service");
-    assert_eq!(status.code(), Code::Unimplemented);
+    let path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+    assert_eq!(
+        empty_question_status(&server, path).await,
+        Code::Unimplemented
+    );
 }

@@ -213,28 +213,26 @@ pub struct ReflectionV1(Reflection);
 #[derive(Debug, Clone)]
 pub struct ReflectionV1Alpha(Reflection);
 
-impl Service for ReflectionV1 {
-    const NAME: &'static str = "grpc.reflection.v1.ServerReflection";
-    const METHODS: &'static [&'static str] = &["ServerReflectionInfo"];
-    const DESCRIPTOR_SET: &'static [u8] = BUILTIN_DESCRIPTOR_SET;
+/// Both versions: the same method on the same shared state.
+macro_rules! reflection_service {
+    ($ty:ident, $name:literal) => {
+        impl Service for $ty {
+            const NAME: &'static str = $name;
+            const METHODS: &'static [&'static str] = &["ServerReflectionInfo"];
+            const DESCRIPTOR_SET: &'static [u8] = BUILTIN_DESCRIPTOR_SET;
 
-    async fn call(self: Arc<Self>, method: usize, call: ServerCall) {
-        if method == 0 {
-            call.streaming(|request| async move { Ok(self.0.info(request)) })
-                .await
+            async fn call(self: Arc<Self>, method: usize, call: ServerCall) {
+                if method == 0 {
+                    call.streaming(|request| async move { Ok(self.0.info(request)) })
+                        .await
+                }
+            }
         }
-    }
+    };
 }
 
-impl Service for ReflectionV1Alpha {
-    const NAME: &'static str = "grpc.reflection.v1alpha.ServerReflection";
-    const METHODS: &'static [&'static str] = &["ServerReflectionInfo"];
-    const DESCRIPTOR_SET: &'static [u8] = BUILTIN_DESCRIPTOR_SET;
-
-    async fn call(self: Arc<Self>, method: usize, call: ServerCall) {
-        if method == 0 {
-            call.streaming(|request| async move { Ok(self.0.info(request)) })
-                .await
-        }
-    }
-}
+reflection_service!(ReflectionV1, "grpc.reflection.v1.ServerReflection");
+reflection_service!(
+    ReflectionV1Alpha,
+    "grpc.reflection.v1alpha.ServerReflection"
+);
