@@ -1,7 +1,7 @@
 //! Go programs as test peers: building the grpc-go programs under `interop/go/` with the Go
 //! toolchain and the grpc-go 1.33.3 sources that `scripts/install-deps.sh` installs
-//! GOPATH-style under `target/interop-peers/`, and starting the reflection server that the
-//! CLI's tests talk to.
+//! GOPATH-style under `target/interop-peers/`, and starting the servers the tests talk to
+//! (the CLI's reflection server, the retry interop test's flaky server).
 //!
 //! Everything here blocks (it runs `go build` and waits on child processes); from an async
 //! test call it inside `tokio::task::spawn_blocking`.
@@ -85,10 +85,30 @@ pub fn build(program: &Path, binary: &Path) {
 /// If the build fails (see [`build`]), the server does not start, or it prints no
 /// listening line within [`LISTEN_TIMEOUT`] (the server is then killed).
 pub fn start_reflection_server(dir: &Path) -> (Child, SocketAddr) {
-    let binary = dir.join("go-reflection-server");
-    build(&program("reflection_server"), &binary);
+    start_server("reflection_server", dir, &[])
+}
+
+/// Builds `interop/go/retry_server` into `dir` and starts it on an ephemeral port of
+/// 127.0.0.1: grpc-go's `grpc.testing.TestService/EmptyCall`, failing the first `fail`
+/// attempts of each call (told apart by `x-call-id`) with `UNAVAILABLE`, then answering
+/// with the header `x-seen-attempts` listing each attempt's `grpc-previous-rpc-attempts`
+/// (`none` for the first). Returns as [`start_reflection_server`] does.
+///
+/// # Panics
+///
+/// As [`start_reflection_server`].
+pub fn start_retry_server(dir: &Path, fail: u32) -> (Child, SocketAddr) {
+    start_server("retry_server", dir, &[format!("--fail={fail}")])
+}
+
+/// Builds the Go server `name` into `dir`, starts it with `--port=0` and `args`, and
+/// waits for its `listening HOST:PORT` line.
+fn start_server(name: &str, dir: &Path, args: &[String]) -> (Child, SocketAddr) {
+    let binary = dir.join(format!("go-{name}"));
+    build(&program(name), &binary);
     let mut child = Command::new(&binary)
         .arg("--port=0")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -108,9 +128,7 @@ pub fn start_reflection_server(dir: &Path) -> (Child, SocketAddr) {
         Err(e) => {
             let _ = child.kill();
             let status = child.wait();
-            panic!(
-                "the Go reflection server printed no listening line ({e}); it exited: {status:?}"
-            );
+            panic!("the Go {name} printed no listening line ({e}); it exited: {status:?}");
         }
     };
     let addr = line
@@ -121,7 +139,7 @@ pub fn start_reflection_server(dir: &Path) -> (Child, SocketAddr) {
         None => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the Go reflection server printed {line:?}, not `listening HOST:PORT`");
+            panic!("the Go {name} printed {line:?}, not `listening HOST:PORT`");
         }
     }
 }

@@ -17,6 +17,8 @@ enum Kind {
     Bind(String),
     Connect(String),
     InvalidUri(String),
+    /// A rejected configuration, e.g. a malformed service config.
+    Config(String),
 }
 
 impl Error {
@@ -52,6 +54,18 @@ impl Error {
         }
     }
 
+    pub(crate) fn config(reason: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Config(reason.into()),
+            source: None,
+        }
+    }
+
+    /// Whether a configuration (such as a service config) was rejected.
+    pub fn is_config(&self) -> bool {
+        matches!(self.kind, Kind::Config(_))
+    }
+
     /// Whether binding a listening address failed.
     pub fn is_bind(&self) -> bool {
         matches!(self.kind, Kind::Bind(_))
@@ -74,6 +88,7 @@ impl fmt::Display for Error {
             Kind::Bind(addr) => write!(f, "failed to bind {addr}")?,
             Kind::Connect(target) => write!(f, "failed to connect to {target}")?,
             Kind::InvalidUri(reason) => write!(f, "invalid target: {reason}")?,
+            Kind::Config(reason) => write!(f, "invalid configuration: {reason}")?,
         }
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
@@ -92,7 +107,7 @@ impl std::error::Error for Error {
 
 impl From<Error> for crate::Status {
     fn from(err: Error) -> Self {
-        if err.is_invalid_uri() {
+        if err.is_invalid_uri() || err.is_config() {
             crate::Status::invalid_argument(err.to_string())
         } else {
             crate::Status::unavailable(err.to_string())

@@ -69,6 +69,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod reflection;
 pub mod server;
+pub mod service_config;
 pub mod status;
 pub mod trace;
 

@@ -18,6 +18,7 @@ pub struct Request<T> {
     deadline: Option<Instant>,
     remote_addr: Option<SocketAddr>,
     compression: Option<Encoding>,
+    wait_for_ready: Option<bool>,
 }
 
 impl<T> Request<T> {
@@ -31,6 +32,7 @@ impl<T> Request<T> {
             deadline: None,
             remote_addr: None,
             compression: None,
+            wait_for_ready: None,
         }
     }
 
@@ -91,6 +93,18 @@ impl<T> Request<T> {
         self.compression
     }
 
+    /// Client side: whether the call waits for a server to become reachable (bounded by its
+    /// deadline) instead of failing at once with `UNAVAILABLE` while none is; overrides the
+    /// service config's `waitForReady`. Default: fail fast.
+    pub fn set_wait_for_ready(&mut self, wait: bool) {
+        self.wait_for_ready = Some(wait);
+    }
+
+    /// The choice made with [`Request::set_wait_for_ready`].
+    pub fn wait_for_ready(&self) -> Option<bool> {
+        self.wait_for_ready
+    }
+
     /// Server side: when the client's deadline expires, from its `grpc-timeout`.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
@@ -111,6 +125,7 @@ impl<T> Request<T> {
             deadline: self.deadline,
             remote_addr: self.remote_addr,
             compression: self.compression,
+            wait_for_ready: self.wait_for_ready,
         }
     }
 

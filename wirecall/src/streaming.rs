@@ -174,6 +174,25 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         };
         let result = ready!(Pin::new(head).poll(cx));
         self.head = None;
+        Poll::Ready(self.accept(result))
+    }
+
+    /// Client side: a stream whose response head has already arrived (the attempt that
+    /// committed a retried call); fails with the head's status when it ends the call.
+    pub(crate) fn answered(
+        response: http::Response<RecvStream>,
+        decoder: D,
+        max_message_size: usize,
+    ) -> Result<Self, Status> {
+        let mut stream = Streaming::build(None, None, decoder, max_message_size, Side::Client);
+        match stream.accept(Ok(response)) {
+            None => Ok(stream),
+            Some(status) => Err(status),
+        }
+    }
+
+    /// Takes in the response head; `Some(status)` when it ends the call with an error.
+    fn accept(&mut self, result: Result<http::Response<RecvStream>, h2::Error>) -> Option<Status> {
         let parsed = result.map_err(|e| self.h2_status(&e)).and_then(|response| {
             let (parts, body) = response.into_parts();
             self.body = Some(body);
@@ -183,19 +202,19 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             Ok(Head::Messages { metadata, encoding }) => {
                 self.headers = Some(metadata);
                 self.encoding = encoding;
-                Poll::Ready(None)
+                None
             }
             Ok(Head::TrailersOnly { trailers }) => {
                 self.trailers = Some(trailers);
                 self.settle(None);
                 self.end();
-                Poll::Ready(None)
+                None
             }
             Err(status) => {
                 self.trailers = Some(status.metadata().clone());
                 self.settle(Some(&status));
                 self.end();
-                Poll::Ready(Some(status))
+                Some(status)
             }
         }
     }

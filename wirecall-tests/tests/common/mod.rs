@@ -5,6 +5,8 @@
 // Every test binary compiles this module and uses a different part of it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod backends;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@
 //! the trailers.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -13,9 +13,10 @@ use h2::client::ResponseFuture;
 use h2::SendStream;
 use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
-use http::Uri;
+use http::{HeaderMap, Uri};
 
-use super::channel::InFlight;
+use super::connection::InFlight;
+use super::retry::{Plan, Prepared};
 use super::Channel;
 use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
@@ -23,6 +24,7 @@ use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::context::{earliest, under_parent, CallContext};
 use crate::interceptor::{ClientObserver, Direction, MessageHook};
 use crate::metadata::MetadataMap;
+use crate::service_config::MethodConfig;
 use crate::status::from_h2_error;
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
 
@@ -119,16 +121,16 @@ impl Channel {
     ) -> Result<Response<D::Item>, Status> {
         let mut request = request;
         let parent = CallContext::current();
-        let deadline = self.deadline(&request, parent.as_ref());
+        let settings = self.settings(&request, &path, parent.as_ref());
+        let deadline = settings.deadline;
         let mut observer = self
             .intercept(&path, deadline, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
-            let (response, in_flight) = self
-                .send_one(request, path, encoder, deadline, hook.as_ref())
+            let mut stream = self
+                .send_one(request, path, encoder, decoder, &settings, hook.as_ref())
                 .await?;
-            let mut stream = self.pending(response, decoder, in_flight);
             if let Some(hook) = hook.clone() {
                 stream.set_hook(hook);
             }
@@ -151,16 +153,16 @@ impl Channel {
     ) -> Result<Response<Streaming<D::Item, D>>, Status> {
         let mut request = request;
         let parent = CallContext::current();
-        let deadline = self.deadline(&request, parent.as_ref());
+        let settings = self.settings(&request, &path, parent.as_ref());
+        let deadline = settings.deadline;
         let observer = self
             .intercept(&path, deadline, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
-            let (response, in_flight) = self
-                .send_one(request, path, encoder, deadline, hook.as_ref())
+            let mut stream = self
+                .send_one(request, path, encoder, decoder, &settings, hook.as_ref())
                 .await?;
-            let mut stream = self.pending(response, decoder, in_flight);
             if let Some(hook) = hook.clone() {
                 stream.set_hook(hook);
             }
@@ -200,14 +202,15 @@ impl Channel {
     {
         let mut request = request;
         let parent = CallContext::current();
-        let deadline = self.deadline(&request, parent.as_ref());
+        let settings = self.settings(&request, &path, parent.as_ref());
+        let deadline = settings.deadline;
         let mut observer = self
             .intercept(&path, deadline, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = async {
             let stream = self
-                .start_streaming(request, path, encoder, decoder, deadline, hook)
+                .start_streaming(request, path, encoder, decoder, &settings, hook)
                 .await?;
             single_message(stream).await
         };
@@ -238,12 +241,13 @@ impl Channel {
     {
         let mut request = request;
         let parent = CallContext::current();
-        let deadline = self.deadline(&request, parent.as_ref());
+        let settings = self.settings(&request, &path, parent.as_ref());
+        let deadline = settings.deadline;
         let observer = self
             .intercept(&path, deadline, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
-        let call = self.start_streaming(request, path, encoder, decoder, deadline, hook);
+        let call = self.start_streaming(request, path, encoder, decoder, &settings, hook);
         let result = under_parent(parent, with_deadline(deadline, call)).await;
         let mut stream = match result {
             Ok(stream) => stream,
@@ -256,32 +260,46 @@ impl Channel {
         Ok(Response::new(stream))
     }
 
-    /// Sends a request of one message: headers, then the message with END_STREAM. The
-    /// message is encoded first, so one over the send limit never opens a stream.
-    async fn send_one<E: Encoder>(
+    /// Sends a request of one message (headers, then the message with END_STREAM) by the
+    /// method's retry or hedging policy, if it has one, and reads the response head of the
+    /// attempt that commits. The message is encoded first, so one over the send limit never
+    /// opens a stream.
+    async fn send_one<E: Encoder, D: Decoder>(
         &self,
         request: Request<E::Item>,
         path: PathAndQuery,
         mut encoder: E,
-        deadline: Option<Instant>,
+        decoder: D,
+        settings: &Settings<'_>,
         hook: Option<&MessageHook>,
-    ) -> Result<(ResponseFuture, InFlight), Status> {
+    ) -> Result<Streaming<D::Item, D>, Status> {
         let encoding = self.encoding(&request);
         let (metadata, _, message) = request.into_parts();
         let mut buf = BytesMut::new();
-        let max = self.inner.endpoint.config.limits.max_encoding_message_size;
-        encode_frame(&mut encoder, &message, &mut buf, max, encoding)?;
+        encode_frame(
+            &mut encoder,
+            &message,
+            &mut buf,
+            settings.max_send,
+            encoding,
+        )?;
         if let Some(hook) = hook {
             hook.report(Direction::Sent, buf.len());
         }
-        let (response, mut send, in_flight) =
-            self.start(path, metadata, deadline, encoding).await?;
-        if let Err(err) = send.send_data(buf.freeze(), true) {
-            // The server may already have answered (and closed the stream) from the headers
-            // alone, e.g. UNIMPLEMENTED: its answer is in the response, so read that.
-            tracing::debug!(%err, "request message not sent; reading the server's answer");
-        }
-        Ok((response, in_flight))
+        let (uri, headers) = self.request_head(path, metadata, encoding)?;
+        let prepared = Prepared {
+            uri,
+            headers,
+            body: buf.freeze(),
+            deadline: settings.deadline,
+            wait_for_ready: settings.wait_for_ready,
+        };
+        let committed = self
+            .send_attempts(&prepared, Plan::of(settings.method))
+            .await?;
+        let mut stream = Streaming::answered(committed.response, decoder, settings.max_receive)?;
+        stream.set_in_flight(committed.in_flight);
+        Ok(stream)
     }
 
     /// Opens the stream and starts the task that sends the request messages.
@@ -291,7 +309,7 @@ impl Channel {
         path: PathAndQuery,
         encoder: E,
         decoder: D,
-        deadline: Option<Instant>,
+        settings: &Settings<'_>,
         hook: Option<MessageHook>,
     ) -> Result<Streaming<D::Item, D>, Status>
     where
@@ -302,29 +320,24 @@ impl Channel {
     {
         let encoding = self.encoding(&request);
         let (metadata, _, messages) = request.into_parts();
-        let (response, send, in_flight) = self.start(path, metadata, deadline, encoding).await?;
-        let max = self.inner.endpoint.config.limits.max_encoding_message_size;
-        let mut stream = self.pending(response, decoder, in_flight);
+        let (uri, headers) = self.request_head(path, metadata, encoding)?;
+        let (response, send, in_flight) = self
+            .open(uri, headers, settings.deadline, settings.wait_for_ready)
+            .await?;
+        let mut stream = Streaming::pending(response, decoder, settings.max_receive);
+        stream.set_in_flight(in_flight);
         if let Some(hook) = hook.clone() {
             stream.set_hook(hook);
         }
         stream.set_sender(RequestSender::spawn(
-            send, messages, encoder, max, encoding, hook,
+            send,
+            messages,
+            encoder,
+            settings.max_send,
+            encoding,
+            hook,
         ));
         Ok(stream)
-    }
-
-    /// A stream for a response whose headers are still to come.
-    fn pending<D: Decoder>(
-        &self,
-        response: ResponseFuture,
-        decoder: D,
-        in_flight: InFlight,
-    ) -> Streaming<D::Item, D> {
-        let max = self.inner.endpoint.config.limits.max_decoding_message_size;
-        let mut stream = Streaming::pending(response, decoder, max);
-        stream.set_in_flight(in_flight);
-        stream
     }
 
     /// Runs the channel's interceptors' `on_call` on the request metadata; returns the call's
@@ -351,24 +364,55 @@ impl Channel {
             .filter(|e| *e != Encoding::Identity)
     }
 
-    /// The call's deadline: its own timeout (else the channel's), but never later than the
-    /// deadline of the call being served, if it is made from a handler.
-    fn deadline<T>(&self, request: &Request<T>, parent: Option<&CallContext>) -> Option<Instant> {
-        let own = request
-            .timeout()
-            .or(self.inner.endpoint.config.timeout)
-            .and_then(|timeout| Instant::now().checked_add(timeout));
-        earliest(own, parent.and_then(CallContext::deadline))
+    /// What the channel's settings and service config say for one call. The deadline is
+    /// the call's own timeout (else the channel's), cut to the method config's `timeout`,
+    /// and never later than the deadline of the call being served, if it is made from a
+    /// handler.
+    fn settings<T>(
+        &self,
+        request: &Request<T>,
+        path: &PathAndQuery,
+        parent: Option<&CallContext>,
+    ) -> Settings<'_> {
+        let config = &self.inner.endpoint.config;
+        let method = config
+            .service_config
+            .as_ref()
+            .and_then(|c| c.for_path(path.path()));
+        let at = |timeout: Duration| Instant::now().checked_add(timeout);
+        let own = request.timeout().or(config.timeout).and_then(at);
+        let configured = method.and_then(|m| m.timeout).and_then(at);
+        let deadline = earliest(
+            earliest(own, configured),
+            parent.and_then(CallContext::deadline),
+        );
+        let limit =
+            |channel: usize, method: Option<usize>| method.map_or(channel, |m| m.min(channel));
+        Settings {
+            method,
+            deadline,
+            wait_for_ready: request
+                .wait_for_ready()
+                .or_else(|| method.and_then(|m| m.wait_for_ready))
+                .unwrap_or(false),
+            max_send: limit(
+                config.limits.max_encoding_message_size,
+                method.and_then(|m| m.max_request_message_bytes),
+            ),
+            max_receive: limit(
+                config.limits.max_decoding_message_size,
+                method.and_then(|m| m.max_response_message_bytes),
+            ),
+        }
     }
 
-    /// Sends the request headers on a new stream.
-    async fn start(
+    /// The request URI and headers of a call, without its timeout.
+    fn request_head(
         &self,
         path: PathAndQuery,
         metadata: MetadataMap,
-        deadline: Option<Instant>,
         encoding: Option<Encoding>,
-    ) -> Result<(ResponseFuture, SendStream<Bytes>, InFlight), Status> {
+    ) -> Result<(Uri, HeaderMap), Status> {
         let endpoint = &self.inner.endpoint;
         let uri = Uri::builder()
             .scheme(endpoint.scheme.clone())
@@ -376,11 +420,8 @@ impl Channel {
             .path_and_query(path)
             .build()
             .map_err(|e| Status::internal(format!("invalid request URI: {e}")))?;
-        let mut request = http::Request::new(());
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        metadata.append_to(headers);
+        let mut headers = HeaderMap::new();
+        metadata.append_to(&mut headers);
         headers.insert(CONTENT_TYPE, GRPC);
         headers.insert(TE, TRAILERS);
         headers.insert(USER_AGENT, endpoint.config.user_agent.clone());
@@ -388,16 +429,40 @@ impl Channel {
         if let Some(encoding) = encoding {
             headers.insert(GRPC_ENCODING, encoding.header_value());
         }
+        Ok((uri, headers))
+    }
+
+    /// Sends the request headers on a new stream, with the time left to `deadline`.
+    pub(crate) async fn open(
+        &self,
+        uri: Uri,
+        mut headers: HeaderMap,
+        deadline: Option<Instant>,
+        wait_for_ready: bool,
+    ) -> Result<(ResponseFuture, SendStream<Bytes>, InFlight), Status> {
+        let (mut sender, in_flight) = self.ready_sender(wait_for_ready).await?;
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             headers.insert(GRPC_TIMEOUT, crate::deadline::format_timeout(left));
         }
-        let (mut sender, in_flight) = self.ready_sender().await?;
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
         let (response, send) = sender
             .send_request(request, false)
             .map_err(|e| from_h2_error(&e))?;
         Ok((response, send, in_flight))
     }
+}
+
+/// One call's settings, from the request, the channel and the method config.
+pub(crate) struct Settings<'a> {
+    method: Option<&'a MethodConfig>,
+    deadline: Option<Instant>,
+    wait_for_ready: bool,
+    max_send: usize,
+    max_receive: usize,
 }
 
 /// Tells the interceptors (if any) that the call failed with `status`, and returns it.

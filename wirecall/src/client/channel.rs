@@ -1,63 +1,83 @@
-//! [`Channel`]: one HTTP/2 connection to one server, multiplexing every call, connected on
-//! first use and reconnected after it is lost.
+//! [`Channel`]: the handle every call and generated client shares. A plain target is one
+//! HTTP/2 connection to one server, connected on first use and reconnected after it is
+//! lost; a name-resolving target (`dns:`, `ipv4:`, `ipv6:`, or a custom
+//! [`Resolver`](super::Resolver)) balances calls over a subchannel per backend.
 
-use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 
+use super::backoff::Backoff;
+use super::balancer::Balancer;
+use super::connection::{self, Connection, InFlight};
 use super::endpoint::{Endpoint, Transport};
+use super::retry::Throttle;
+use super::subchannel::Signals;
+use super::ConnectivityState;
 use crate::{Error, Status};
 
-/// A cheap-to-clone handle to a server. Every clone shares the one connection.
+/// A cheap-to-clone handle to a server or a set of backends. Every clone shares the
+/// connections.
 #[derive(Clone)]
 pub struct Channel {
     pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
-    pub(crate) endpoint: Endpoint,
+    pub(crate) endpoint: Arc<Endpoint>,
+    route: Route,
+    /// The service config's `retryThrottling`, shared by every call.
+    pub(crate) throttle: Option<Throttle>,
+    /// Request bytes kept for retries by calls in flight (A6 `retryBufferSize`).
+    pub(crate) retry_buffered: std::sync::atomic::AtomicUsize,
+}
+
+enum Route {
+    Direct(Direct),
+    Balanced(Arc<Balancer>),
+}
+
+/// One connection to one address.
+struct Direct {
     conn: Mutex<Option<Connection>>,
     /// Held while connecting, so concurrent first calls share one connection attempt.
     connecting: tokio::sync::Mutex<()>,
-}
-
-#[derive(Clone)]
-struct Connection {
-    sender: SendRequest<Bytes>,
-    closed: Arc<AtomicBool>,
-    /// Calls in flight on it (keepalive pings only while there are some, by default).
-    calls: Arc<AtomicUsize>,
-}
-
-/// One call in flight on a connection, counted until dropped.
-#[derive(Debug)]
-pub(crate) struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    fn new(calls: &Arc<AtomicUsize>) -> Self {
-        calls.fetch_add(1, Ordering::AcqRel);
-        InFlight(calls.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
+    /// Whether the last connection attempt failed.
+    failed: AtomicBool,
+    signals: Arc<Signals>,
 }
 
 impl Channel {
     /// A channel that connects on its first call.
     pub fn lazy(endpoint: Endpoint) -> Channel {
+        let endpoint = Arc::new(endpoint);
+        let route = match &endpoint.transport {
+            Transport::Resolved(resolver) => Route::Balanced(Balancer::new(
+                endpoint.clone(),
+                resolver.0.clone(),
+                endpoint.config.policy(),
+            )),
+            _ => Route::Direct(Direct {
+                conn: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+                failed: AtomicBool::new(false),
+                signals: Signals::new(),
+            }),
+        };
+        let throttle = endpoint
+            .config
+            .service_config
+            .as_ref()
+            .and_then(|c| c.retry_throttling())
+            .map(Throttle::new);
         Channel {
             inner: Arc::new(Inner {
                 endpoint,
-                conn: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(()),
+                route,
+                throttle,
+                retry_buffered: Default::default(),
             }),
         }
     }
@@ -77,150 +97,144 @@ impl Channel {
         &self.inner.endpoint
     }
 
-    pub(crate) async fn connect_now(&self) -> Result<(), Error> {
-        self.connection().await.map(drop)
+    /// The channel's connectivity state now. A balanced channel is READY when any backend
+    /// is, CONNECTING while one is being reached, TRANSIENT_FAILURE when all failed.
+    pub fn state(&self) -> ConnectivityState {
+        match &self.inner.route {
+            Route::Direct(direct) => direct.state(),
+            Route::Balanced(balancer) => balancer.state(),
+        }
     }
 
-    /// A sender ready for one more stream. A connection found closed is replaced once; the
-    /// request has not left yet, so this retry is always safe.
-    /// A sender ready for one more call, and that call's place in its connection's count.
-    pub(crate) async fn ready_sender(&self) -> Result<(SendRequest<Bytes>, InFlight), Status> {
-        let mut last_err = None;
-        for _ in 0..2 {
-            let conn = self.connection().await?;
-            match conn.sender.clone().ready().await {
-                Ok(sender) => return Ok((sender, InFlight::new(&conn.calls))),
-                Err(err) => {
-                    tracing::debug!(%err, "connection lost; reconnecting");
-                    conn.closed.store(true, Ordering::Release);
-                    last_err = Some(err);
+    /// Waits until the state is no longer `from`, and returns the new one.
+    pub async fn state_changed(&self, from: ConnectivityState) -> ConnectivityState {
+        let signals = match &self.inner.route {
+            Route::Direct(direct) => &direct.signals,
+            Route::Balanced(balancer) => &balancer.signals,
+        };
+        let mut changes = signals.changed.subscribe();
+        loop {
+            changes.borrow_and_update();
+            let state = self.state();
+            if state != from {
+                return state;
+            }
+            if changes.changed().await.is_err() {
+                return state;
+            }
+        }
+    }
+
+    /// Connects now: a plain channel opens its connection; a balanced one resolves and
+    /// waits until a backend is READY, failing when every one failed.
+    pub(crate) async fn connect_now(&self) -> Result<(), Error> {
+        match &self.inner.route {
+            Route::Direct(_) => self.direct_connection().await.map(drop),
+            Route::Balanced(balancer) => {
+                balancer.start();
+                let mut state = self.state();
+                loop {
+                    match state {
+                        ConnectivityState::Ready => return Ok(()),
+                        ConnectivityState::TransientFailure => {
+                            let status = balancer.pick(false).await.err();
+                            let why = status.map_or_else(String::new, |s| s.message().to_owned());
+                            return Err(Error::connect(self.inner.endpoint.address.clone(), why));
+                        }
+                        _ => state = self.state_changed(state).await,
+                    }
                 }
             }
         }
-        let err = last_err.expect("loop ran");
-        Err(Status::unavailable(format!("connection lost: {err}")))
     }
 
-    async fn connection(&self) -> Result<Connection, Error> {
-        if let Some(conn) = self.current() {
+    /// A sender ready for one more call, and that call's place in its connection's count.
+    /// Nothing has been sent yet, so replacing a connection found closed is always safe.
+    /// Without `wait_for_ready`, fails with `UNAVAILABLE` when no server can be reached;
+    /// with it, keeps trying (the call's deadline bounds the wait).
+    pub(crate) async fn ready_sender(
+        &self,
+        wait_for_ready: bool,
+    ) -> Result<(SendRequest<Bytes>, InFlight), Status> {
+        if let Route::Balanced(balancer) = &self.inner.route {
+            return balancer.pick(wait_for_ready).await;
+        }
+        let mut backoff = None;
+        let mut lost = 0;
+        loop {
+            match self.direct_connection().await {
+                Ok(conn) => match conn.ready().await {
+                    Ok(picked) => return Ok(picked),
+                    Err(err) if lost > 0 => {
+                        return Err(Status::unavailable(format!("connection lost: {err}")))
+                    }
+                    Err(_) => lost += 1,
+                },
+                Err(err) if !wait_for_ready => return Err(err.into()),
+                Err(err) => {
+                    tracing::debug!(%err, "waiting for the server (wait_for_ready)");
+                    let backoff = backoff
+                        .get_or_insert_with(|| Backoff::new(self.inner.endpoint.config.backoff));
+                    tokio::time::sleep(backoff.next_wait()).await;
+                }
+            }
+        }
+    }
+
+    async fn direct_connection(&self) -> Result<Connection, Error> {
+        let Route::Direct(direct) = &self.inner.route else {
+            unreachable!("only plain channels have one connection");
+        };
+        if let Some(conn) = direct.current() {
             return Ok(conn);
         }
-        let _guard = self.inner.connecting.lock().await;
-        if let Some(conn) = self.current() {
+        let _guard = direct.connecting.lock().await;
+        if let Some(conn) = direct.current() {
             return Ok(conn);
         }
+        direct.signals.bump();
+        let endpoint = &self.inner.endpoint;
         // Boxed: connecting (TCP, TLS, HTTP/2 handshakes) is rare and its future is large;
         // inline, it would size the future of every call made on the channel.
-        let conn = Box::pin(self.handshake()).await?;
-        *self.inner.conn.lock().expect("channel lock") = Some(conn.clone());
-        Ok(conn)
-    }
-
-    fn current(&self) -> Option<Connection> {
-        let conn = self.inner.conn.lock().expect("channel lock");
-        conn.as_ref()
-            .filter(|c| !c.closed.load(Ordering::Acquire))
-            .cloned()
-    }
-
-    async fn handshake(&self) -> Result<Connection, Error> {
-        let endpoint = &self.inner.endpoint;
-        let target = endpoint.address.as_str();
-        let connect = async {
-            match &endpoint.transport {
-                Transport::Tcp => {}
-                #[cfg(unix)]
-                Transport::Unix(path) => {
-                    let io = crate::transport::connect_unix(path)
-                        .await
-                        .map_err(|e| Error::connect(target, e))?;
-                    return start_connection(endpoint, io).await;
-                }
-                Transport::InProcess(connector) => {
-                    let io = connector.connect().map_err(|e| Error::connect(target, e))?;
-                    return start_connection(endpoint, io).await;
-                }
-            }
-            let io = crate::transport::connect(target)
-                .await
-                .map_err(|e| Error::connect(target, e))?;
-            if endpoint.scheme == http::uri::Scheme::HTTPS {
-                #[cfg(feature = "tls")]
-                if let Some(tls) = &endpoint.tls {
-                    let io = crate::transport::tls_connect(tls, io)
-                        .await
-                        .map_err(|e| Error::connect(target, e))?;
-                    return start_connection(endpoint, io).await;
-                }
-                return Err(Error::connect(
-                    target,
-                    "https targets need TLS settings (Endpoint::tls, feature `tls`)",
-                ));
-            }
-            start_connection(endpoint, io).await
-        };
-        tokio::time::timeout(endpoint.config.connect_timeout, connect)
-            .await
-            .map_err(|_| Error::connect(target, "connect timeout"))?
-    }
-}
-
-/// Runs the HTTP/2 handshake over `io` and spawns the task that drives the connection.
-async fn start_connection<IO>(endpoint: &Endpoint, io: IO) -> Result<Connection, Error>
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let config = &endpoint.config;
-    let target = endpoint.address.clone();
-    // One socket write per turn of the connection task (see transport::coalesce).
-    let (io, flusher) = crate::transport::coalesce(io);
-    let mut builder = h2::client::Builder::new();
-    builder
-        .initial_window_size(config.limits.initial_stream_window_size)
-        .initial_connection_window_size(config.limits.initial_connection_window_size)
-        .max_header_list_size(config.limits.max_header_list_size)
-        // h2 closes a connection whose peer sends more small DATA frames than this allows
-        // to wait unread; its default follows the 64 KiB initial window, not ours, and a
-        // peer that splits a large message finely (grpc's negative no_df_padding test
-        // sends 5-byte frames) tripped it whenever the reader lagged ~130 frames.
-        .data_frame_budget(config.limits.initial_connection_window_size as usize)
-        .enable_push(false);
-    let mut handshake = pin!(builder.handshake::<_, Bytes>(io));
-    let (sender, mut connection) = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)))
-        .await
-        .map_err(|e| Error::connect(&target, e))?;
-    let closed = Arc::new(AtomicBool::new(false));
-    let flag = closed.clone();
-    let keepalive = config.keepalive.zip(connection.ping_pong());
-    let calls = Arc::new(AtomicUsize::new(0));
-    let busy = calls.clone();
-    tokio::spawn(async move {
-        let driven = poll_fn(|cx| flusher.turn(cx, |cx| Pin::new(&mut connection).poll(cx)));
-        let result = match keepalive {
-            None => driven.await,
-            Some((keepalive, pings)) => tokio::select! {
-                result = driven => result,
-                ended = crate::keepalive::watch(pings, keepalive, Some(&busy)) => {
-                    if ended == crate::keepalive::Ended::PeerSilent {
-                        tracing::warn!(%target, timeout = ?keepalive.timeout, "no keepalive pong: closing the connection");
-                    }
-                    Ok(())
-                }
-            },
-        };
-        if let Err(err) = result {
-            tracing::debug!(%target, %err, "connection closed with an error");
+        let result = Box::pin(connection::connect(
+            endpoint,
+            &endpoint.address,
+            endpoint.config.connect_timeout,
+        ))
+        .await;
+        direct.failed.store(result.is_err(), Ordering::Release);
+        if let Ok(conn) = &result {
+            *direct.conn.lock().expect("channel lock") = Some(conn.clone());
+            let closed = conn.closed.clone();
+            let signals = direct.signals.clone();
+            tokio::spawn(async move {
+                closed.wait().await;
+                signals.bump();
+            });
         }
-        flag.store(true, Ordering::Release);
-    });
-    Ok(Connection {
-        sender,
-        closed,
-        calls,
-    })
+        direct.signals.bump();
+        result
+    }
 }
 
-impl Channel {}
+impl Direct {
+    fn current(&self) -> Option<Connection> {
+        let conn = self.conn.lock().expect("channel lock");
+        conn.as_ref().filter(|c| c.is_open()).cloned()
+    }
+
+    fn state(&self) -> ConnectivityState {
+        if self.current().is_some() {
+            ConnectivityState::Ready
+        } else if self.connecting.try_lock().is_err() {
+            ConnectivityState::Connecting
+        } else if self.failed.load(Ordering::Acquire) {
+            ConnectivityState::TransientFailure
+        } else {
+            ConnectivityState::Idle
+        }
+    }
+}
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

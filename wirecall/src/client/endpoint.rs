@@ -5,10 +5,13 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Uri};
 
+use super::backoff::BackoffConfig;
+use super::resolver::{self, Resolver};
 use super::Channel;
 use crate::compression::Encoding;
 use crate::interceptor::{ClientInterceptor, ClientInterceptors};
 use crate::limits::Limits;
+use crate::service_config::{LoadBalancingPolicy, ServiceConfig};
 use crate::Error;
 
 /// Settings shared by every call on a channel.
@@ -21,6 +24,23 @@ pub(crate) struct ChannelConfig {
     pub(crate) send_compressed: Option<Encoding>,
     pub(crate) interceptors: ClientInterceptors,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
+    pub(crate) backoff: BackoffConfig,
+    pub(crate) resolve_interval: Duration,
+    pub(crate) min_resolve_interval: Duration,
+    /// Set with [`Endpoint::load_balancing`]; wins over the service config's choice.
+    pub(crate) load_balancing: Option<LoadBalancingPolicy>,
+    pub(crate) service_config: Option<std::sync::Arc<ServiceConfig>>,
+    pub(crate) retry_buffer_size: usize,
+    pub(crate) per_rpc_buffer_limit: usize,
+}
+
+impl ChannelConfig {
+    /// The balancing policy: the endpoint's, else the service config's, else pick_first.
+    pub(crate) fn policy(&self) -> LoadBalancingPolicy {
+        self.load_balancing
+            .or_else(|| self.service_config.as_ref()?.load_balancing())
+            .unwrap_or_default()
+    }
 }
 
 /// A server address plus channel settings; `connect` or `connect_lazy` makes the
@@ -57,6 +77,18 @@ pub(crate) enum Transport {
     Unix(std::path::PathBuf),
     /// An in-process listener.
     InProcess(crate::in_process::Connector),
+    /// The addresses a resolver finds, balanced per call.
+    Resolved(ResolverHandle),
+}
+
+/// A shared resolver.
+#[derive(Clone)]
+pub(crate) struct ResolverHandle(pub(crate) std::sync::Arc<dyn Resolver>);
+
+impl std::fmt::Debug for ResolverHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver")
+    }
 }
 
 /// TLS settings of an endpoint.
@@ -80,9 +112,29 @@ impl Endpoint {
     /// Parses a target: `http://127.0.0.1:50051` or `https://host:port` (a bare
     /// `host:port` means `http`), or a Unix domain socket as gRPC names them,
     /// `unix:relative/path`, `unix:/absolute/path` or `unix:///absolute/path` (calls carry
-    /// `:authority localhost`).
+    /// `:authority localhost`): one connection to one server.
+    ///
+    /// Name-resolving targets balance calls over every address found: `dns:///host:port`
+    /// (every A/AAAA record a backend, resolved again on an interval and when a connection
+    /// fails), `ipv4:127.0.0.1:50051,127.0.0.2:50051` and `ipv6:[::1]:50051,...`
+    /// (naming.md; the port defaults to 443). Their policy is `pick_first` unless
+    /// [`Endpoint::load_balancing`] or the service config's `loadBalancingConfig` says
+    /// otherwise; plaintext unless [`Endpoint::tls`] is set.
     pub fn new(target: impl AsRef<str>) -> Result<Endpoint, Error> {
         let target = target.as_ref();
+        if let Some(named) = resolver::parse(target) {
+            let named = named?;
+            let authority: Authority = named
+                .authority
+                .parse()
+                .map_err(|e| Error::invalid_uri(format!("{target:?}: {e}")))?;
+            return Ok(Endpoint::with(
+                Scheme::HTTP,
+                authority,
+                target.to_owned(),
+                Transport::Resolved(ResolverHandle(named.resolver)),
+            ));
+        }
         if let Some(path) = target.strip_prefix("unix:") {
             return Endpoint::unix(target, path);
         }
@@ -172,6 +224,13 @@ impl Endpoint {
                 send_compressed: None,
                 interceptors: ClientInterceptors::default(),
                 keepalive: None,
+                backoff: BackoffConfig::default(),
+                resolve_interval: Duration::from_secs(30),
+                min_resolve_interval: Duration::from_secs(5),
+                load_balancing: None,
+                service_config: None,
+                retry_buffer_size: 16 << 20,
+                per_rpc_buffer_limit: 256 << 10,
             },
         }
     }
@@ -307,6 +366,67 @@ impl Endpoint {
             .parse()
             .map_err(|e| Error::invalid_uri(format!("{name:?}: {e}")))?;
         Ok(self)
+    }
+
+    /// Finds the servers with `resolver` instead of the target's host, balancing calls
+    /// over them; the target still gives the scheme and `:authority`.
+    pub fn resolver(mut self, resolver: impl Resolver) -> Self {
+        self.transport = Transport::Resolved(ResolverHandle(std::sync::Arc::new(resolver)));
+        self
+    }
+
+    /// The balancing policy of a name-resolving channel (default `pick_first`, or the
+    /// service config's `loadBalancingConfig`); this setting wins over the service config.
+    pub fn load_balancing(mut self, policy: LoadBalancingPolicy) -> Self {
+        self.config.load_balancing = Some(policy);
+        self
+    }
+
+    /// The default service config of the channel: per-method timeouts, `waitForReady`,
+    /// message size limits, retry or hedging policies, retry throttling and the balancing
+    /// policy (see [`ServiceConfig`]).
+    pub fn service_config(mut self, config: ServiceConfig) -> Self {
+        self.config.service_config = Some(std::sync::Arc::new(config));
+        self
+    }
+
+    /// [`Endpoint::service_config`] from its JSON form, as gRPC documents it.
+    pub fn service_config_json(self, json: &str) -> Result<Self, Error> {
+        Ok(self.service_config(ServiceConfig::from_json(json)?))
+    }
+
+    /// How connection attempts to a backend are spaced after failures (default: 1 s,
+    /// ×1.6, ±20 %, at most 120 s, as connection-backoff.md).
+    pub fn connection_backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// How often a name-resolving channel asks its resolver again (default 30 s).
+    pub fn resolve_interval(mut self, interval: Duration) -> Self {
+        self.config.resolve_interval = interval;
+        self
+    }
+
+    /// The least time between two resolutions when failing connections ask for them
+    /// (default 5 s).
+    pub fn min_resolve_interval(mut self, interval: Duration) -> Self {
+        self.config.min_resolve_interval = interval;
+        self
+    }
+
+    /// The most request bytes all the channel's calls together keep for retries (default
+    /// 16 MiB, gRFC A6's `retryBufferSize`); a call that would go over it is not retried.
+    pub fn retry_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.retry_buffer_size = bytes;
+        self
+    }
+
+    /// The most request bytes one call keeps for retries (default 256 KiB, gRFC A6's
+    /// `perRpcBufferLimit`); a larger request is sent once.
+    pub fn per_rpc_buffer_limit(mut self, bytes: usize) -> Self {
+        self.config.per_rpc_buffer_limit = bytes;
+        self
     }
 
     /// Connects now; fails if the server cannot be reached.

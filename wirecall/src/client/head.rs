@@ -25,22 +25,13 @@ pub(crate) enum Head {
 
 /// Interprets the response headers; a non-OK outcome is the call's status.
 pub(crate) fn parse(status: http::StatusCode, headers: HeaderMap) -> Result<Head, Status> {
-    if let Some(status) = Status::from_header_map(&headers) {
-        if !status.is_ok() {
-            return Err(status);
-        }
+    if let Some(status) = failure(status, &headers) {
+        return Err(status);
+    }
+    if headers.contains_key(&crate::headers::GRPC_STATUS) {
         return Ok(Head::TrailersOnly {
             trailers: MetadataMap::from_headers(headers),
         });
-    }
-    if status != http::StatusCode::OK {
-        return Err(from_http_status(status));
-    }
-    let content_type = headers.get(CONTENT_TYPE);
-    if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
-        return Err(Status::unknown(format!(
-            "response content-type {content_type:?} is not application/grpc"
-        )));
     }
     let encoding = match headers.get(&GRPC_ENCODING) {
         None => None,
@@ -52,4 +43,23 @@ pub(crate) fn parse(status: http::StatusCode, headers: HeaderMap) -> Result<Head
         metadata: MetadataMap::from_headers(headers),
         encoding,
     })
+}
+
+/// The status the response headers end the call with, if they end it with an error: a
+/// trailers-only non-OK `grpc-status`, an HTTP status other than 200, or a content-type
+/// that is not gRPC.
+pub(crate) fn failure(status: http::StatusCode, headers: &HeaderMap) -> Option<Status> {
+    if let Some(status) = Status::from_header_map(headers) {
+        return (!status.is_ok()).then_some(status);
+    }
+    if status != http::StatusCode::OK {
+        return Some(from_http_status(status));
+    }
+    let content_type = headers.get(CONTENT_TYPE);
+    if !content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc")) {
+        return Some(Status::unknown(format!(
+            "response content-type {content_type:?} is not application/grpc"
+        )));
+    }
+    None
 }

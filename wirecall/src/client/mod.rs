@@ -1,14 +1,30 @@
-//! The client side: a [`Channel`] to one server, shared by every call and every generated
-//! client made from it, and the four call patterns on top of it.
+//! The client side: a [`Channel`] shared by every call and every generated client made
+//! from it, and the four call patterns on top of it.
+//!
+//! A channel to a plain target holds one connection. A name-resolving target (`dns:`,
+//! `ipv4:`, `ipv6:`, or [`Endpoint::resolver`]) gets a subchannel per backend, picked per
+//! call by the balancing policy, each reconnecting with the gRPC connection backoff. The
+//! service config ([`crate::service_config`]) adds per-method timeouts, `waitForReady`,
+//! message limits, retries and hedging.
 
+mod backoff;
+mod balancer;
 mod call;
 mod channel;
+mod connection;
+mod connectivity;
 pub(crate) mod endpoint;
 pub(crate) mod head;
+pub mod resolver;
+mod retry;
 mod sender;
+mod subchannel;
 
 pub(crate) use sender::RequestSender;
 
+pub use backoff::BackoffConfig;
 pub use channel::Channel;
-pub(crate) use channel::InFlight;
+pub(crate) use connection::InFlight;
+pub use connectivity::ConnectivityState;
 pub use endpoint::Endpoint;
+pub use resolver::{Address, Resolver};

@@ -45,8 +45,11 @@ impl fmt::Display for MetadataError {
 impl std::error::Error for MetadataError {}
 
 /// Whether a (lower-case) header name belongs to gRPC or HTTP rather than the application.
+/// The two retry headers of gRFC A6 are the application's to see: a server may read
+/// `grpc-previous-rpc-attempts` and answer with `grpc-retry-pushback-ms`.
 pub fn is_reserved(key: &str) -> bool {
-    key.starts_with("grpc-")
+    (key.starts_with("grpc-")
+        && !matches!(key, "grpc-previous-rpc-attempts" | "grpc-retry-pushback-ms"))
         || key.starts_with(':')
         || matches!(
             key,

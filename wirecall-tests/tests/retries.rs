@@ -1,0 +1,392 @@
+//! Retries, hedging, throttling, pushback, transparent retry and the per-method service
+//! config, against real servers on 127.0.0.1.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{bounded, echo, local_listener, sleeping, unused_port};
+use tokio::sync::mpsc;
+use wirecall::{Code, Endpoint, Request, Response, Server, Status};
+use wirecall_tests::echo::EchoClient;
+use wirecall_tests::greeter::{Greeter, GreeterClient, GreeterServer, HelloReply, HelloRequest};
+
+/// Each attempt's `grpc-previous-rpc-attempts` header and arrival time, in arrival order.
+type Attempts = Arc<Mutex<Vec<(Option<String>, Instant)>>>;
+
+/// What a [`Flaky`] server does with attempt `n` (counted from 0 in arrival order).
+type Script = dyn Fn(usize) -> Step + Send + Sync;
+
+enum Step {
+    Answer,
+    Fail(Code, Option<&'static str>),
+    /// Waits until cancelled (reported on the events channel).
+    Hang,
+}
+
+/// A Greeter that follows a script per attempt and records each attempt's
+/// `grpc-previous-rpc-attempts` header and arrival time.
+#[derive(Clone)]
+struct Flaky {
+    script: Arc<Script>,
+    seen: Attempts,
+    cancelled: mpsc::UnboundedSender<usize>,
+}
+
+struct OnDrop(Option<(mpsc::UnboundedSender<usize>, usize)>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some((events, n)) = self.0.take() {
+            let _ = events.send(n);
+        }
+    }
+}
+
+impl Greeter for Flaky {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloReply>, Status> {
+        let header = request
+            .metadata()
+            .get("grpc-previous-rpc-attempts")
+            .map(str::to_owned);
+        let n = {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push((header, Instant::now()));
+            seen.len() - 1
+        };
+        match (self.script)(n) {
+            Step::Answer => Ok(Response::new(HelloReply {
+                message: format!("attempt {n}"),
+            })),
+            Step::Fail(code, pushback) => {
+                let mut status = Status::new(code, format!("attempt {n} fails"));
+                if let Some(ms) = pushback {
+                    status
+                        .metadata_mut()
+                        .insert("grpc-retry-pushback-ms", ms)
+                        .unwrap();
+                }
+                Err(status)
+            }
+            Step::Hang => {
+                let guard = OnDrop(Some((self.cancelled.clone(), n)));
+                std::future::pending::<()>().await;
+                drop(guard);
+                unreachable!()
+            }
+        }
+    }
+}
+
+struct FlakyServer {
+    addr: SocketAddr,
+    seen: Attempts,
+    cancelled: mpsc::UnboundedReceiver<usize>,
+    _task: tokio::task::JoinHandle<Result<(), wirecall::Error>>,
+}
+
+impl FlakyServer {
+    async fn start(script: impl Fn(usize) -> Step + Send + Sync + 'static) -> FlakyServer {
+        let listener = local_listener().await;
+        let addr = listener.local_addr().unwrap();
+        let (cancelled_tx, cancelled) = mpsc::unbounded_channel();
+        let flaky = Flaky {
+            script: Arc::new(script),
+            seen: Arc::default(),
+            cancelled: cancelled_tx,
+        };
+        let seen = flaky.seen.clone();
+        let server = Server::builder().add_service(GreeterServer::new(flaky));
+        let task = tokio::spawn(server.serve_with_listener(listener, std::future::pending()));
+        FlakyServer {
+            addr,
+            seen,
+            cancelled,
+            _task: task,
+        }
+    }
+
+    fn client(&self, service_config: &str) -> GreeterClient {
+        let channel = Endpoint::new(format!("http://{}", self.addr))
+            .unwrap()
+            .service_config_json(service_config)
+            .expect("the service config parses")
+            .connect_lazy();
+        GreeterClient::new(channel)
+    }
+
+    fn headers(&self) -> Vec<Option<String>> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(h, _)| h.clone())
+            .collect()
+    }
+}
+
+fn retry_config(max_attempts: u32, extra: &str) -> String {
+    format!(
+        r#"{{
+          "methodConfig": [{{
+            "name": [{{"service": "greeter.Greeter"}}],
+            "retryPolicy": {{
+              "maxAttempts": {max_attempts}, "initialBackoff": "0.01s", "maxBackoff": "0.05s",
+              "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]
+            }}
+          }}]{extra}
+        }}"#
+    )
+}
+
+fn hello() -> HelloRequest {
+    HelloRequest {
+        name: "retry".into(),
+    }
+}
+
+#[tokio::test]
+async fn unavailable_then_ok_is_retried_with_the_attempts_header() {
+    let server = FlakyServer::start(|n| {
+        if n < 2 {
+            Step::Fail(Code::Unavailable, None)
+        } else {
+            Step::Answer
+        }
+    })
+    .await;
+    let client = server.client(&retry_config(4, ""));
+    let reply = bounded("retried call", client.say_hello(hello()))
+        .await
+        .expect("third attempt answers");
+    assert_eq!(reply.get_ref().message, "attempt 2");
+    assert_eq!(server.headers(), [None, Some("1".into()), Some("2".into())]);
+}
+
+#[tokio::test]
+async fn retries_stop_at_max_attempts_and_on_other_codes() {
+    let always = FlakyServer::start(|_| Step::Fail(Code::Unavailable, None)).await;
+    let status = bounded(
+        "call",
+        always.client(&retry_config(3, "")).say_hello(hello()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(always.headers().len(), 3, "maxAttempts 3");
+
+    let internal = FlakyServer::start(|_| Step::Fail(Code::Internal, None)).await;
+    let status = bounded(
+        "call",
+        internal.client(&retry_config(5, "")).say_hello(hello()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(
+        internal.headers().len(),
+        1,
+        "INTERNAL is not retryable here"
+    );
+}
+
+#[tokio::test]
+async fn pushback_sets_the_delay_or_stops_retrying() {
+    let delayed = FlakyServer::start(|n| {
+        if n == 0 {
+            Step::Fail(Code::Unavailable, Some("300"))
+        } else {
+            Step::Answer
+        }
+    })
+    .await;
+    let started = Instant::now();
+    bounded(
+        "call",
+        delayed.client(&retry_config(3, "")).say_hello(hello()),
+    )
+    .await
+    .expect("the retry answers");
+    let seen = delayed.seen.lock().unwrap().clone();
+    let gap = seen[1].1 - seen[0].1;
+    assert!(
+        gap >= Duration::from_millis(300),
+        "the retry waited the pushback: {gap:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let refused = FlakyServer::start(|_| Step::Fail(Code::Unavailable, Some("-1"))).await;
+    let status = bounded(
+        "call",
+        refused.client(&retry_config(5, "")).say_hello(hello()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        refused.headers().len(),
+        1,
+        "a negative pushback means no retry"
+    );
+}
+
+#[tokio::test]
+async fn throttling_stops_retries_when_the_token_bucket_is_drained() {
+    let server = FlakyServer::start(|_| Step::Fail(Code::Unavailable, None)).await;
+    // 4 tokens: retries only while more than 2 remain; each failed attempt spends one.
+    let client = server.client(&retry_config(
+        5,
+        r#", "retryThrottling": {"maxTokens": 4, "tokenRatio": 0.1}"#,
+    ));
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let before = server.headers().len();
+        let status = bounded("call", client.say_hello(hello()))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable);
+        attempts.push(server.headers().len() - before);
+    }
+    // Call 1: fails (3 tokens), retries, fails (2 tokens: no more). Calls 2 and 3: one
+    // attempt each.
+    assert_eq!(attempts, [2, 1, 1]);
+}
+
+#[tokio::test]
+async fn hedging_sends_the_next_attempt_after_the_delay_and_cancels_the_loser() {
+    let mut server = FlakyServer::start(|n| if n == 0 { Step::Hang } else { Step::Answer }).await;
+    let client = server.client(
+        r#"{
+          "methodConfig": [{
+            "name": [{"service": "greeter.Greeter", "method": "SayHello"}],
+            "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0.2s", "nonFatalStatusCodes": ["UNAVAILABLE"]}
+          }]
+        }"#,
+    );
+    let reply = bounded("hedged call", client.say_hello(hello()))
+        .await
+        .expect("the hedge answers");
+    assert_eq!(reply.get_ref().message, "attempt 1");
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        2,
+        "the winner answered before a third attempt was due"
+    );
+    let gap = seen[1].1 - seen[0].1;
+    assert!(
+        gap >= Duration::from_millis(200),
+        "hedge after the delay: {gap:?}"
+    );
+    assert_eq!(seen[1].0.as_deref(), Some("1"));
+    let cancelled = bounded("the losing attempt is cancelled", server.cancelled.recv()).await;
+    assert_eq!(cancelled, Some(0));
+}
+
+#[tokio::test]
+async fn hedging_sends_the_next_attempt_at_once_after_a_non_fatal_failure() {
+    let server = FlakyServer::start(|n| {
+        if n == 0 {
+            Step::Fail(Code::Unavailable, None)
+        } else {
+            Step::Answer
+        }
+    })
+    .await;
+    let client = server.client(
+        r#"{
+          "methodConfig": [{
+            "name": [{"service": "greeter.Greeter"}],
+            "hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": "5s", "nonFatalStatusCodes": ["UNAVAILABLE"]}
+          }]
+        }"#,
+    );
+    let started = Instant::now();
+    let reply = bounded("hedged call", client.say_hello(hello()))
+        .await
+        .expect("answers");
+    assert_eq!(reply.get_ref().message, "attempt 1");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "did not wait the 5 s delay"
+    );
+}
+
+#[tokio::test]
+async fn the_method_config_sets_timeouts_limits_and_wait_for_ready() {
+    let server = common::start().await;
+    let config = r#"{
+      "methodConfig": [
+        {"name": [{"service": "wirecall.test.echo.Echo", "method": "Unary"}],
+         "timeout": "0.2s", "maxRequestMessageBytes": 64},
+        {"name": [{}], "waitForReady": true}
+      ]
+    }"#;
+    let channel = server
+        .endpoint()
+        .service_config_json(config)
+        .unwrap()
+        .connect_lazy();
+    let client = EchoClient::new(channel);
+    let status = bounded("slow call", client.unary(sleeping("slow", 2000)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let mut big = echo("big");
+    big.payload = vec![7; 100];
+    let status = bounded("big call", client.unary(big)).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    bounded("small call", client.unary(echo("small")))
+        .await
+        .expect("fits");
+
+    // The default entry's waitForReady: a call to a server not yet up waits for it.
+    let listener_port = unused_port().await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], listener_port));
+    let channel = Endpoint::new(format!("http://{addr}"))
+        .unwrap()
+        .service_config_json(config)
+        .unwrap()
+        .connection_backoff(wirecall::client::BackoffConfig {
+            initial: Duration::from_millis(20),
+            multiplier: 1.6,
+            jitter: 0.2,
+            max: Duration::from_millis(100),
+        })
+        .connect_lazy();
+    let waiting = tokio::spawn({
+        let client = EchoClient::new(channel.clone());
+        async move {
+            let mut request = Request::new(wirecall_tests::echo::EchoRequest {
+                message: "patient".into(),
+                repeat: 1,
+                ..Default::default()
+            });
+            request.set_timeout(Duration::from_secs(8));
+            client.server_stream(request).await.map(drop)
+        }
+    });
+    bounded("the channel fails its first connect", async {
+        let mut state = channel.state();
+        while state != wirecall::client::ConnectivityState::TransientFailure {
+            state = channel.state_changed(state).await;
+        }
+    })
+    .await;
+    let late = common::start_on(
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind the late server"),
+        |b| b,
+    );
+    bounded("the waiting call", waiting)
+        .await
+        .unwrap()
+        .expect("waited for the server");
+    assert_eq!(late.state.seen().len(), 1);
+}

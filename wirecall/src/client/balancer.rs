@@ -1,0 +1,307 @@
+//! Client-side load balancing: the subchannels of a name-resolving channel, kept in step
+//! with its resolver, and the per-call pick among the READY ones (`pick_first`,
+//! `round_robin`, and a weighted round robin by the resolver's address weights).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Instant;
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+
+use super::connection::{Connection, InFlight};
+use super::endpoint::Endpoint;
+use super::resolver::{Address, Resolver};
+use super::subchannel::{Reconnect, Signals, Subchannel};
+use super::ConnectivityState;
+use crate::service_config::LoadBalancingPolicy;
+use crate::task::AbortOnDrop;
+use crate::Status;
+
+/// The balancing half of a channel.
+pub(crate) struct Balancer {
+    endpoint: Arc<Endpoint>,
+    resolver: Arc<dyn Resolver>,
+    policy: LoadBalancingPolicy,
+    subchannels: RwLock<Arc<Vec<Arc<Subchannel>>>>,
+    /// The round robin's next start.
+    next: AtomicUsize,
+    /// The smooth weighted round robin's running weights, by index in the READY list.
+    weights: Mutex<Vec<i64>>,
+    /// The READY list and the state version it was made at.
+    picker: RwLock<(u64, Arc<Vec<Ready>>)>,
+    pub(crate) signals: Arc<Signals>,
+    /// Why the last resolution gave no addresses.
+    resolve_error: Mutex<Option<String>>,
+    /// Whether the first resolution has finished.
+    resolved: AtomicBool,
+    started: AtomicBool,
+    task: Mutex<Option<AbortOnDrop>>,
+}
+
+impl Balancer {
+    pub(crate) fn new(
+        endpoint: Arc<Endpoint>,
+        resolver: Arc<dyn Resolver>,
+        policy: LoadBalancingPolicy,
+    ) -> Arc<Self> {
+        Arc::new(Balancer {
+            endpoint,
+            resolver,
+            policy,
+            subchannels: RwLock::new(Arc::new(Vec::new())),
+            next: AtomicUsize::new(0),
+            weights: Mutex::new(Vec::new()),
+            picker: RwLock::new((u64::MAX, Arc::new(Vec::new()))),
+            signals: Signals::new(),
+            resolve_error: Mutex::new(None),
+            resolved: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+            task: Mutex::new(None),
+        })
+    }
+
+    /// Leaves IDLE: starts resolving (and so connecting), once.
+    pub(crate) fn start(self: &Arc<Self>) {
+        if self.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let task = tokio::spawn(resolve_loop(Arc::downgrade(self), self.signals.clone()));
+        *self.task.lock().expect("balancer lock") = Some(AbortOnDrop(task));
+        self.signals.bump();
+    }
+
+    /// The channel's state, from its subchannels'.
+    pub(crate) fn state(&self) -> ConnectivityState {
+        if !self.started.load(Ordering::Acquire) {
+            return ConnectivityState::Idle;
+        }
+        let subchannels = self.current();
+        if subchannels.is_empty() && !self.resolved.load(Ordering::Acquire) {
+            return ConnectivityState::Connecting;
+        }
+        ConnectivityState::aggregate(subchannels.iter().map(|s| s.state()))
+    }
+
+    fn current(&self) -> Arc<Vec<Arc<Subchannel>>> {
+        self.subchannels.read().expect("balancer lock").clone()
+    }
+
+    /// A sender for one call on a READY subchannel. Waits while subchannels connect; with
+    /// nothing READY and everything failing, fails at once unless `wait_for_ready`.
+    pub(crate) async fn pick(
+        self: &Arc<Self>,
+        wait_for_ready: bool,
+    ) -> Result<(SendRequest<Bytes>, InFlight), Status> {
+        self.start();
+        let mut changes = self.signals.changed.subscribe();
+        loop {
+            changes.borrow_and_update();
+            if let Some(connection) = self.choose() {
+                // A connection found dead here never carried the call: pick again.
+                if let Ok(picked) = connection.ready().await {
+                    return Ok(picked);
+                }
+                continue;
+            }
+            let subchannels = self.current();
+            for subchannel in subchannels.iter() {
+                if subchannel.state() == ConnectivityState::Idle {
+                    subchannel.request_connection();
+                }
+            }
+            if !wait_for_ready && self.state() == ConnectivityState::TransientFailure {
+                return Err(self.unavailable(&subchannels));
+            }
+            if changes.changed().await.is_err() {
+                return Err(Status::unavailable("channel closed"));
+            }
+        }
+    }
+
+    fn unavailable(&self, subchannels: &[Arc<Subchannel>]) -> Status {
+        let why = subchannels
+            .iter()
+            .find_map(|s| s.last_error())
+            .or_else(|| self.resolve_error.lock().expect("balancer lock").clone())
+            .unwrap_or_else(|| "no addresses".to_owned());
+        Status::unavailable(format!("no backend is reachable: {why}"))
+    }
+
+    /// The READY subchannels' connections with their weights, rebuilt when a state
+    /// changed since the last time (the picker of gRPC's balancer API).
+    fn ready(&self) -> Arc<Vec<Ready>> {
+        let version = *self.signals.changed.borrow();
+        {
+            let picker = self.picker.read().expect("balancer lock");
+            if picker.0 == version {
+                return picker.1.clone();
+            }
+        }
+        let ready: Vec<Ready> = self
+            .current()
+            .iter()
+            .filter_map(|s| {
+                let weight = s.addresses.first().map_or(1, |a| a.weight.max(1));
+                s.connection()
+                    .map(|connection| Ready { connection, weight })
+            })
+            .collect();
+        let ready = Arc::new(ready);
+        *self.picker.write().expect("balancer lock") = (version, ready.clone());
+        ready
+    }
+
+    /// The connection the policy picks, among the READY ones (skipping any found closed
+    /// since the list was made: their subchannels are about to say so).
+    fn choose(&self) -> Option<Connection> {
+        let ready = self.ready();
+        let n = ready.len();
+        let open = |r: &Ready| r.connection.is_open().then(|| r.connection.clone());
+        match self.policy {
+            LoadBalancingPolicy::PickFirst => ready.iter().find_map(open),
+            LoadBalancingPolicy::RoundRobin => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed);
+                (0..n).find_map(|i| open(&ready[(start + i) % n]))
+            }
+            LoadBalancingPolicy::WeightedRoundRobin => {
+                let mut running = self.weights.lock().expect("balancer lock");
+                if running.len() != n {
+                    *running = vec![0; n];
+                }
+                let weights = ready
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.connection.is_open())
+                    .map(|(i, r)| (i, i64::from(r.weight)));
+                let chosen = smooth_weighted(&mut running, weights)?;
+                Some(ready[chosen].connection.clone())
+            }
+        }
+    }
+
+    /// Replaces the subchannels with ones for `addresses`, keeping those whose addresses
+    /// stay (their connections too).
+    fn update(&self, addresses: Vec<Address>) {
+        let groups: Vec<Vec<Address>> = match self.policy {
+            // One subchannel trying the addresses in order.
+            LoadBalancingPolicy::PickFirst => vec![addresses],
+            LoadBalancingPolicy::RoundRobin | LoadBalancingPolicy::WeightedRoundRobin => {
+                addresses.into_iter().map(|a| vec![a]).collect()
+            }
+        };
+        let reconnect = match self.policy {
+            LoadBalancingPolicy::PickFirst => Reconnect::OnDemand,
+            _ => Reconnect::Eagerly,
+        };
+        let mut slot = self.subchannels.write().expect("balancer lock");
+        if slot.len() == groups.len() && slot.iter().zip(&groups).all(|(s, g)| s.addresses == *g) {
+            return;
+        }
+        let fresh: Vec<Arc<Subchannel>> = groups
+            .into_iter()
+            .map(|group| {
+                slot.iter()
+                    .find(|s| s.addresses == group)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        Arc::new(Subchannel::start(
+                            group,
+                            self.endpoint.clone(),
+                            self.signals.clone(),
+                            reconnect,
+                        ))
+                    })
+            })
+            .collect();
+        tracing::debug!(backends = fresh.len(), policy = ?self.policy, "addresses updated");
+        *slot = Arc::new(fresh);
+        drop(slot);
+        self.signals.bump();
+    }
+}
+
+/// A READY subchannel's connection and its weight.
+struct Ready {
+    connection: Connection,
+    weight: u32,
+}
+
+/// One step of the smooth weighted round robin: every ready index gains its weight, the
+/// largest running weight is chosen and loses the total. Over any run of picks each index
+/// gets its weight's share, interleaved rather than in bursts.
+fn smooth_weighted(
+    running: &mut [i64],
+    ready: impl Iterator<Item = (usize, i64)>,
+) -> Option<usize> {
+    let mut total = 0;
+    let mut best: Option<usize> = None;
+    for (i, weight) in ready {
+        running[i] += weight;
+        total += weight;
+        if best.is_none_or(|b| running[i] > running[b]) {
+            best = Some(i);
+        }
+    }
+    let best = best?;
+    running[best] -= total;
+    Some(best)
+}
+
+/// Resolves on the endpoint's interval, and again (no sooner than its minimum interval
+/// after the last time) whenever a subchannel asks, until the channel is dropped.
+async fn resolve_loop(balancer: Weak<Balancer>, signals: Arc<Signals>) {
+    loop {
+        let Some(this) = balancer.upgrade() else {
+            return;
+        };
+        let started = Instant::now();
+        match this.resolver.resolve().await {
+            Ok(addresses) if !addresses.is_empty() => {
+                *this.resolve_error.lock().expect("balancer lock") = None;
+                this.update(addresses);
+            }
+            Ok(_) => this.resolution_failed("the resolver returned no addresses".to_owned()),
+            Err(err) => this.resolution_failed(format!("name resolution failed: {err}")),
+        }
+        this.resolved.store(true, Ordering::Release);
+        signals.bump();
+        let (interval, min_interval) = (
+            this.endpoint.config.resolve_interval,
+            this.endpoint.config.min_resolve_interval,
+        );
+        drop(this);
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = signals.reresolve.notified() => {
+                tokio::time::sleep_until((started + min_interval).into()).await;
+            }
+        }
+    }
+}
+
+impl Balancer {
+    fn resolution_failed(&self, why: String) {
+        tracing::warn!(%why, "keeping the previous addresses");
+        *self.resolve_error.lock().expect("balancer lock") = Some(why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smooth_weighted;
+
+    #[test]
+    fn smooth_weighted_gives_each_its_share_interleaved() {
+        let mut running = vec![0; 3];
+        let weights = [5i64, 1, 1];
+        let picks: Vec<usize> = (0..7)
+            .map(|_| smooth_weighted(&mut running, weights.iter().copied().enumerate()).unwrap())
+            .collect();
+        assert_eq!(picks.iter().filter(|&&i| i == 0).count(), 5);
+        assert_eq!(picks.iter().filter(|&&i| i == 1).count(), 1);
+        assert_eq!(picks.iter().filter(|&&i| i == 2).count(), 1);
+        assert_ne!(picks[..3], [0, 0, 0], "interleaved, not a burst: {picks:?}");
+        assert_eq!(smooth_weighted(&mut running, std::iter::empty()), None);
+    }
+}

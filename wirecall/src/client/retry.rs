@@ -1,0 +1,409 @@
+//! Retries and hedging of calls with one request message (unary and server-streaming), as
+//! gRFC A6 specifies them: attempts until the response headers commit the call, the
+//! `grpc-previous-rpc-attempts` header, server pushback (`grpc-retry-pushback-ms`),
+//! throttling by a token bucket shared by the channel, and transparent retry of attempts
+//! the server refused before its application saw them (`REFUSED_STREAM`).
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::client::ResponseFuture;
+use h2::RecvStream;
+use http::{HeaderMap, HeaderValue, Uri};
+
+use super::backoff::{retry_wait, Random};
+use super::connection::InFlight;
+use super::Channel;
+use crate::service_config::{HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling};
+use crate::Status;
+
+/// The request header telling the server how many attempts came before this one.
+pub(crate) const PREVIOUS_ATTEMPTS: http::HeaderName =
+    http::HeaderName::from_static("grpc-previous-rpc-attempts");
+/// The trailer a server sets to ask for a retry after some milliseconds, or none (< 0).
+const PUSHBACK: &str = "grpc-retry-pushback-ms";
+/// How many times one attempt may be resent transparently after REFUSED_STREAM.
+const TRANSPARENT_RETRIES: u32 = 3;
+
+/// The retry throttle of gRFC A6: failures spend a token, successes earn `token_ratio`;
+/// below half the bucket, no retry or hedge is sent.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    config: RetryThrottling,
+    tokens: Mutex<f64>,
+}
+
+impl Throttle {
+    pub(crate) fn new(config: RetryThrottling) -> Self {
+        Throttle {
+            config,
+            tokens: Mutex::new(config.max_tokens),
+        }
+    }
+
+    fn failed(&self) {
+        let mut tokens = self.tokens.lock().expect("throttle lock");
+        *tokens = (*tokens - 1.0).max(0.0);
+    }
+
+    fn succeeded(&self) {
+        let mut tokens = self.tokens.lock().expect("throttle lock");
+        *tokens = (*tokens + self.config.token_ratio).min(self.config.max_tokens);
+    }
+
+    fn allows_retry(&self) -> bool {
+        *self.tokens.lock().expect("throttle lock") > self.config.max_tokens / 2.0
+    }
+}
+
+/// How one call's attempts are made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Plan<'a> {
+    /// One attempt (resent only transparently).
+    Once,
+    Retry(&'a RetryPolicy),
+    Hedge(&'a HedgingPolicy),
+}
+
+impl<'a> Plan<'a> {
+    pub(crate) fn of(method: Option<&'a MethodConfig>) -> Self {
+        match method {
+            Some(MethodConfig {
+                retry: Some(policy),
+                ..
+            }) => Plan::Retry(policy),
+            Some(MethodConfig {
+                hedging: Some(policy),
+                ..
+            }) => Plan::Hedge(policy),
+            _ => Plan::Once,
+        }
+    }
+}
+
+/// A request of one message, ready to be sent as often as the plan needs.
+pub(crate) struct Prepared {
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) wait_for_ready: bool,
+}
+
+/// The attempt that committed the call: its response head has arrived.
+pub(crate) struct Committed {
+    pub(crate) response: http::Response<RecvStream>,
+    pub(crate) in_flight: InFlight,
+}
+
+/// What an attempt's response head says.
+enum Outcome {
+    /// Messages (or a trailers-only OK) follow: the call is committed to this attempt.
+    Commit(http::Response<RecvStream>),
+    /// The server refused the stream before its application saw it.
+    Refused(Status),
+    /// The attempt failed with this status.
+    Failed(Status),
+}
+
+fn outcome(result: Result<http::Response<RecvStream>, h2::Error>) -> Outcome {
+    match result {
+        Ok(response) => match super::head::failure(response.status(), response.headers()) {
+            Some(status) => Outcome::Failed(status),
+            None => Outcome::Commit(response),
+        },
+        Err(err) if err.reason() == Some(h2::Reason::REFUSED_STREAM) => {
+            Outcome::Refused(crate::status::from_h2_error(&err))
+        }
+        Err(err) => Outcome::Failed(crate::status::from_h2_error(&err)),
+    }
+}
+
+/// The server's pushback: `None` without one, `Some(None)` for "do not retry".
+fn pushback(status: &Status) -> Option<Option<Duration>> {
+    let value = status.metadata().get(PUSHBACK)?;
+    Some(value.trim().parse::<u64>().ok().map(Duration::from_millis))
+}
+
+/// Keeps a call's request bytes counted against the channel's retry buffer.
+struct Reserved<'a>(&'a Channel, usize);
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        self.0
+            .inner
+            .retry_buffered
+            .fetch_sub(self.1, Ordering::AcqRel);
+    }
+}
+
+impl Channel {
+    /// Sends `prepared` by `plan` until an attempt commits; the last failure otherwise.
+    pub(crate) async fn send_attempts(
+        &self,
+        prepared: &Prepared,
+        plan: Plan<'_>,
+    ) -> Result<Committed, Status> {
+        if matches!(plan, Plan::Once) {
+            return self.try_once(prepared, 0).await;
+        }
+        // A request too large for the retry buffers is sent once.
+        let Some(_reserved) = self.reserve(prepared.body.len()) else {
+            return self.try_once(prepared, 0).await;
+        };
+        match plan {
+            Plan::Once => self.try_once(prepared, 0).await,
+            Plan::Retry(policy) => self.retry(prepared, policy).await,
+            Plan::Hedge(policy) => self.hedge(prepared, policy).await,
+        }
+    }
+
+    /// Counts `bytes` against the retry buffers, or `None` when they are full.
+    fn reserve(&self, bytes: usize) -> Option<Reserved<'_>> {
+        let config = &self.inner.endpoint.config;
+        if bytes > config.per_rpc_buffer_limit {
+            return None;
+        }
+        let before = self.inner.retry_buffered.fetch_add(bytes, Ordering::AcqRel);
+        let reserved = Reserved(self, bytes);
+        (before + bytes <= config.retry_buffer_size).then_some(reserved)
+    }
+
+    /// Retries by `policy`: a retryable failure is followed, after a jittered exponential
+    /// backoff (or the server's pushback), by the next attempt, up to `maxAttempts`.
+    async fn retry(&self, prepared: &Prepared, policy: &RetryPolicy) -> Result<Committed, Status> {
+        let throttle = self.inner.throttle.as_ref();
+        let mut random = Random::new();
+        let mut backoff_step = 1;
+        let mut previous = 0;
+        loop {
+            let status = match self.try_once(prepared, previous).await {
+                Ok(committed) => {
+                    throttle.inspect(|t| t.succeeded());
+                    return Ok(committed);
+                }
+                Err(status) => status,
+            };
+            let retryable = policy.retryable_status_codes.contains(&status.code());
+            let pushed = pushback(&status);
+            if retryable || pushed.is_some() {
+                throttle.inspect(|t| t.failed());
+            }
+            let throttled = throttle.is_some_and(|t| !t.allows_retry());
+            if !retryable || previous + 1 >= policy.max_attempts || throttled {
+                return Err(status);
+            }
+            let wait = match pushed {
+                Some(None) => return Err(status),
+                Some(Some(wait)) => {
+                    backoff_step = 1;
+                    wait
+                }
+                None => {
+                    let wait = retry_wait(
+                        policy.initial_backoff,
+                        policy.backoff_multiplier,
+                        policy.max_backoff,
+                        backoff_step,
+                        &mut random,
+                    );
+                    backoff_step += 1;
+                    wait
+                }
+            };
+            if prepared
+                .deadline
+                .is_some_and(|deadline| Instant::now() + wait >= deadline)
+            {
+                return Err(status);
+            }
+            tracing::debug!(%status, ?wait, attempt = previous + 1, "retrying");
+            tokio::time::sleep(wait).await;
+            previous += 1;
+        }
+    }
+
+    /// Hedges by `policy`: a new attempt every `hedgingDelay` (at once after a non-fatal
+    /// failure) while none has committed, up to `maxAttempts`; the first to commit wins and
+    /// the others are cancelled (RST_STREAM CANCEL, as their streams are dropped).
+    async fn hedge(
+        &self,
+        prepared: &Prepared,
+        policy: &HedgingPolicy,
+    ) -> Result<Committed, Status> {
+        type Attempt<'a> = Pin<Box<dyn Future<Output = Result<Committed, Status>> + Send + 'a>>;
+        let throttle = self.inner.throttle.as_ref();
+        let mut running: Vec<Attempt<'_>> = Vec::new();
+        let mut sent = 0;
+        let mut next_at = Instant::now();
+        let mut last_failure = None;
+        loop {
+            if sent < policy.max_attempts && Instant::now() >= next_at {
+                if sent > 0 && throttle.is_some_and(|t| !t.allows_retry()) {
+                    sent = policy.max_attempts;
+                } else {
+                    running.push(Box::pin(self.try_once(prepared, sent)));
+                    sent += 1;
+                    next_at = Instant::now() + policy.hedging_delay;
+                }
+            }
+            if running.is_empty() {
+                return Err(last_failure
+                    .unwrap_or_else(|| Status::unavailable("no hedged attempt was sent")));
+            }
+            let mut timer = (sent < policy.max_attempts)
+                .then(|| Box::pin(tokio::time::sleep_until(next_at.into())));
+            let finished = poll_fn(|cx| {
+                for (i, attempt) in running.iter_mut().enumerate() {
+                    if let Poll::Ready(result) = attempt.as_mut().poll(cx) {
+                        return Poll::Ready(Some((i, result)));
+                    }
+                }
+                match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                    Some(Poll::Ready(())) => Poll::Ready(None),
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            let Some((index, result)) = finished else {
+                continue;
+            };
+            drop(running.swap_remove(index));
+            let status = match result {
+                Ok(committed) => {
+                    // Dropping the other attempts cancels them.
+                    drop(running);
+                    throttle.inspect(|t| t.succeeded());
+                    return Ok(committed);
+                }
+                Err(status) => status,
+            };
+            if !policy.non_fatal_status_codes.contains(&status.code()) {
+                return Err(status);
+            }
+            throttle.inspect(|t| t.failed());
+            match pushback(&status) {
+                Some(None) => sent = policy.max_attempts,
+                Some(Some(wait)) => next_at = Instant::now() + wait,
+                None => next_at = Instant::now(),
+            }
+            last_failure = Some(status);
+        }
+    }
+
+    /// One attempt (the `previous`-th retry; 0 for the first), resent transparently while
+    /// the server refuses its stream, until its response head arrives.
+    async fn try_once(&self, prepared: &Prepared, previous: u32) -> Result<Committed, Status> {
+        let mut resent = 0;
+        loop {
+            let (response, in_flight) = self.attempt(prepared, previous).await?;
+            match outcome(response.await) {
+                Outcome::Commit(response) => {
+                    return Ok(Committed {
+                        response,
+                        in_flight,
+                    })
+                }
+                Outcome::Refused(status) if resent < TRANSPARENT_RETRIES => {
+                    tracing::debug!(%status, "stream refused before it was seen; resending");
+                    resent += 1;
+                }
+                Outcome::Refused(status) | Outcome::Failed(status) => return Err(status),
+            }
+        }
+    }
+
+    /// Opens one attempt and sends its message.
+    async fn attempt(
+        &self,
+        prepared: &Prepared,
+        previous: u32,
+    ) -> Result<(ResponseFuture, InFlight), Status> {
+        let mut headers = prepared.headers.clone();
+        if previous > 0 {
+            headers.insert(PREVIOUS_ATTEMPTS, HeaderValue::from(previous));
+        }
+        let (response, mut send, in_flight) = self
+            .open(
+                prepared.uri.clone(),
+                headers,
+                prepared.deadline,
+                prepared.wait_for_ready,
+            )
+            .await?;
+        if let Err(err) = send.send_data(prepared.body.clone(), true) {
+            // The server may already have answered from the headers alone (e.g.
+            // UNIMPLEMENTED): its answer is in the response.
+            tracing::debug!(%err, "request message not sent; reading the server's answer");
+        }
+        Ok((response, in_flight))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Code;
+
+    #[test]
+    fn the_throttle_stops_retries_below_half_and_recovers_with_successes() {
+        let throttle = Throttle::new(RetryThrottling {
+            max_tokens: 4.0,
+            token_ratio: 0.5,
+        });
+        assert!(throttle.allows_retry());
+        throttle.failed();
+        assert!(throttle.allows_retry(), "3 tokens > 2");
+        throttle.failed();
+        assert!(!throttle.allows_retry(), "2 tokens is not above half");
+        throttle.succeeded();
+        assert!(throttle.allows_retry(), "2.5 tokens");
+        for _ in 0..10 {
+            throttle.failed();
+        }
+        assert_eq!(*throttle.tokens.lock().unwrap(), 0.0);
+        for _ in 0..20 {
+            throttle.succeeded();
+        }
+        assert_eq!(
+            *throttle.tokens.lock().unwrap(),
+            4.0,
+            "capped at max_tokens"
+        );
+    }
+
+    #[test]
+    fn pushback_is_a_delay_or_a_refusal() {
+        let mut status = Status::unavailable("busy");
+        assert_eq!(pushback(&status), None);
+        status.metadata_mut().insert(PUSHBACK, "250").unwrap();
+        assert_eq!(pushback(&status), Some(Some(Duration::from_millis(250))));
+        status.metadata_mut().insert(PUSHBACK, "-1").unwrap();
+        assert_eq!(pushback(&status), Some(None));
+        status.metadata_mut().insert(PUSHBACK, "soon").unwrap();
+        assert_eq!(pushback(&status), Some(None));
+    }
+
+    #[test]
+    fn plans_follow_the_method_config() {
+        assert!(matches!(Plan::of(None), Plan::Once));
+        assert!(matches!(
+            Plan::of(Some(&MethodConfig::default())),
+            Plan::Once
+        ));
+        let hedged = MethodConfig {
+            hedging: Some(HedgingPolicy {
+                max_attempts: 2,
+                hedging_delay: Duration::ZERO,
+                non_fatal_status_codes: vec![Code::Unavailable],
+            }),
+            ..MethodConfig::default()
+        };
+        assert!(matches!(Plan::of(Some(&hedged)), Plan::Hedge(_)));
+    }
+}
