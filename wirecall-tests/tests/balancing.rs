@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::backends::{ipv4_target, Backend};
-use common::{bounded, echo, sleeping, unused_port};
+use common::backends::{free_addr, ipv4_target, Backend};
+use common::{bounded, echo, sleeping};
 use tokio::sync::watch;
 use wirecall::client::resolver::{Address, Resolver, Resolving};
 use wirecall::client::{BackoffConfig, ConnectivityState};
@@ -139,7 +138,7 @@ async fn weighted_round_robin_follows_the_resolver_weights() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pick_first_uses_the_first_address_that_answers() {
-    let closed = SocketAddr::from(([127, 0, 0, 1], unused_port().await));
+    let closed = free_addr([127, 0, 0, 4]);
     let backends = [Backend::on([127, 0, 0, 2]), Backend::on([127, 0, 0, 3])];
     let target = format!("ipv4:{closed},{},{}", backends[0].addr, backends[1].addr);
     let client = EchoClient::new(channel(&target, LoadBalancingPolicy::PickFirst));
@@ -260,8 +259,7 @@ async fn a_killed_backend_leaves_the_rotation_and_rejoins_when_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_state_fails_fast_without_backends_and_wait_for_ready_waits() {
-    let port = unused_port().await;
-    let addr = SocketAddr::from(([127, 0, 0, 2], port));
+    let addr = free_addr([127, 0, 0, 5]);
     let channel = channel(&format!("ipv4:{addr}"), LoadBalancingPolicy::RoundRobin);
     assert_eq!(channel.state(), ConnectivityState::Idle);
     let client = EchoClient::new(channel.clone());
@@ -339,7 +337,9 @@ async fn re_resolution_moves_calls_to_the_new_addresses() {
     resolver.set(vec![backends[1].addr.into()]);
     let mut resolutions = resolver.resolutions.subscribe();
     let seen = *resolutions.borrow_and_update();
-    bounded("the next resolution", resolutions.wait_for(|n| *n > seen))
+    // The first resolution from now returns the new list; by the one after it, the
+    // channel has applied it.
+    bounded("two more resolutions", resolutions.wait_for(|n| *n > seen + 1))
         .await
         .unwrap();
     bounded("the channel READY on the new address", async {

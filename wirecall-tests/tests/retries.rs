@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{bounded, echo, local_listener, sleeping, unused_port};
+use common::{bounded, echo, local_listener, sleeping};
 use tokio::sync::mpsc;
 use wirecall::{Code, Endpoint, Request, Response, Server, Status};
 use wirecall_tests::echo::EchoClient;
@@ -346,8 +346,7 @@ async fn the_method_config_sets_timeouts_limits_and_wait_for_ready() {
         .expect("fits");
 
     // The default entry's waitForReady: a call to a server not yet up waits for it.
-    let listener_port = unused_port().await;
-    let addr = SocketAddr::from(([127, 0, 0, 1], listener_port));
+    let addr = common::backends::free_addr([127, 0, 0, 6]);
     let channel = Endpoint::new(format!("http://{addr}"))
         .unwrap()
         .service_config_json(config)
@@ -389,4 +388,90 @@ async fn the_method_config_sets_timeouts_limits_and_wait_for_ready() {
         .unwrap()
         .expect("waited for the server");
     assert_eq!(late.state.seen().len(), 1);
+}
+
+/// A raw HTTP/2 server that refuses the first `refuse` streams with RST_STREAM
+/// REFUSED_STREAM (as a server does with streams its application never saw) and answers
+/// the others with an empty gRPC message and status OK. Returns its address and the count
+/// of streams it got.
+async fn refusing_server(refuse: usize) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = local_listener().await;
+    let addr = listener.local_addr().unwrap();
+    let streams = Arc::new(AtomicUsize::new(0));
+    let count = streams.clone();
+    tokio::spawn(async move {
+        while let Ok((io, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(io).await else {
+                    return;
+                };
+                while let Some(Ok((_request, mut respond))) = conn.accept().await {
+                    if count.fetch_add(1, Ordering::SeqCst) < refuse {
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        continue;
+                    }
+                    let response = http::Response::builder()
+                        .header("content-type", "application/grpc")
+                        .body(())
+                        .unwrap();
+                    let mut stream = respond.send_response(response, false).unwrap();
+                    stream
+                        .send_data(common::grpc_frame(false, b""), false)
+                        .unwrap();
+                    let mut trailers = http::HeaderMap::new();
+                    trailers.insert("grpc-status", "0".parse().unwrap());
+                    stream.send_trailers(trailers).unwrap();
+                }
+            });
+        }
+    });
+    (addr, streams)
+}
+
+#[tokio::test]
+async fn refused_streams_are_retried_transparently_without_a_policy() {
+    use std::sync::atomic::Ordering;
+    use wirecall::codec::BytesCodec;
+    let path = wirecall::codegen::PathAndQuery::from_static("/raw.Test/Call");
+
+    let (addr, streams) = refusing_server(1).await;
+    let channel = Endpoint::new(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let call = channel.unary_with(
+        Request::new(bytes::Bytes::new()),
+        path.clone(),
+        BytesCodec,
+        BytesCodec,
+    );
+    let response = bounded("a refused call", call)
+        .await
+        .expect("resent and answered");
+    assert!(response.get_ref().is_empty());
+    assert_eq!(
+        streams.load(Ordering::SeqCst),
+        2,
+        "one refused, one answered"
+    );
+
+    // Refused every time: a few transparent resends, then the refusal is the answer.
+    let (addr, streams) = refusing_server(usize::MAX).await;
+    let channel = Endpoint::new(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let call = channel.unary_with(
+        Request::new(bytes::Bytes::new()),
+        path,
+        BytesCodec,
+        BytesCodec,
+    );
+    let status = bounded("an always refused call", call).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        streams.load(Ordering::SeqCst),
+        4,
+        "the attempt and three resends"
+    );
 }

@@ -183,7 +183,7 @@ impl ServiceConfig {
     }
 
     /// The policy chosen by `loadBalancingConfig` (else `loadBalancingPolicy`), if any.
-    pub(crate) fn load_balancing(&self) -> Option<LoadBalancingPolicy> {
+    pub fn load_balancing(&self) -> Option<LoadBalancingPolicy> {
         self.load_balancing
     }
 

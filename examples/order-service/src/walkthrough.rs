@@ -27,12 +27,15 @@ pub struct Step {
     pub got: String,
 }
 
-/// A client for `target` that sends `token` (if any) and gives every call [`CALL_TIMEOUT`].
+/// A client for `target` that sends `token` (if any), gives every call [`CALL_TIMEOUT`],
+/// and follows the OrderService's service config ([`crate::SERVICE_CONFIG`]).
 pub fn client(target: &str, token: Option<&str>) -> Result<OrderServiceClient, String> {
     let mut endpoint = Endpoint::new(target)
         .map_err(|e| format!("{target}: {e}"))?
         .timeout(CALL_TIMEOUT)
-        .connect_timeout(CALL_TIMEOUT);
+        .connect_timeout(CALL_TIMEOUT)
+        .service_config_json(crate::SERVICE_CONFIG)
+        .map_err(|e| format!("service_config.json: {e}"))?;
     if let Some(token) = token {
         endpoint = endpoint.interceptor(BearerToken::new(token));
     }

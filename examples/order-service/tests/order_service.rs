@@ -216,3 +216,75 @@ async fn python_client_calls_the_order_service() {
     )
     .await;
 }
+
+/// The service config takes effect as written: its `waitForReady` holds a call made before
+/// the server is up until it is (a client without the config fails at once), and its
+/// `retryThrottling`, `retryPolicy` and `hedgingPolicy` parse as given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_config_holds_calls_until_a_late_server_is_up() {
+    use order_service::pb::{GetOrderRequest, OrderServiceClient};
+    use wirecall::client::ConnectivityState;
+    use wirecall::interceptor::BearerToken;
+
+    let config = wirecall::service_config::ServiceConfig::from_json(order_service::SERVICE_CONFIG)
+        .expect("service_config.json parses");
+    assert_eq!(
+        config.load_balancing(),
+        Some(wirecall::service_config::LoadBalancingPolicy::RoundRobin)
+    );
+    // A port free on 127.0.0.5, where no other test listens.
+    let addr = {
+        let listener = TcpListener::bind("127.0.0.5:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let endpoint = || {
+        wirecall::Endpoint::new(format!("http://{addr}"))
+            .unwrap()
+            .interceptor(BearerToken::new(order_service::READER_TOKEN))
+    };
+    let plain = OrderServiceClient::new(endpoint().connect_lazy());
+    let status = plain
+        .get_order(GetOrderRequest { id: "ord-1".into() })
+        .await
+        .expect_err("no server yet");
+    assert_eq!(status.code(), wirecall::Code::Unavailable);
+
+    let channel = endpoint()
+        .service_config(config)
+        .connection_backoff(wirecall::client::BackoffConfig {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .connect_lazy();
+    let client = OrderServiceClient::new(channel.clone());
+    let waiting = tokio::spawn(async move {
+        client
+            .get_order(GetOrderRequest { id: "ord-1".into() })
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut state = channel.state();
+        while state != ConnectivityState::TransientFailure {
+            state = channel.state_changed(state).await;
+        }
+    })
+    .await
+    .expect("the first connection attempt fails");
+    let listener = TcpListener::bind(addr).await.expect("bind the late server");
+    let metrics = Metrics::new();
+    tokio::spawn(
+        order_service::server(Orders::new(), &metrics)
+            .serve_with_listener(listener, std::future::pending()),
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiting call ends")
+        .unwrap()
+        .expect_err("no such order yet");
+    assert_eq!(
+        status.code(),
+        wirecall::Code::NotFound,
+        "the server answered: {status:?}"
+    );
+}

@@ -82,3 +82,11 @@ pub fn ipv4_target(backends: &[&Backend]) -> String {
     let list: Vec<String> = backends.iter().map(|b| b.addr.to_string()).collect();
     format!("ipv4:{}", list.join(","))
 }
+
+/// An address on `ip` that nothing listens on (bound once, then released). Give each test
+/// an `ip` of its own, other than 127.0.0.1 where every other server binds port 0, so no
+/// other server takes the port meanwhile.
+pub fn free_addr(ip: [u8; 4]) -> SocketAddr {
+    let listener = std::net::TcpListener::bind(SocketAddr::from((ip, 0))).expect("bind");
+    listener.local_addr().expect("address")
+}
