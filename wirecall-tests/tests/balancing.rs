@@ -339,9 +339,12 @@ async fn re_resolution_moves_calls_to_the_new_addresses() {
     let seen = *resolutions.borrow_and_update();
     // The first resolution from now returns the new list; by the one after it, the
     // channel has applied it.
-    bounded("two more resolutions", resolutions.wait_for(|n| *n > seen + 1))
-        .await
-        .unwrap();
+    bounded(
+        "two more resolutions",
+        resolutions.wait_for(|n| *n > seen + 1),
+    )
+    .await
+    .unwrap();
     bounded("the channel READY on the new address", async {
         let mut state = channel.state();
         while state != ConnectivityState::Ready {

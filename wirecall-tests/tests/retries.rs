@@ -475,3 +475,216 @@ async fn refused_streams_are_retried_transparently_without_a_policy() {
         "the attempt and three resends"
     );
 }
+
+/// An Echo whose streaming methods fail their first attempt with UNAVAILABLE after
+/// reading one request message (before any response), and answer later attempts; every
+/// attempt's header and request messages are recorded.
+#[derive(Clone, Default)]
+struct FlakyStreams {
+    attempts: Arc<Mutex<Vec<StreamAttempt>>>,
+}
+
+/// One attempt's `grpc-previous-rpc-attempts` header and the request messages it read.
+type StreamAttempt = (Option<String>, Vec<String>);
+
+impl FlakyStreams {
+    fn record(&self, header: Option<String>, messages: Vec<String>) -> usize {
+        let mut attempts = self.attempts.lock().unwrap();
+        attempts.push((header, messages));
+        attempts.len() - 1
+    }
+}
+
+use wirecall::message_stream;
+use wirecall_tests::echo::{Echo, EchoRequest, EchoResponse, EchoServer};
+
+fn attempt_header<T>(request: &Request<T>) -> Option<String> {
+    request
+        .metadata()
+        .get("grpc-previous-rpc-attempts")
+        .map(str::to_owned)
+}
+
+impl Echo for FlakyStreams {
+    async fn unary(&self, _: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        Err(Status::unimplemented("streams only"))
+    }
+
+    async fn server_stream(
+        &self,
+        _: Request<EchoRequest>,
+    ) -> Result<
+        Response<impl wirecall::Stream<Item = Result<EchoResponse, Status>> + Send + 'static>,
+        Status,
+    > {
+        Err::<Response<message_stream::Iter<std::vec::IntoIter<Result<EchoResponse, Status>>>>, _>(
+            Status::unimplemented("streams only"),
+        )
+    }
+
+    async fn client_stream(
+        &self,
+        request: Request<wirecall::Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoResponse>, Status> {
+        let header = attempt_header(&request);
+        let mut stream = request.into_inner();
+        let mut messages = Vec::new();
+        if header.is_none() {
+            if let Some(first) = stream.message().await? {
+                messages.push(first.message);
+            }
+            self.record(header, messages);
+            return Err(Status::unavailable("first attempt fails"));
+        }
+        while let Some(message) = stream.message().await? {
+            messages.push(message.message);
+        }
+        let joined = messages.join(",");
+        self.record(header, messages);
+        Ok(Response::new(EchoResponse {
+            message: joined,
+            ..EchoResponse::default()
+        }))
+    }
+
+    async fn bidi(
+        &self,
+        request: Request<wirecall::Streaming<EchoRequest>>,
+    ) -> Result<
+        Response<impl wirecall::Stream<Item = Result<EchoResponse, Status>> + Send + 'static>,
+        Status,
+    > {
+        let header = attempt_header(&request);
+        let mut incoming = request.into_inner();
+        if header.is_none() {
+            let first = incoming.message().await?.map(|m| m.message);
+            self.record(header, first.into_iter().collect());
+            return Err(Status::unavailable("first attempt fails"));
+        }
+        let (tx, rx) = message_stream::channel(4);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while let Ok(Some(message)) = incoming.message().await {
+                seen.push(message.message.clone());
+                let answer = EchoResponse {
+                    message: message.message,
+                    ..EchoResponse::default()
+                };
+                if tx.send(Ok(answer)).await.is_err() {
+                    break;
+                }
+            }
+            this.record(header, seen);
+        });
+        Ok(Response::new(rx))
+    }
+}
+
+async fn flaky_streams(
+    per_rpc_buffer_limit: usize,
+) -> (FlakyStreams, wirecall_tests::echo::EchoClient) {
+    let listener = local_listener().await;
+    let addr = listener.local_addr().unwrap();
+    let service = FlakyStreams::default();
+    let server = Server::builder().add_service(EchoServer::new(service.clone()));
+    tokio::spawn(server.serve_with_listener(listener, std::future::pending()));
+    let config = r#"{
+      "methodConfig": [{
+        "name": [{"service": "wirecall.test.echo.Echo"}],
+        "retryPolicy": {
+          "maxAttempts": 3, "initialBackoff": "0.01s", "maxBackoff": "0.05s",
+          "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]
+        }
+      }]
+    }"#;
+    let channel = Endpoint::new(format!("http://{addr}"))
+        .unwrap()
+        .service_config_json(config)
+        .unwrap()
+        .per_rpc_buffer_limit(per_rpc_buffer_limit)
+        .connect_lazy();
+    (service, EchoClient::new(channel))
+}
+
+fn messages(names: &[&str]) -> message_stream::Iter<std::vec::IntoIter<EchoRequest>> {
+    message_stream::iter(names.iter().map(|n| echo(n)).collect::<Vec<_>>())
+}
+
+#[tokio::test]
+async fn client_streaming_retries_replay_every_message() {
+    let (service, client) = flaky_streams(256 << 10).await;
+    let response = bounded(
+        "retried client stream",
+        client.client_stream(messages(&["a", "b", "c"])),
+    )
+    .await
+    .expect("the retry answers");
+    assert_eq!(response.get_ref().message, "a,b,c");
+    let attempts = service.attempts.lock().unwrap().clone();
+    assert_eq!(
+        attempts,
+        [
+            (None, vec!["a".to_owned()]),
+            (
+                Some("1".to_owned()),
+                vec!["a".into(), "b".into(), "c".into()]
+            )
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bidi_retries_replay_and_continue_the_stream() {
+    let (service, client) = flaky_streams(256 << 10).await;
+    let (tx, rx) = message_stream::channel(4);
+    let mut responses = bounded("bidi opens", client.bidi(rx))
+        .await
+        .expect("opens")
+        .into_inner();
+    tx.send(echo("one")).await.unwrap();
+    // The first attempt fails after "one"; the retry gets "one" again, then "two".
+    let first = bounded("first answer", responses.message())
+        .await
+        .expect("no error")
+        .expect("an answer");
+    assert_eq!(first.message, "one");
+    tx.send(echo("two")).await.unwrap();
+    let second = bounded("second answer", responses.message())
+        .await
+        .expect("no error")
+        .expect("an answer");
+    assert_eq!(second.message, "two");
+    drop(tx);
+    assert!(bounded("end", responses.message())
+        .await
+        .expect("no error")
+        .is_none());
+    let attempts = service.attempts.lock().unwrap().clone();
+    assert_eq!(attempts[0], (None, vec!["one".to_owned()]));
+    assert_eq!(
+        attempts[1],
+        (
+            Some("1".to_owned()),
+            vec!["one".to_owned(), "two".to_owned()]
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_stream_past_the_buffer_limit_is_not_retried() {
+    // 8 bytes: the first message already overflows, committing the first attempt.
+    let (service, client) = flaky_streams(8).await;
+    let status = bounded(
+        "client stream",
+        client.client_stream(messages(&["a long first message", "b"])),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        service.attempts.lock().unwrap().len(),
+        1,
+        "committed: no retry"
+    );
+}

@@ -24,7 +24,7 @@ use crate::{Code, Status};
 /// A stream of received messages. Yields `Err` once, at the end, if the call failed.
 pub struct Streaming<T, D = ProstCodec<T>> {
     /// Client side, until the response headers arrive.
-    head: Option<ResponseFuture>,
+    head: Option<PendingHead>,
     /// The response headers, once read.
     headers: Option<MetadataMap>,
     body: Option<RecvStream>,
@@ -48,6 +48,14 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     _message: std::marker::PhantomData<fn() -> T>,
 }
 
+/// A client's response head still to come.
+enum PendingHead {
+    /// The head of the call's one attempt.
+    Plain(ResponseFuture),
+    /// The attempt loop of a retried streaming call.
+    Retried(crate::client::RetriedHead),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Messages,
@@ -69,11 +77,32 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     /// Client side: a stream whose response headers are still to come.
     pub(crate) fn pending(head: ResponseFuture, decoder: D, max_message_size: usize) -> Self {
-        Streaming::build(Some(head), None, decoder, max_message_size, Side::Client)
+        Streaming::build(
+            Some(PendingHead::Plain(head)),
+            None,
+            decoder,
+            max_message_size,
+            Side::Client,
+        )
+    }
+
+    /// Client side: a stream whose head comes from the attempts of a retried call.
+    pub(crate) fn retried(
+        head: crate::client::RetriedHead,
+        decoder: D,
+        max_message_size: usize,
+    ) -> Self {
+        Streaming::build(
+            Some(PendingHead::Retried(head)),
+            None,
+            decoder,
+            max_message_size,
+            Side::Client,
+        )
     }
 
     fn build(
-        head: Option<ResponseFuture>,
+        head: Option<PendingHead>,
         body: Option<RecvStream>,
         decoder: D,
         max_message_size: usize,
@@ -172,7 +201,22 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         let Some(head) = &mut self.head else {
             return Poll::Ready(None);
         };
-        let result = ready!(Pin::new(head).poll(cx));
+        let result = match head {
+            PendingHead::Plain(head) => ready!(Pin::new(head).poll(cx)),
+            PendingHead::Retried(head) => match ready!(head.as_mut().poll(cx)) {
+                Ok((response, in_flight)) => {
+                    self.in_flight = Some(in_flight);
+                    Ok(response)
+                }
+                Err(status) => {
+                    self.head = None;
+                    self.trailers = Some(status.metadata().clone());
+                    self.settle(Some(&status));
+                    self.end();
+                    return Poll::Ready(Some(status));
+                }
+            },
+        };
         self.head = None;
         Poll::Ready(self.accept(result))
     }

@@ -321,22 +321,61 @@ impl Channel {
         let encoding = self.encoding(&request);
         let (metadata, _, messages) = request.into_parts();
         let (uri, headers) = self.request_head(path, metadata, encoding)?;
+        let retry = match Plan::of(settings.method) {
+            Plan::Retry(policy) => Some(policy.clone()),
+            // Hedged streaming calls are sent once: see the issue notes.
+            Plan::Hedge(_) | Plan::Once => None,
+        };
+        let Some(policy) = retry else {
+            let (response, send, in_flight) = self
+                .open(uri, headers, settings.deadline, settings.wait_for_ready)
+                .await?;
+            let mut stream = Streaming::pending(response, decoder, settings.max_receive);
+            stream.set_in_flight(in_flight);
+            if let Some(hook) = hook.clone() {
+                stream.set_hook(hook);
+            }
+            stream.set_sender(RequestSender::spawn(
+                send,
+                messages,
+                encoder,
+                settings.max_send,
+                encoding,
+                hook,
+            ));
+            return Ok(stream);
+        };
         let (response, send, in_flight) = self
-            .open(uri, headers, settings.deadline, settings.wait_for_ready)
+            .open(
+                uri.clone(),
+                headers.clone(),
+                settings.deadline,
+                settings.wait_for_ready,
+            )
             .await?;
-        let mut stream = Streaming::pending(response, decoder, settings.max_receive);
-        stream.set_in_flight(in_flight);
-        if let Some(hook) = hook.clone() {
-            stream.set_hook(hook);
-        }
-        stream.set_sender(RequestSender::spawn(
+        let (sender, replay) = super::replay::spawn(
+            self.clone(),
             send,
             messages,
             encoder,
             settings.max_send,
             encoding,
-            hook,
-        ));
+            hook.clone(),
+        );
+        let head = self.retried_head(
+            (response, in_flight),
+            uri,
+            headers,
+            settings.deadline,
+            settings.wait_for_ready,
+            policy,
+            replay,
+        );
+        let mut stream = Streaming::retried(head, decoder, settings.max_receive);
+        if let Some(hook) = hook {
+            stream.set_hook(hook);
+        }
+        stream.set_sender(sender);
         Ok(stream)
     }
 

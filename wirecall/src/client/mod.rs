@@ -15,11 +15,13 @@ mod connection;
 mod connectivity;
 pub(crate) mod endpoint;
 pub(crate) mod head;
+mod replay;
 pub mod resolver;
 mod retry;
 mod sender;
 mod subchannel;
 
+pub(crate) use retry::RetriedHead;
 pub(crate) use sender::RequestSender;
 
 pub use backoff::BackoffConfig;

@@ -18,6 +18,7 @@ use http::{HeaderMap, HeaderValue, Uri};
 
 use super::backoff::{retry_wait, Random};
 use super::connection::InFlight;
+use super::replay::Replay;
 use super::Channel;
 use crate::service_config::{HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling};
 use crate::Status;
@@ -93,6 +94,26 @@ pub(crate) struct Prepared {
     pub(crate) body: Bytes,
     pub(crate) deadline: Option<Instant>,
     pub(crate) wait_for_ready: bool,
+}
+
+/// The response head of a retried streaming call, with the committed attempt's count.
+pub(crate) type RetriedHead =
+    Pin<Box<dyn Future<Output = Result<(http::Response<RecvStream>, InFlight), Status>> + Send>>;
+
+/// Where a call is in its retry backoff.
+struct RetryBackoff {
+    /// 1 before the first retry; back to 1 after a pushback.
+    step: u32,
+    random: Random,
+}
+
+impl RetryBackoff {
+    fn new() -> Self {
+        RetryBackoff {
+            step: 1,
+            random: Random::new(),
+        }
+    }
 }
 
 /// The attempt that committed the call: its response head has arrived.
@@ -177,55 +198,129 @@ impl Channel {
     /// Retries by `policy`: a retryable failure is followed, after a jittered exponential
     /// backoff (or the server's pushback), by the next attempt, up to `maxAttempts`.
     async fn retry(&self, prepared: &Prepared, policy: &RetryPolicy) -> Result<Committed, Status> {
-        let throttle = self.inner.throttle.as_ref();
-        let mut random = Random::new();
-        let mut backoff_step = 1;
+        let mut backoff = RetryBackoff::new();
         let mut previous = 0;
         loop {
             let status = match self.try_once(prepared, previous).await {
                 Ok(committed) => {
-                    throttle.inspect(|t| t.succeeded());
+                    self.inner.throttle.as_ref().inspect(|t| t.succeeded());
                     return Ok(committed);
                 }
                 Err(status) => status,
             };
-            let retryable = policy.retryable_status_codes.contains(&status.code());
-            let pushed = pushback(&status);
-            if retryable || pushed.is_some() {
-                throttle.inspect(|t| t.failed());
-            }
-            let throttled = throttle.is_some_and(|t| !t.allows_retry());
-            if !retryable || previous + 1 >= policy.max_attempts || throttled {
-                return Err(status);
-            }
-            let wait = match pushed {
-                Some(None) => return Err(status),
-                Some(Some(wait)) => {
-                    backoff_step = 1;
-                    wait
-                }
-                None => {
-                    let wait = retry_wait(
-                        policy.initial_backoff,
-                        policy.backoff_multiplier,
-                        policy.max_backoff,
-                        backoff_step,
-                        &mut random,
-                    );
-                    backoff_step += 1;
-                    wait
-                }
-            };
-            if prepared
-                .deadline
-                .is_some_and(|deadline| Instant::now() + wait >= deadline)
-            {
-                return Err(status);
-            }
-            tracing::debug!(%status, ?wait, attempt = previous + 1, "retrying");
+            let wait = self
+                .retry_wait(&status, policy, previous, prepared.deadline, &mut backoff)
+                .ok_or(status)?;
             tokio::time::sleep(wait).await;
             previous += 1;
         }
+    }
+
+    /// After attempt `previous` failed with `status`: how long to wait before the next
+    /// one, or `None` to give up (not retryable, out of attempts, throttled, pushed back
+    /// for good, or the wait would outlast the deadline).
+    fn retry_wait(
+        &self,
+        status: &Status,
+        policy: &RetryPolicy,
+        previous: u32,
+        deadline: Option<Instant>,
+        backoff: &mut RetryBackoff,
+    ) -> Option<Duration> {
+        let throttle = self.inner.throttle.as_ref();
+        let retryable = policy.retryable_status_codes.contains(&status.code());
+        let pushed = pushback(status);
+        if retryable || pushed.is_some() {
+            throttle.inspect(|t| t.failed());
+        }
+        if !retryable || previous + 1 >= policy.max_attempts {
+            return None;
+        }
+        if throttle.is_some_and(|t| !t.allows_retry()) {
+            return None;
+        }
+        let wait = match pushed {
+            Some(pushed) => {
+                backoff.step = 1;
+                pushed?
+            }
+            None => {
+                let wait = retry_wait(
+                    policy.initial_backoff,
+                    policy.backoff_multiplier,
+                    policy.max_backoff,
+                    backoff.step,
+                    &mut backoff.random,
+                );
+                backoff.step += 1;
+                wait
+            }
+        };
+        if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
+            return None;
+        }
+        tracing::debug!(%status, ?wait, attempt = previous + 1, "retrying");
+        Some(wait)
+    }
+
+    /// The response head of a streaming call with a retry policy: awaits each attempt's
+    /// head, and opens the next attempt (whose stream `replay` fills with the messages sent
+    /// so far) after a retryable failure, until one commits.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn retried_head(
+        &self,
+        first: (ResponseFuture, InFlight),
+        uri: Uri,
+        headers: HeaderMap,
+        deadline: Option<Instant>,
+        wait_for_ready: bool,
+        policy: RetryPolicy,
+        replay: Replay,
+    ) -> RetriedHead {
+        let channel = self.clone();
+        Box::pin(async move {
+            let open = |previous: u32| {
+                let mut headers = headers.clone();
+                if previous > 0 {
+                    headers.insert(PREVIOUS_ATTEMPTS, HeaderValue::from(previous));
+                }
+                let (channel, uri, replay) = (&channel, uri.clone(), &replay);
+                async move {
+                    let (response, send, in_flight) =
+                        channel.open(uri, headers, deadline, wait_for_ready).await?;
+                    replay.next_attempt(send);
+                    Ok::<_, Status>((response, in_flight))
+                }
+            };
+            let mut backoff = RetryBackoff::new();
+            let (mut previous, mut resent) = (0, 0);
+            let mut current = first;
+            loop {
+                let (response, in_flight) = current;
+                let status = match outcome(response.await) {
+                    Outcome::Commit(response) => {
+                        replay.commit();
+                        channel.inner.throttle.as_ref().inspect(|t| t.succeeded());
+                        return Ok((response, in_flight));
+                    }
+                    Outcome::Refused(_) if resent < TRANSPARENT_RETRIES && replay.can_retry() => {
+                        resent += 1;
+                        current = open(previous).await?;
+                        continue;
+                    }
+                    Outcome::Refused(status) | Outcome::Failed(status) => status,
+                };
+                if !replay.can_retry() {
+                    return Err(status);
+                }
+                let wait = channel
+                    .retry_wait(&status, &policy, previous, deadline, &mut backoff)
+                    .ok_or(status)?;
+                tokio::time::sleep(wait).await;
+                previous += 1;
+                current = open(previous).await?;
+            }
+        })
     }
 
     /// Hedges by `policy`: a new attempt every `hedgingDelay` (at once after a non-fatal

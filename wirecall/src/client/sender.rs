@@ -2,7 +2,7 @@
 //! flow control, while the caller reads responses.
 
 use std::future::poll_fn;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -55,6 +55,11 @@ impl RequestSender {
         }
     }
 
+    /// A sender for a task already spawned, which records its failure in `error`.
+    pub(crate) fn from_task(task: AbortOnDrop, error: Arc<Mutex<Option<Status>>>) -> Self {
+        RequestSender { _task: task, error }
+    }
+
     /// The status the sender failed with, if it failed on its own.
     pub(crate) fn error(&self) -> Option<Status> {
         self.error.lock().ok()?.clone()
@@ -74,15 +79,82 @@ async fn send_all<S, E>(
     E: Encoder,
 {
     let mut messages = pin!(messages);
-    let mut buf = BytesMut::new();
-    while let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-        // Encode this message and every one already waiting behind it into one chunk.
+    let mut batches = Batches::new(max, encoding, hook);
+    loop {
+        match batches.next(messages.as_mut(), &mut encoder).await {
+            Batch::End => break,
+            Batch::Failed(status) => {
+                fail(&error, status);
+                send.send_reset(h2::Reason::CANCEL);
+                return;
+            }
+            Batch::Chunk { bytes, last } => {
+                if let Err(err) = send_data(&mut send, bytes).await {
+                    tracing::debug!(%err, "request stream closed while sending");
+                    return;
+                }
+                if last {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = send.send_data(Bytes::new(), true);
+}
+
+/// Records why the sender gave up.
+pub(crate) fn fail(error: &Mutex<Option<Status>>, status: Status) {
+    tracing::debug!(%status, "cancelling call: a request message could not be sent");
+    if let Ok(mut slot) = error.lock() {
+        *slot = Some(status);
+    }
+}
+
+/// The next piece of a request stream to send.
+pub(crate) enum Batch {
+    /// Framed messages: the next one and every one already waiting behind it (up to
+    /// [`BATCH_BYTES`]); `last` when the stream ended after them.
+    Chunk { bytes: Bytes, last: bool },
+    /// The stream ended.
+    End,
+    /// A message could not be encoded (e.g. over the send limit).
+    Failed(Status),
+}
+
+/// Encodes request messages into batches.
+pub(crate) struct Batches {
+    buf: BytesMut,
+    max: usize,
+    encoding: Option<Encoding>,
+    hook: Option<MessageHook>,
+}
+
+impl Batches {
+    pub(crate) fn new(max: usize, encoding: Option<Encoding>, hook: Option<MessageHook>) -> Self {
+        Batches {
+            buf: BytesMut::new(),
+            max,
+            encoding,
+            hook,
+        }
+    }
+
+    /// Waits for the next message, then takes every one already waiting behind it.
+    pub(crate) async fn next<S, E>(&mut self, mut messages: Pin<&mut S>, encoder: &mut E) -> Batch
+    where
+        S: Stream<Item = E::Item>,
+        E: Encoder,
+    {
+        let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await else {
+            return Batch::End;
+        };
         let mut failed = None;
+        let (buf, max, encoding, hook) = (&mut self.buf, self.max, self.encoding, &self.hook);
         let mut take = |message: E::Item| {
             let before = buf.len();
-            match encode_frame(&mut encoder, &message, &mut buf, max, encoding) {
+            match encode_frame(encoder, &message, buf, max, encoding) {
                 Ok(()) => {
-                    if let Some(hook) = &hook {
+                    if let Some(hook) = hook {
                         hook.report(Direction::Sent, buf.len() - before);
                     }
                     buf.len() < BATCH_BYTES
@@ -99,20 +171,11 @@ async fn send_all<S, E>(
             Ready::Stopped
         };
         if let Some(status) = failed {
-            tracing::debug!(%status, "cancelling call: a request message could not be sent");
-            if let Ok(mut slot) = error.lock() {
-                *slot = Some(status);
-            }
-            send.send_reset(h2::Reason::CANCEL);
-            return;
+            return Batch::Failed(status);
         }
-        if let Err(err) = send_data(&mut send, buf.split().freeze()).await {
-            tracing::debug!(%err, "request stream closed while sending");
-            return;
-        }
-        if ready == Ready::Ended {
-            break;
+        Batch::Chunk {
+            bytes: self.buf.split().freeze(),
+            last: ready == Ready::Ended,
         }
     }
-    let _ = send.send_data(Bytes::new(), true);
 }
