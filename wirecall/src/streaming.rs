@@ -203,36 +203,33 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         };
         let result = match head {
             PendingHead::Plain(head) => ready!(Pin::new(head).poll(cx)),
-            PendingHead::Retried(head) => match ready!(head.as_mut().poll(cx)) {
-                Ok((response, in_flight)) => {
-                    self.in_flight = Some(in_flight);
-                    Ok(response)
-                }
-                Err(status) => {
-                    self.head = None;
-                    self.trailers = Some(status.metadata().clone());
-                    self.settle(Some(&status));
-                    self.end();
-                    return Poll::Ready(Some(status));
-                }
-            },
+            PendingHead::Retried(head) => {
+                let result = ready!(head.as_mut().poll(cx));
+                self.head = None;
+                let parsed = result.map(|committed| {
+                    self.in_flight = Some(committed.in_flight);
+                    self.body = Some(committed.body);
+                    committed.head
+                });
+                return Poll::Ready(self.apply(parsed));
+            }
         };
         self.head = None;
         Poll::Ready(self.accept(result))
     }
 
-    /// Client side: a stream whose response head has already arrived (the attempt that
-    /// committed a retried call); fails with the head's status when it ends the call.
+    /// Client side: a stream whose response head has already arrived (and said messages
+    /// or a trailers-only OK follow).
     pub(crate) fn answered(
-        response: http::Response<RecvStream>,
+        head: Head,
+        body: RecvStream,
         decoder: D,
         max_message_size: usize,
-    ) -> Result<Self, Status> {
-        let mut stream = Streaming::build(None, None, decoder, max_message_size, Side::Client);
-        match stream.accept(Ok(response)) {
-            None => Ok(stream),
-            Some(status) => Err(status),
-        }
+    ) -> Self {
+        let mut stream =
+            Streaming::build(None, Some(body), decoder, max_message_size, Side::Client);
+        stream.apply(Ok(head));
+        stream
     }
 
     /// Takes in the response head; `Some(status)` when it ends the call with an error.
@@ -242,6 +239,11 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             self.body = Some(body);
             crate::client::head::parse(parts.status, parts.headers)
         });
+        self.apply(parsed)
+    }
+
+    /// Takes in what the response head said; `Some(status)` when it ended the call.
+    fn apply(&mut self, parsed: Result<Head, Status>) -> Option<Status> {
         match parsed {
             Ok(Head::Messages { metadata, encoding }) => {
                 self.headers = Some(metadata);

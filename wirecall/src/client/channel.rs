@@ -175,7 +175,8 @@ impl Channel {
                     tracing::debug!(%err, "waiting for the server (wait_for_ready)");
                     let backoff = backoff
                         .get_or_insert_with(|| Backoff::new(self.inner.endpoint.config.backoff));
-                    tokio::time::sleep(backoff.next_wait()).await;
+                    // Boxed, as it is rare: inline, it would size every call's future.
+                    Box::pin(tokio::time::sleep(backoff.next_wait())).await;
                 }
             }
         }

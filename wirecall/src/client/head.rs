@@ -48,7 +48,7 @@ pub(crate) fn parse(status: http::StatusCode, headers: HeaderMap) -> Result<Head
 /// The status the response headers end the call with, if they end it with an error: a
 /// trailers-only non-OK `grpc-status`, an HTTP status other than 200, or a content-type
 /// that is not gRPC.
-pub(crate) fn failure(status: http::StatusCode, headers: &HeaderMap) -> Option<Status> {
+fn failure(status: http::StatusCode, headers: &HeaderMap) -> Option<Status> {
     if let Some(status) = Status::from_header_map(headers) {
         return (!status.is_ok()).then_some(status);
     }

@@ -14,12 +14,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use h2::client::ResponseFuture;
 use h2::RecvStream;
-use http::{HeaderMap, HeaderValue, Uri};
+use http::Uri;
 
 use super::backoff::{retry_wait, Random};
+use super::call::Attempt;
 use super::connection::InFlight;
+use super::head::Head;
 use super::replay::Replay;
 use super::Channel;
+use crate::compression::Encoding;
+use crate::metadata::MetadataMap;
 use crate::service_config::{HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling};
 use crate::Status;
 
@@ -90,15 +94,15 @@ impl<'a> Plan<'a> {
 /// A request of one message, ready to be sent as often as the plan needs.
 pub(crate) struct Prepared {
     pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
+    pub(crate) metadata: MetadataMap,
+    pub(crate) encoding: Option<Encoding>,
     pub(crate) body: Bytes,
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) wait_for_ready: bool,
+    /// The first attempt.
+    pub(crate) attempt: Attempt,
 }
 
 /// The response head of a retried streaming call, with the committed attempt's count.
-pub(crate) type RetriedHead =
-    Pin<Box<dyn Future<Output = Result<(http::Response<RecvStream>, InFlight), Status>> + Send>>;
+pub(crate) type RetriedHead = Pin<Box<dyn Future<Output = Result<Committed, Status>> + Send>>;
 
 /// Where a call is in its retry backoff.
 struct RetryBackoff {
@@ -118,14 +122,15 @@ impl RetryBackoff {
 
 /// The attempt that committed the call: its response head has arrived.
 pub(crate) struct Committed {
-    pub(crate) response: http::Response<RecvStream>,
+    pub(crate) head: Head,
+    pub(crate) body: RecvStream,
     pub(crate) in_flight: InFlight,
 }
 
 /// What an attempt's response head says.
 enum Outcome {
     /// Messages (or a trailers-only OK) follow: the call is committed to this attempt.
-    Commit(http::Response<RecvStream>),
+    Commit(Head, RecvStream),
     /// The server refused the stream before its application saw it.
     Refused(Status),
     /// The attempt failed with this status.
@@ -134,10 +139,13 @@ enum Outcome {
 
 fn outcome(result: Result<http::Response<RecvStream>, h2::Error>) -> Outcome {
     match result {
-        Ok(response) => match super::head::failure(response.status(), response.headers()) {
-            Some(status) => Outcome::Failed(status),
-            None => Outcome::Commit(response),
-        },
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            match super::head::parse(parts.status, parts.headers) {
+                Ok(head) => Outcome::Commit(head, body),
+                Err(status) => Outcome::Failed(status),
+            }
+        }
         Err(err) if err.reason() == Some(h2::Reason::REFUSED_STREAM) => {
             Outcome::Refused(crate::status::from_h2_error(&err))
         }
@@ -177,10 +185,11 @@ impl Channel {
         let Some(_reserved) = self.reserve(prepared.body.len()) else {
             return self.try_once(prepared, 0).await;
         };
+        // Boxed: their futures are large, and inline they would size every call's.
         match plan {
             Plan::Once => self.try_once(prepared, 0).await,
-            Plan::Retry(policy) => self.retry(prepared, policy).await,
-            Plan::Hedge(policy) => self.hedge(prepared, policy).await,
+            Plan::Retry(policy) => Box::pin(self.retry(prepared, policy)).await,
+            Plan::Hedge(policy) => Box::pin(self.hedge(prepared, policy)).await,
         }
     }
 
@@ -209,7 +218,13 @@ impl Channel {
                 Err(status) => status,
             };
             let wait = self
-                .retry_wait(&status, policy, previous, prepared.deadline, &mut backoff)
+                .retry_wait(
+                    &status,
+                    policy,
+                    previous,
+                    prepared.attempt.deadline,
+                    &mut backoff,
+                )
                 .ok_or(status)?;
             tokio::time::sleep(wait).await;
             previous += 1;
@@ -270,24 +285,24 @@ impl Channel {
     pub(crate) fn retried_head(
         &self,
         first: (ResponseFuture, InFlight),
-        uri: Uri,
-        headers: HeaderMap,
-        deadline: Option<Instant>,
-        wait_for_ready: bool,
+        (uri, metadata, encoding): (Uri, MetadataMap, Option<Encoding>),
+        attempt: Attempt,
         policy: RetryPolicy,
         replay: Replay,
     ) -> RetriedHead {
         let channel = self.clone();
+        let deadline = attempt.deadline;
         Box::pin(async move {
             let open = |previous: u32| {
-                let mut headers = headers.clone();
-                if previous > 0 {
-                    headers.insert(PREVIOUS_ATTEMPTS, HeaderValue::from(previous));
-                }
-                let (channel, uri, replay) = (&channel, uri.clone(), &replay);
+                let (channel, replay) = (&channel, &replay);
+                let (uri, metadata) = (uri.clone(), metadata.clone());
                 async move {
+                    let attempt = Attempt {
+                        previous,
+                        ..attempt
+                    };
                     let (response, send, in_flight) =
-                        channel.open(uri, headers, deadline, wait_for_ready).await?;
+                        channel.open(uri, metadata, encoding, attempt).await?;
                     replay.next_attempt(send);
                     Ok::<_, Status>((response, in_flight))
                 }
@@ -298,10 +313,14 @@ impl Channel {
             loop {
                 let (response, in_flight) = current;
                 let status = match outcome(response.await) {
-                    Outcome::Commit(response) => {
+                    Outcome::Commit(head, body) => {
                         replay.commit();
                         channel.inner.throttle.as_ref().inspect(|t| t.succeeded());
-                        return Ok((response, in_flight));
+                        return Ok(Committed {
+                            head,
+                            body,
+                            in_flight,
+                        });
                     }
                     Outcome::Refused(_) if resent < TRANSPARENT_RETRIES && replay.can_retry() => {
                         resent += 1;
@@ -398,9 +417,10 @@ impl Channel {
         loop {
             let (response, in_flight) = self.attempt(prepared, previous).await?;
             match outcome(response.await) {
-                Outcome::Commit(response) => {
+                Outcome::Commit(head, body) => {
                     return Ok(Committed {
-                        response,
+                        head,
+                        body,
                         in_flight,
                     })
                 }
@@ -419,16 +439,16 @@ impl Channel {
         prepared: &Prepared,
         previous: u32,
     ) -> Result<(ResponseFuture, InFlight), Status> {
-        let mut headers = prepared.headers.clone();
-        if previous > 0 {
-            headers.insert(PREVIOUS_ATTEMPTS, HeaderValue::from(previous));
-        }
+        let attempt = Attempt {
+            previous,
+            ..prepared.attempt
+        };
         let (response, mut send, in_flight) = self
             .open(
                 prepared.uri.clone(),
-                headers,
-                prepared.deadline,
-                prepared.wait_for_ready,
+                prepared.metadata.clone(),
+                prepared.encoding,
+                attempt,
             )
             .await?;
         if let Err(err) = send.send_data(prepared.body.clone(), true) {
