@@ -53,7 +53,10 @@
 //! - [`frame`], [`deadline`]: pure protocol code: message framing and `grpc-timeout`.
 //! - [`codec`]: message encoding (protobuf by default).
 //! - [`server`]: [`Server`] and what generated servers implement.
-//! - [`client`]: [`Channel`] and [`Endpoint`].
+//! - [`client`]: [`Channel`] and [`Endpoint`]; name resolution ([`client::resolver`]),
+//!   load balancing, connectivity state, retries and hedging.
+//! - [`service_config`]: the gRPC service config (JSON): per-method timeouts, retry and
+//!   hedging policies, the balancing policy.
 
 pub mod client;
 pub mod codec;

@@ -606,6 +606,12 @@ mod tests {
         ServiceConfig::from_json(text).unwrap_or_else(|err| panic!("{text}: {err}"))
     }
 
+    /// Checks that `text` is rejected with a message containing `expected`.
+    fn assert_rejects(text: &str, expected: &str) {
+        let err = reject(text);
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+
     /// Parses a config that must fail and returns the error message.
     fn reject(text: &str) -> String {
         match ServiceConfig::from_json(text) {
@@ -708,10 +714,9 @@ mod tests {
             Some(false)
         );
         // `{}` and `{"service": ""}` both name the default, so both at once is a duplicate.
-        let err = reject(r#"{"methodConfig": [{"name": [{}]}, {"name": [{"service": ""}]}]}"#);
-        assert!(
-            err.contains("methodConfig[1].name[0]: duplicate name"),
-            "{err}"
+        assert_rejects(
+            r#"{"methodConfig": [{"name": [{}]}, {"name": [{"service": ""}]}]}"#,
+            "methodConfig[1].name[0]: duplicate name",
         );
     }
 
@@ -733,17 +738,15 @@ mod tests {
 
     #[test]
     fn max_attempts_below_two_is_rejected() {
-        let err = reject(&with_retry(&format!(
-            r#""maxAttempts": 1, {RETRY_FIELDS}, "retryableStatusCodes": ["UNAVAILABLE"]"#
-        )));
-        assert!(
-            err.contains("methodConfig[0].retryPolicy.maxAttempts: must be at least 2"),
-            "{err}"
+        assert_rejects(
+            &with_retry(&format!(
+                r#""maxAttempts": 1, {RETRY_FIELDS}, "retryableStatusCodes": ["UNAVAILABLE"]"#
+            )),
+            "methodConfig[0].retryPolicy.maxAttempts: must be at least 2",
         );
-        let err = reject(&one_method(r#""hedgingPolicy": {"maxAttempts": 1}"#));
-        assert!(
-            err.contains("methodConfig[0].hedgingPolicy.maxAttempts"),
-            "{err}"
+        assert_rejects(
+            &one_method(r#""hedgingPolicy": {"maxAttempts": 1}"#),
+            "methodConfig[0].hedgingPolicy.maxAttempts",
         );
     }
 
@@ -773,77 +776,73 @@ mod tests {
 
     #[test]
     fn missing_retry_fields_are_rejected() {
-        let err = reject(&with_retry(&format!(r#""maxAttempts": 3, {RETRY_FIELDS}"#)));
-        assert!(
-            err.contains("methodConfig[0].retryPolicy.retryableStatusCodes: is required"),
-            "{err}"
+        assert_rejects(
+            &with_retry(&format!(r#""maxAttempts": 3, {RETRY_FIELDS}"#)),
+            "methodConfig[0].retryPolicy.retryableStatusCodes: is required",
         );
-        let err = reject(&with_retry(&format!(
-            r#""maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": []"#
-        )));
-        assert!(
-            err.contains("retryableStatusCodes: must not be empty"),
-            "{err}"
+        assert_rejects(
+            &with_retry(&format!(
+                r#""maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": []"#
+            )),
+            "retryableStatusCodes: must not be empty",
         );
-        let err = reject(&with_retry(
-            r#""maxAttempts": 3, "maxBackoff": "1s", "backoffMultiplier": 2, "retryableStatusCodes": [14]"#,
-        ));
-        assert!(
-            err.contains("retryPolicy.initialBackoff: is required"),
-            "{err}"
+        assert_rejects(
+            &with_retry(
+                r#""maxAttempts": 3, "maxBackoff": "1s", "backoffMultiplier": 2, "retryableStatusCodes": [14]"#,
+            ),
+            "retryPolicy.initialBackoff: is required",
         );
-        let err = reject(&with_retry(
-            r#""maxAttempts": 3, "initialBackoff": "0s", "maxBackoff": "1s", "backoffMultiplier": 2, "retryableStatusCodes": [14]"#,
-        ));
-        assert!(
-            err.contains("retryPolicy.initialBackoff: must be greater than 0"),
-            "{err}"
+        assert_rejects(
+            &with_retry(
+                r#""maxAttempts": 3, "initialBackoff": "0s", "maxBackoff": "1s", "backoffMultiplier": 2, "retryableStatusCodes": [14]"#,
+            ),
+            "retryPolicy.initialBackoff: must be greater than 0",
         );
-        let err = reject(&with_retry(
-            r#""maxAttempts": 3, "initialBackoff": "1s", "maxBackoff": "1s", "backoffMultiplier": 0, "retryableStatusCodes": [14]"#,
-        ));
-        assert!(
-            err.contains("retryPolicy.backoffMultiplier: must be greater than 0"),
-            "{err}"
+        assert_rejects(
+            &with_retry(
+                r#""maxAttempts": 3, "initialBackoff": "1s", "maxBackoff": "1s", "backoffMultiplier": 0, "retryableStatusCodes": [14]"#,
+            ),
+            "retryPolicy.backoffMultiplier: must be greater than 0",
         );
     }
 
     #[test]
     fn ok_is_not_retryable() {
-        let err = reject(&with_retry(&format!(
-            r#""maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": ["OK"]"#
-        )));
-        assert!(
-            err.contains("retryableStatusCodes: OK cannot be retried"),
-            "{err}"
+        assert_rejects(
+            &with_retry(&format!(
+                r#""maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": ["OK"]"#
+            )),
+            "retryableStatusCodes: OK cannot be retried",
         );
     }
 
     #[test]
     fn retry_and_hedging_together_are_rejected() {
-        let err = reject(&one_method(&format!(
-            r#""retryPolicy": {{"maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": [14]}},
+        assert_rejects(
+            &one_method(&format!(
+                r#""retryPolicy": {{"maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": [14]}},
                "hedgingPolicy": {{"maxAttempts": 3}}"#
-        )));
-        assert!(
-            err.contains("methodConfig[0]: retryPolicy and hedgingPolicy cannot both be set"),
-            "{err}"
+            )),
+            "methodConfig[0]: retryPolicy and hedgingPolicy cannot both be set",
         );
     }
 
     #[test]
     fn duplicate_name_is_rejected() {
-        let err = reject(
+        assert_rejects(
             r#"{"methodConfig": [
               {"name": [{"service": "a.S", "method": "M"}]},
               {"name": [{"service": "b.T"}, {"service": "a.S", "method": "M"}]}
             ]}"#,
+            "methodConfig[1].name[1]: duplicate name",
         );
-        assert!(
-            err.contains("methodConfig[1].name[1]: duplicate name"),
-            "{err}"
+        assert_rejects(
+            r#"{"methodConfig": [
+              {"name": [{"service": "a.S", "method": "M"}]},
+              {"name": [{"service": "b.T"}, {"service": "a.S", "method": "M"}]}
+            ]}"#,
+            "already in methodConfig[0]",
         );
-        assert!(err.contains("already in methodConfig[0]"), "{err}");
         let err =
             reject(r#"{"methodConfig": [{"name": [{"service": "a.S"}, {"service": "a.S"}]}]}"#);
         assert!(
@@ -854,13 +853,14 @@ mod tests {
 
     #[test]
     fn method_without_service_is_rejected() {
-        let err = reject(r#"{"methodConfig": [{"name": [{"method": "M"}]}]}"#);
-        assert!(
-            err.contains("methodConfig[0].name[0]: a method name needs a service"),
-            "{err}"
+        assert_rejects(
+            r#"{"methodConfig": [{"name": [{"method": "M"}]}]}"#,
+            "methodConfig[0].name[0]: a method name needs a service",
         );
-        let err = reject(r#"{"methodConfig": [{"name": [{"service": "", "method": "M"}]}]}"#);
-        assert!(err.contains("methodConfig[0].name[0]"), "{err}");
+        assert_rejects(
+            r#"{"methodConfig": [{"name": [{"service": "", "method": "M"}]}]}"#,
+            "methodConfig[0].name[0]",
+        );
     }
 
     #[test]
@@ -879,10 +879,9 @@ mod tests {
             let err = reject(&one_method(&format!(r#""timeout": "{bad}""#)));
             assert!(err.contains("methodConfig[0].timeout:"), "{bad}: {err}");
         }
-        let err = reject(&one_method(r#""timeout": 5"#));
-        assert!(
-            err.contains("methodConfig[0].timeout: expected a duration"),
-            "{err}"
+        assert_rejects(
+            &one_method(r#""timeout": 5"#),
+            "methodConfig[0].timeout: expected a duration",
         );
     }
 
@@ -909,19 +908,15 @@ mod tests {
 
     #[test]
     fn bad_code_name_is_rejected() {
-        let err = reject(&with_retry(&format!(
-            r#""maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": ["UNAVAILABLE", "SOMETIMES"]"#
-        )));
-        assert!(
-            err.contains(r#"retryPolicy.retryableStatusCodes[1]: unknown status code "SOMETIMES""#),
-            "{err}"
+        assert_rejects(
+            &with_retry(&format!(
+                r#""maxAttempts": 3, {RETRY_FIELDS}, "retryableStatusCodes": ["UNAVAILABLE", "SOMETIMES"]"#
+            )),
+            r#"retryPolicy.retryableStatusCodes[1]: unknown status code "SOMETIMES""#,
         );
-        let err = reject(&one_method(
-            r#""hedgingPolicy": {"maxAttempts": 2, "nonFatalStatusCodes": [17]}"#,
-        ));
-        assert!(
-            err.contains("hedgingPolicy.nonFatalStatusCodes[0]: status code 17"),
-            "{err}"
+        assert_rejects(
+            &one_method(r#""hedgingPolicy": {"maxAttempts": 2, "nonFatalStatusCodes": [17]}"#),
+            "hedgingPolicy.nonFatalStatusCodes[0]: status code 17",
         );
     }
 
@@ -969,20 +964,17 @@ mod tests {
 
     #[test]
     fn unsupported_load_balancing_config_is_rejected() {
-        let err = reject(r#"{"loadBalancingConfig": [{"grpclb": {}}]}"#);
-        assert!(
-            err.contains("loadBalancingConfig: lists no supported policy"),
-            "{err}"
+        assert_rejects(
+            r#"{"loadBalancingConfig": [{"grpclb": {}}]}"#,
+            "loadBalancingConfig: lists no supported policy",
         );
-        let err = reject(r#"{"loadBalancingConfig": [{"grpclb": {}, "round_robin": {}}]}"#);
-        assert!(
-            err.contains("loadBalancingConfig[0]: must hold exactly one policy"),
-            "{err}"
+        assert_rejects(
+            r#"{"loadBalancingConfig": [{"grpclb": {}, "round_robin": {}}]}"#,
+            "loadBalancingConfig[0]: must hold exactly one policy",
         );
-        let err = reject(r#"{"loadBalancingConfig": [{"round_robin": 1}]}"#);
-        assert!(
-            err.contains("loadBalancingConfig[0].round_robin: expected an object"),
-            "{err}"
+        assert_rejects(
+            r#"{"loadBalancingConfig": [{"round_robin": 1}]}"#,
+            "loadBalancingConfig[0].round_robin: expected an object",
         );
     }
 
@@ -1000,10 +992,9 @@ mod tests {
             config.load_balancing(),
             Some(LoadBalancingPolicy::PickFirst)
         );
-        let err = reject(r#"{"loadBalancingPolicy": "grpclb"}"#);
-        assert!(
-            err.contains(r#"loadBalancingPolicy: unsupported policy "grpclb""#),
-            "{err}"
+        assert_rejects(
+            r#"{"loadBalancingPolicy": "grpclb"}"#,
+            r#"loadBalancingPolicy: unsupported policy "grpclb""#,
         );
     }
 
@@ -1017,29 +1008,25 @@ mod tests {
         assert_eq!(ratio("0.29"), 0.29);
         assert_eq!(ratio("0.9999"), 0.999);
         assert_eq!(ratio("2"), 2.0);
-        let err = reject(r#"{"retryThrottling": {"maxTokens": 100, "tokenRatio": 0.0004}}"#);
-        assert!(
-            err.contains("retryThrottling.tokenRatio: must be at least 0.001"),
-            "{err}"
+        assert_rejects(
+            r#"{"retryThrottling": {"maxTokens": 100, "tokenRatio": 0.0004}}"#,
+            "retryThrottling.tokenRatio: must be at least 0.001",
         );
     }
 
     #[test]
     fn throttling_limits_are_checked() {
-        let err = reject(r#"{"retryThrottling": {"maxTokens": 1001, "tokenRatio": 1}}"#);
-        assert!(
-            err.contains("retryThrottling.maxTokens: must be at most 1000"),
-            "{err}"
+        assert_rejects(
+            r#"{"retryThrottling": {"maxTokens": 1001, "tokenRatio": 1}}"#,
+            "retryThrottling.maxTokens: must be at most 1000",
         );
-        let err = reject(r#"{"retryThrottling": {"maxTokens": 0, "tokenRatio": 1}}"#);
-        assert!(
-            err.contains("retryThrottling.maxTokens: must be greater than 0"),
-            "{err}"
+        assert_rejects(
+            r#"{"retryThrottling": {"maxTokens": 0, "tokenRatio": 1}}"#,
+            "retryThrottling.maxTokens: must be greater than 0",
         );
-        let err = reject(r#"{"retryThrottling": {"maxTokens": 10}}"#);
-        assert!(
-            err.contains("retryThrottling.tokenRatio: is required"),
-            "{err}"
+        assert_rejects(
+            r#"{"retryThrottling": {"maxTokens": 10}}"#,
+            "retryThrottling.tokenRatio: is required",
         );
     }
 
@@ -1051,15 +1038,13 @@ mod tests {
         let method = config.method("pkg.Svc", "M").unwrap();
         assert_eq!(method.max_request_message_bytes, Some(1024));
         assert_eq!(method.max_response_message_bytes, Some(4 << 20));
-        let err = reject(&one_method(r#""maxRequestMessageBytes": -1"#));
-        assert!(
-            err.contains("maxRequestMessageBytes: must not be negative"),
-            "{err}"
+        assert_rejects(
+            &one_method(r#""maxRequestMessageBytes": -1"#),
+            "maxRequestMessageBytes: must not be negative",
         );
-        let err = reject(&one_method(r#""maxRequestMessageBytes": "1k""#));
-        assert!(
-            err.contains("maxRequestMessageBytes: expected an integer"),
-            "{err}"
+        assert_rejects(
+            &one_method(r#""maxRequestMessageBytes": "1k""#),
+            "maxRequestMessageBytes: expected an integer",
         );
     }
 

@@ -24,7 +24,7 @@ use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::context::{earliest, under_parent, CallContext};
 use crate::interceptor::{ClientObserver, Direction, MessageHook};
 use crate::metadata::MetadataMap;
-use crate::service_config::MethodConfig;
+use crate::service_config::{MethodConfig, RetryPolicy};
 use crate::status::from_h2_error;
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
 
@@ -331,30 +331,53 @@ impl Channel {
         let encoding = self.encoding(&request);
         let (metadata, _, messages) = request.into_parts();
         let uri = self.request_uri(path)?;
-        let retry = match Plan::of(settings.method) {
-            Plan::Retry(policy) => Some(policy.clone()),
-            // Hedged streaming calls are sent once: see the issue notes.
-            Plan::Hedge(_) | Plan::Once => None,
-        };
-        let Some(policy) = retry else {
-            let (response, send, in_flight) = self
-                .open(uri, metadata, encoding, settings.attempt())
-                .await?;
-            let mut stream = Streaming::pending(response, decoder, settings.max_receive);
-            stream.set_in_flight(in_flight);
-            if let Some(hook) = hook.clone() {
-                stream.set_hook(hook);
-            }
-            stream.set_sender(RequestSender::spawn(
-                send,
-                messages,
-                encoder,
-                settings.max_send,
-                encoding,
-                hook,
-            ));
-            return Ok(stream);
-        };
+        if let Plan::Retry(policy) = Plan::of(settings.method) {
+            // Hedging applies to calls of one request message; a hedged streaming call is
+            // sent once.
+            let policy = policy.clone();
+            let head = (uri, metadata, encoding);
+            return self
+                .start_retried_streaming(head, messages, encoder, decoder, settings, hook, policy)
+                .await;
+        }
+        let (response, send, in_flight) = self
+            .open(uri, metadata, encoding, settings.attempt())
+            .await?;
+        let mut stream = Streaming::pending(response, decoder, settings.max_receive);
+        stream.set_in_flight(in_flight);
+        if let Some(hook) = hook.clone() {
+            stream.set_hook(hook);
+        }
+        stream.set_sender(RequestSender::spawn(
+            send,
+            messages,
+            encoder,
+            settings.max_send,
+            encoding,
+            hook,
+        ));
+        Ok(stream)
+    }
+
+    /// [`Channel::start_streaming`] by a retry policy: the request messages are kept for
+    /// later attempts until the call commits, and the stream's head is the attempt loop.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_retried_streaming<S, E, D>(
+        &self,
+        (uri, metadata, encoding): (Uri, MetadataMap, Option<Encoding>),
+        messages: S,
+        encoder: E,
+        decoder: D,
+        settings: &Settings<'_>,
+        hook: Option<MessageHook>,
+        policy: RetryPolicy,
+    ) -> Result<Streaming<D::Item, D>, Status>
+    where
+        S: Stream<Item = E::Item> + Send + 'static,
+        E: Encoder,
+        E::Item: Send,
+        D: Decoder,
+    {
         let (response, send, in_flight) = self
             .open(uri.clone(), metadata.clone(), encoding, settings.attempt())
             .await?;

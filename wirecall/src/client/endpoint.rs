@@ -119,7 +119,7 @@ impl Endpoint {
     /// fails), `ipv4:127.0.0.1:50051,127.0.0.2:50051` and `ipv6:[::1]:50051,...`
     /// (naming.md; the port defaults to 443). Their policy is `pick_first` unless
     /// [`Endpoint::load_balancing`] or the service config's `loadBalancingConfig` says
-    /// otherwise; plaintext unless [`Endpoint::tls`] is set.
+    /// otherwise; plaintext unless `Endpoint::tls` (feature `tls`) is set.
     pub fn new(target: impl AsRef<str>) -> Result<Endpoint, Error> {
         let target = target.as_ref();
         if let Some(named) = resolver::parse(target) {
