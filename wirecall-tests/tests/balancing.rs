@@ -376,3 +376,47 @@ async fn dns_targets_resolve_through_the_system_resolver() {
         .expect("call");
     assert_eq!(backend.calls(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_connection_asks_the_resolver_again() {
+    let mut old = Backend::on([127, 0, 0, 1]);
+    let new = Backend::on([127, 0, 0, 2]);
+    let resolver = Changing::new(vec![old.addr.into()]);
+    // The interval alone would not resolve again within the test.
+    let channel = Endpoint::new("http://moving.test:80")
+        .unwrap()
+        .resolver(resolver.clone())
+        .load_balancing(LoadBalancingPolicy::RoundRobin)
+        .resolve_interval(Duration::from_secs(3600))
+        .min_resolve_interval(Duration::from_millis(10))
+        .connection_backoff(quick_backoff())
+        .connect_lazy();
+    let client = EchoClient::new(channel.clone());
+    bounded("call", client.unary(echo("before")))
+        .await
+        .expect("call");
+    assert_eq!(old.calls(), 1);
+
+    let resolutions = resolver.resolutions.subscribe();
+    let before = *resolutions.borrow();
+    resolver.set(vec![new.addr.into()]);
+    old.kill();
+    // A call sent before the channel sees the connection gone would be lost with it
+    // (nothing retries it here): wait until the channel leaves READY.
+    bounded(
+        "the channel sees the loss",
+        channel.state_changed(ConnectivityState::Ready),
+    )
+    .await;
+    // The lost connection asks for a resolution, which finds the new address.
+    let mut request = wirecall::Request::new(echo("after"));
+    request.set_wait_for_ready(true);
+    bounded("a call after the move", client.unary(request))
+        .await
+        .expect("the call reaches the new address");
+    assert_eq!(new.calls(), 1);
+    assert!(
+        *resolutions.borrow() > before,
+        "resolved again on the failure"
+    );
+}

@@ -324,6 +324,8 @@ async fn the_method_config_sets_timeouts_limits_and_wait_for_ready() {
       "methodConfig": [
         {"name": [{"service": "wirecall.test.echo.Echo", "method": "Unary"}],
          "timeout": "0.2s", "maxRequestMessageBytes": 64},
+        {"name": [{"service": "wirecall.test.echo.Echo", "method": "ServerStream"}],
+         "maxResponseMessageBytes": 64},
         {"name": [{}], "waitForReady": true}
       ]
     }"#;
@@ -344,6 +346,18 @@ async fn the_method_config_sets_timeouts_limits_and_wait_for_ready() {
     bounded("small call", client.unary(echo("small")))
         .await
         .expect("fits");
+    // The response limit: 100 payload bytes back are over the method's 64.
+    let mut stream_request = echo("big reply");
+    stream_request.repeat = 1;
+    stream_request.payload = vec![1; 100];
+    let mut replies = bounded("stream opens", client.server_stream(stream_request))
+        .await
+        .expect("headers arrive")
+        .into_inner();
+    let status = bounded("oversized reply", replies.message())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
 
     // The default entry's waitForReady: a call to a server not yet up waits for it.
     let addr = common::backends::free_addr([127, 0, 0, 6]);
@@ -361,13 +375,11 @@ async fn the_method_config_sets_timeouts_limits_and_wait_for_ready() {
     let waiting = tokio::spawn({
         let client = EchoClient::new(channel.clone());
         async move {
-            let mut request = Request::new(wirecall_tests::echo::EchoRequest {
-                message: "patient".into(),
-                repeat: 1,
-                ..Default::default()
-            });
+            // A client stream: no method entry of its own, so the default entry applies
+            // (the most specific entry wins whole: ServerStream's has no waitForReady).
+            let mut request = Request::new(wirecall::message_stream::iter(vec![echo("patient")]));
             request.set_timeout(Duration::from_secs(8));
-            client.server_stream(request).await.map(drop)
+            client.client_stream(request).await.map(drop)
         }
     });
     bounded("the channel fails its first connect", async {
