@@ -63,7 +63,7 @@ impl Balancer {
 
     /// Leaves IDLE: starts resolving (and so connecting), once.
     pub(crate) fn start(self: &Arc<Self>) {
-        if self.started.swap(true, Ordering::AcqRel) {
+        if self.started.load(Ordering::Acquire) || self.started.swap(true, Ordering::AcqRel) {
             return;
         }
         let task = tokio::spawn(resolve_loop(Arc::downgrade(self), self.signals.clone()));
@@ -94,6 +94,12 @@ impl Balancer {
         wait_for_ready: bool,
     ) -> Result<(SendRequest<Bytes>, InFlight), Status> {
         self.start();
+        // The common case: a READY backend.
+        if let Some(connection) = self.choose() {
+            if let Ok(picked) = connection.ready().await {
+                return Ok(picked);
+            }
+        }
         let mut changes = self.signals.changed.subscribe();
         loop {
             changes.borrow_and_update();

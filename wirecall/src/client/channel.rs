@@ -136,10 +136,15 @@ impl Channel {
                 loop {
                     match state {
                         ConnectivityState::Ready => return Ok(()),
+                        // A pick says why (or succeeds, if a backend just came up).
                         ConnectivityState::TransientFailure => {
-                            let status = balancer.pick(false).await.err();
-                            let why = status.map_or_else(String::new, |s| s.message().to_owned());
-                            return Err(Error::connect(self.inner.endpoint.address.clone(), why));
+                            return match balancer.pick(false).await {
+                                Ok(_) => Ok(()),
+                                Err(status) => Err(Error::connect(
+                                    self.inner.endpoint.address.clone(),
+                                    status.message().to_owned(),
+                                )),
+                            };
                         }
                         _ => state = self.state_changed(state).await,
                     }

@@ -55,8 +55,8 @@ impl Closed {
 }
 
 impl Connection {
-    /// A sender ready for one more stream, or `None` (and the connection marked closed) when
-    /// the connection can take no more.
+    /// A sender ready for one more stream and the call's place in the count; an error (and
+    /// the connection marked closed) when the connection can take no more.
     pub(crate) async fn ready(&self) -> Result<(SendRequest<Bytes>, InFlight), h2::Error> {
         match self.sender.clone().ready().await {
             Ok(sender) => Ok((sender, InFlight::new(&self.calls))),

@@ -429,7 +429,8 @@ impl Endpoint {
         self
     }
 
-    /// Connects now; fails if the server cannot be reached.
+    /// Connects now; fails if the server cannot be reached. A name-resolving endpoint
+    /// resolves and waits until a backend is READY, failing when every one failed.
     pub async fn connect(self) -> Result<Channel, Error> {
         let channel = Channel::lazy(self);
         channel.connect_now().await?;
