@@ -264,7 +264,7 @@ async fn hedging_sends_the_next_attempt_after_the_delay_and_cancels_the_loser() 
         r#"{
           "methodConfig": [{
             "name": [{"service": "greeter.Greeter", "method": "SayHello"}],
-            "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0.2s", "nonFatalStatusCodes": ["UNAVAILABLE"]}
+            "hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": "0.2s", "nonFatalStatusCodes": ["UNAVAILABLE"]}
           }]
         }"#,
     );
@@ -273,11 +273,7 @@ async fn hedging_sends_the_next_attempt_after_the_delay_and_cancels_the_loser() 
         .expect("the hedge answers");
     assert_eq!(reply.get_ref().message, "attempt 1");
     let seen = server.seen.lock().unwrap().clone();
-    assert_eq!(
-        seen.len(),
-        2,
-        "the winner answered before a third attempt was due"
-    );
+    assert_eq!(seen.len(), 2, "the hanging first attempt and the hedge");
     let gap = seen[1].1 - seen[0].1;
     assert!(
         gap >= Duration::from_millis(200),

@@ -55,6 +55,7 @@
 //! - [`server`]: [`Server`] and what generated servers implement.
 //! - [`client`]: [`Channel`] and [`Endpoint`]; name resolution ([`client::resolver`]),
 //!   load balancing, connectivity state, retries and hedging.
+//! - [`web`]: pure gRPC-Web pieces (content types, the trailer frame, base64 text bodies).
 //! - [`service_config`]: the gRPC service config (JSON): per-method timeouts, retry and
 //!   hedging policies, the balancing policy.
 
@@ -75,6 +76,7 @@ pub mod server;
 pub mod service_config;
 pub mod status;
 pub mod trace;
+pub mod web;
 
 mod error;
 mod flow_control;

@@ -1,0 +1,101 @@
+//! SANS-IO pieces of gRPC-Web (PROTOCOL-WEB.md): its content types, the trailer frame that
+//! carries the status in the body (browsers cannot read HTTP trailers), and the base64 body
+//! of `application/grpc-web-text`. No sockets here; the server glue builds on these.
+
+mod text;
+mod trailers;
+
+pub use text::{encode_text, TextDecoder};
+pub use trailers::{parse_trailers, trailer_frame, TRAILER_FLAG};
+
+use std::fmt;
+
+/// The two gRPC-Web body encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `application/grpc-web` or `application/grpc-web+proto`: gRPC frames as they are.
+    Binary,
+    /// `application/grpc-web-text` (`+proto`): the same bytes, base64-encoded.
+    Text,
+}
+
+impl Mode {
+    /// The mode a request's `content-type` asks for; `None` when it is not gRPC-Web
+    /// protobuf (parameters such as `; charset=utf-8` are ignored).
+    pub fn from_content_type(content_type: &str) -> Option<Mode> {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/grpc-web" | "application/grpc-web+proto" => Some(Mode::Binary),
+            "application/grpc-web-text" | "application/grpc-web-text+proto" => Some(Mode::Text),
+            _ => None,
+        }
+    }
+
+    /// The response `content-type` for this mode.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Mode::Binary => "application/grpc-web+proto",
+            Mode::Text => "application/grpc-web-text+proto",
+        }
+    }
+}
+
+/// A malformed gRPC-Web body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebError {
+    /// Not valid base64 (in a `grpc-web-text` body), or a body that stopped mid-group.
+    Base64(String),
+    /// A trailer line that is not `name: value`, or a name or value HTTP does not allow.
+    Trailer(String),
+}
+
+impl fmt::Display for WebError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebError::Base64(why) => write!(f, "invalid grpc-web-text body: {why}"),
+            WebError::Trailer(why) => write!(f, "invalid grpc-web trailer frame: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for WebError {}
+
+impl From<WebError> for crate::Status {
+    fn from(err: WebError) -> Self {
+        crate::Status::internal(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mode;
+
+    #[test]
+    fn content_types_name_the_mode() {
+        for (content_type, mode) in [
+            ("application/grpc-web", Some(Mode::Binary)),
+            ("application/grpc-web+proto", Some(Mode::Binary)),
+            (
+                "Application/GRPC-Web+proto; charset=utf-8",
+                Some(Mode::Binary),
+            ),
+            ("application/grpc-web-text", Some(Mode::Text)),
+            ("application/grpc-web-text+proto", Some(Mode::Text)),
+            ("application/grpc", None),
+            ("application/grpc-web+json", None),
+            ("text/plain", None),
+        ] {
+            assert_eq!(
+                Mode::from_content_type(content_type),
+                mode,
+                "{content_type}"
+            );
+        }
+        assert_eq!(Mode::Text.content_type(), "application/grpc-web-text+proto");
+    }
+}
