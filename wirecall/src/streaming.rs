@@ -45,6 +45,8 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     observer: Option<Box<ClientObserver>>,
     /// Client side: counts the call on its connection while the stream lives.
     in_flight: Option<crate::client::InFlight>,
+    /// Server side, gRPC-Web text: the body is base64.
+    text: Option<Box<crate::web::TextDecoder>>,
     _message: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -125,6 +127,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             hook: None,
             observer: None,
             in_flight: None,
+            text: None,
             _message: std::marker::PhantomData,
         }
     }
@@ -136,6 +139,11 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     pub(crate) fn set_deadline(&mut self, deadline: Option<Pin<Box<Sleep>>>) {
         self.deadline = deadline;
+    }
+
+    /// The body is base64 (gRPC-Web text): decode it before the frames.
+    pub(crate) fn set_text_body(&mut self) {
+        self.text = Some(Box::default());
     }
 
     pub(crate) fn set_hook(&mut self, hook: MessageHook) {
@@ -366,13 +374,22 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                     match ready!(body.poll_data(cx)) {
                         Some(Ok(data)) => {
                             let _ = body.flow_control().release_capacity(data.len());
-                            self.chunk = data;
+                            self.chunk = match &mut self.text {
+                                None => data,
+                                Some(text) => match text.decode(&data) {
+                                    Ok(decoded) => decoded,
+                                    Err(err) => return self.fail(err.into()),
+                                },
+                            };
                         }
                         Some(Err(err)) => {
                             let status = self.h2_status(&err);
                             return self.fail(status);
                         }
                         None => {
+                            if let Some(Err(err)) = self.text.as_ref().map(|t| t.finish()) {
+                                return self.fail(err.into());
+                            }
                             if let Err(err) = self.frames.finish() {
                                 return self.fail(frame_status(err));
                             }

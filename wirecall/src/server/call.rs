@@ -20,7 +20,7 @@ use http::Extensions;
 use tokio::time::Sleep;
 use tracing::Instrument;
 
-use super::send::{self, send_trailers, send_trailers_only};
+use super::send::{self, send_trailers, send_trailers_only, WebCall};
 use super::ServerConfig;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::Encoding;
@@ -63,6 +63,8 @@ pub struct ServerCall {
     resets: Option<Arc<super::resets::Resets>>,
     /// Counts this call as in flight on its connection (ping policy, max_connection_idle).
     _in_flight: Option<super::activity::InFlight>,
+    /// A gRPC-Web call's wire differences.
+    web: Option<WebCall>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -113,7 +115,14 @@ impl ServerCall {
             accept_encoding: None,
             resets: None,
             _in_flight: None,
+            web: None,
         }
+    }
+
+    /// Makes the call a gRPC-Web one.
+    pub(crate) fn with_web(mut self, web: Option<WebCall>) -> Self {
+        self.web = web;
+        self
     }
 
     /// Names the routed service and method, and adds the server's interceptors.
@@ -203,7 +212,7 @@ impl ServerCall {
     fn answer(&mut self, mut status: Status) {
         self.record(&status);
         self.intercepted_metadata(status.metadata_mut());
-        send_trailers_only(&mut self.respond, status);
+        send_trailers_only(&mut self.respond, status, self.web.as_ref());
     }
 
     /// Sends the response headers.
@@ -213,13 +222,16 @@ impl ServerCall {
         encoding: Option<Encoding>,
     ) -> Option<SendStream<Bytes>> {
         self.intercepted_metadata(&mut metadata);
-        send::send_headers(&mut self.respond, metadata, encoding).ok()
+        send::send_headers(&mut self.respond, metadata, encoding, self.web.as_ref()).ok()
     }
 
     /// Ends a response whose headers were sent, with `status` in the trailers.
     fn end(&mut self, stream: &mut SendStream<Bytes>, status: Status) {
         self.record(&status);
-        send_trailers(stream, status);
+        match &self.web {
+            None => send_trailers(stream, status),
+            Some(web) => web.send_trailers(stream, &status.into_trailers()),
+        }
     }
 
     /// Ends a successful response with its trailer metadata.
@@ -227,7 +239,21 @@ impl ServerCall {
         if self.observer.is_some() {
             self.record(&Status::ok(""));
         }
-        let _ = stream.send_trailers(send::ok_trailers(trailers));
+        let trailers = send::ok_trailers(trailers);
+        match &self.web {
+            None => {
+                let _ = stream.send_trailers(trailers);
+            }
+            Some(web) => web.send_trailers(stream, &trailers),
+        }
+    }
+
+    /// Response body bytes as they go on the wire (base64 for gRPC-Web text).
+    fn wire(&self, bytes: Bytes) -> Bytes {
+        match &self.web {
+            None => bytes,
+            Some(web) => web.wire(bytes),
+        }
     }
 
     /// The context the call runs in (see [`crate::context`]).
@@ -375,7 +401,7 @@ impl ServerCall {
             return;
         };
         self.sent(buf.len());
-        if stream.send_data(buf.freeze(), false).is_ok() {
+        if stream.send_data(self.wire(buf.freeze()), false).is_ok() {
             self.end_ok(&mut stream, trailers);
         }
     }
@@ -450,6 +476,13 @@ impl ServerCall {
             Side::Server,
         );
         stream.set_encoding(self.request_encoding);
+        if self
+            .web
+            .as_ref()
+            .is_some_and(|w| w.mode == crate::web::Mode::Text)
+        {
+            stream.set_text_body();
+        }
         if let Some(observer) = &self.observer {
             stream.set_hook(observer.received_hook());
         }
@@ -584,7 +617,7 @@ impl ServerCall {
             };
             // Messages encoded before a failure are still sent, ahead of its status.
             if !buf.is_empty()
-                && crate::flow_control::send_data(&mut stream, buf.split().freeze())
+                && crate::flow_control::send_data(&mut stream, self.wire(buf.split().freeze()))
                     .await
                     .is_err()
             {

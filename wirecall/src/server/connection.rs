@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::RecvStream;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderValue, CONTENT_TYPE, ORIGIN};
 use http::{Method, Request, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
@@ -21,11 +21,12 @@ use super::activity::Activity;
 use super::ping_policy::PingWatch;
 use super::resets::Resets;
 use super::router::{Route, Router};
-use super::send::send_trailers_only;
+use super::send::{send_trailers_only, WebCall};
 use super::{ServerCall, ServerConfig};
 use crate::compression::Encoding;
 use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT};
 use crate::metadata::MetadataMap;
+use crate::web::{Cors, Mode};
 use crate::Status;
 
 /// How long a closing connection keeps reading what its peer still sends (see
@@ -246,6 +247,12 @@ fn dispatch<'r>(
 ) -> Option<(&'r Route, ServerCall)> {
     let remote_addr = peer.remote_addr;
     let (parts, body) = request.into_parts();
+    if parts.method == Method::OPTIONS {
+        if let Some(cors) = &config.web {
+            preflight(&mut respond, cors, &parts.headers);
+            return None;
+        }
+    }
     if parts.method != Method::POST {
         tracing::debug!(method = %parts.method, "rejecting non-POST request");
         {
@@ -253,19 +260,31 @@ fn dispatch<'r>(
             return None;
         }
     }
-    if !is_grpc_content_type(parts.headers.get(CONTENT_TYPE)) {
-        tracing::debug!(content_type = ?parts.headers.get(CONTENT_TYPE), "rejecting non-gRPC content-type");
-        {
+    let content_type = parts.headers.get(CONTENT_TYPE);
+    let web = if is_grpc_content_type(content_type) {
+        None
+    } else {
+        let mode = config.web.as_ref().and_then(|cors| {
+            let mode = Mode::from_content_type(content_type?.to_str().ok()?)?;
+            let origin = cors.allow(parts.headers.get(ORIGIN));
+            Some(WebCall {
+                mode,
+                cors: origin.map(|origin| (cors.clone(), origin)),
+            })
+        });
+        if mode.is_none() {
+            tracing::debug!(?content_type, "rejecting non-gRPC content-type");
             send_http_error(&mut respond, StatusCode::UNSUPPORTED_MEDIA_TYPE);
             return None;
         }
-    }
+        mode
+    };
     let route = match router.route(parts.uri.path()) {
         Ok(route) => route,
         Err(status) => {
             tracing::debug!(path = parts.uri.path(), "no such method");
             {
-                send_trailers_only(&mut respond, status);
+                send_trailers_only(&mut respond, status, web.as_ref());
                 return None;
             }
         }
@@ -280,7 +299,7 @@ fn dispatch<'r>(
                     "message encoding {name:?} is not supported (accepted: identity,deflate,gzip,zstd)"
                 ));
                 {
-                    send_trailers_only(&mut respond, status);
+                    send_trailers_only(&mut respond, status, web.as_ref());
                     return None;
                 }
             }
@@ -295,7 +314,7 @@ fn dispatch<'r>(
                 tracing::debug!(?value, "malformed grpc-timeout");
                 let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
                 {
-                    send_trailers_only(&mut respond, status);
+                    send_trailers_only(&mut respond, status, web.as_ref());
                     return None;
                 }
             }
@@ -313,7 +332,8 @@ fn dispatch<'r>(
     .with_encodings(request_encoding, accept_encoding)
     .with_resets(peer.resets.clone())
     .with_extensions(&peer.extensions)
-    .with_in_flight(peer.activity.start());
+    .with_in_flight(peer.activity.start())
+    .with_web(web);
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
 }
@@ -348,6 +368,24 @@ fn is_grpc_content_type(value: Option<&HeaderValue>) -> bool {
         return false;
     };
     rest.is_empty() || rest == b"+proto" || rest.starts_with(b";") || rest.starts_with(b"+proto;")
+}
+
+/// Answers a CORS preflight: 204 with the CORS headers, or 403 for an origin not allowed.
+fn preflight(respond: &mut SendResponse<Bytes>, cors: &Cors, request: &http::HeaderMap) {
+    let mut response = http::Response::new(());
+    match cors.preflight(request) {
+        Some(headers) => {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            *response.headers_mut() = headers;
+        }
+        None => {
+            tracing::debug!(origin = ?request.get(ORIGIN), "CORS preflight from an origin not allowed");
+            *response.status_mut() = StatusCode::FORBIDDEN;
+        }
+    }
+    if let Err(err) = respond.send_response(response, true) {
+        tracing::debug!(%err, "could not answer a CORS preflight");
+    }
 }
 
 fn send_http_error(respond: &mut SendResponse<Bytes>, status: StatusCode) {

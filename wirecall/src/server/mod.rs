@@ -68,6 +68,8 @@ pub(crate) struct ServerConfig {
     pub(crate) max_connection_idle: Option<Duration>,
     /// GOAWAY to a connection this old (±10%), then close it after the grace.
     pub(crate) max_connection_age: Option<(Duration, Duration)>,
+    /// gRPC-Web accepted, with these CORS rules.
+    pub(crate) web: Option<Arc<crate::web::Cors>>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +88,7 @@ impl Default for ServerConfig {
             ping_policy: ping_policy::PingPolicy::default(),
             max_connection_idle: None,
             max_connection_age: None,
+            web: None,
         }
     }
 }
@@ -125,6 +128,16 @@ impl ServerBuilder {
     pub fn add_health(mut self, health: &crate::health::HealthReporter) -> Self {
         self.router.add(health.service());
         self.health = Some(health.clone());
+        self
+    }
+
+    /// Also answers gRPC-Web calls (`application/grpc-web[+proto]` and
+    /// `application/grpc-web-text`, PROTOCOL-WEB.md) on the same port, with `cors` deciding
+    /// which other origins' pages may call (preflights answered, `grpc-status`,
+    /// `grpc-message` and the exposed metadata readable). gRPC-Web carries unary and
+    /// server-streaming calls; browsers cannot stream requests. Served over HTTP/2 for now.
+    pub fn accept_grpc_web(mut self, cors: crate::web::Cors) -> Self {
+        self.config.web = Some(Arc::new(cors));
         self
     }
 

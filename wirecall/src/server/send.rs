@@ -10,17 +10,60 @@ use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::metadata::MetadataMap;
 
 use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+use crate::web::{Cors, Mode};
 use crate::Status;
+use std::sync::Arc;
 
 pub(crate) const GRPC_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/grpc");
 
-fn head(metadata: MetadataMap) -> http::Response<()> {
+fn head(metadata: MetadataMap, web: Option<&WebCall>) -> http::Response<()> {
     let mut response = http::Response::new(());
     let headers = response.headers_mut();
     metadata.append_to(headers);
-    headers.insert(CONTENT_TYPE, GRPC_CONTENT_TYPE);
+    match web {
+        None => {
+            headers.insert(CONTENT_TYPE, GRPC_CONTENT_TYPE);
+        }
+        Some(web) => web.add_headers(headers),
+    }
     headers.insert(GRPC_ACCEPT_ENCODING, ACCEPT_ENCODING);
     response
+}
+
+/// How a gRPC-Web call differs on the wire: its body encoding, and the CORS headers its
+/// responses carry when the request came from an allowed other origin.
+#[derive(Debug, Clone)]
+pub(crate) struct WebCall {
+    pub(crate) mode: Mode,
+    pub(crate) cors: Option<(Arc<Cors>, HeaderValue)>,
+}
+
+impl WebCall {
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(self.mode.content_type()),
+        );
+        if let Some((cors, origin)) = &self.cors {
+            cors.add_response_headers(origin.clone(), headers);
+        }
+    }
+
+    /// Response body bytes as sent: base64 in text mode.
+    pub(crate) fn wire(&self, bytes: Bytes) -> Bytes {
+        match self.mode {
+            Mode::Binary => bytes,
+            Mode::Text => crate::web::encode_text(&bytes),
+        }
+    }
+
+    /// Ends the response with `trailers` in a trailer frame (gRPC-Web has no HTTP trailers).
+    pub(crate) fn send_trailers(&self, stream: &mut SendStream<Bytes>, trailers: &HeaderMap) {
+        let frame = self.wire(crate::web::trailer_frame(trailers));
+        if let Err(err) = stream.send_data(frame, true) {
+            tracing::debug!(%err, "could not send the gRPC-Web trailer frame");
+        }
+    }
 }
 
 /// Sends the response headers, naming the messages' encoding if they are compressed; the
@@ -29,8 +72,9 @@ pub(crate) fn send_headers(
     respond: &mut SendResponse<Bytes>,
     metadata: MetadataMap,
     encoding: Option<Encoding>,
+    web: Option<&WebCall>,
 ) -> Result<SendStream<Bytes>, h2::Error> {
-    let mut head = head(metadata);
+    let mut head = head(metadata, web);
     if let Some(encoding) = encoding {
         head.headers_mut()
             .insert(GRPC_ENCODING, encoding.header_value());
@@ -38,9 +82,14 @@ pub(crate) fn send_headers(
     respond.send_response(head, false)
 }
 
-/// Answers with a trailers-only response: one HEADERS frame holding the status.
-pub(crate) fn send_trailers_only(respond: &mut SendResponse<Bytes>, status: Status) {
-    let mut response = head(MetadataMap::new());
+/// Answers with a trailers-only response: one HEADERS frame holding the status (gRPC-Web
+/// clients read it from the headers too).
+pub(crate) fn send_trailers_only(
+    respond: &mut SendResponse<Bytes>,
+    status: Status,
+    web: Option<&WebCall>,
+) {
+    let mut response = head(MetadataMap::new(), web);
     status.write_to(response.headers_mut());
     if let Err(err) = respond.send_response(response, true) {
         tracing::debug!(%err, "could not send trailers-only response");

@@ -1,10 +1,14 @@
 //! SANS-IO pieces of gRPC-Web (PROTOCOL-WEB.md): its content types, the trailer frame that
 //! carries the status in the body (browsers cannot read HTTP trailers), and the base64 body
-//! of `application/grpc-web-text`. No sockets here; the server glue builds on these.
+//! of `application/grpc-web-text`, and CORS. No sockets here: the server serves gRPC-Web
+//! with these when [`ServerBuilder::accept_grpc_web`](crate::server::ServerBuilder::accept_grpc_web)
+//! is on.
 
+mod cors;
 mod text;
 mod trailers;
 
+pub use cors::Cors;
 pub use text::{encode_text, TextDecoder};
 pub use trailers::{parse_trailers, trailer_frame, TRAILER_FLAG};
 

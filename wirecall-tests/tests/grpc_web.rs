@@ -1,0 +1,305 @@
+//! gRPC-Web over HTTP/2 against the wirecall server with `accept_grpc_web`: binary and text
+//! bodies, unary and server streaming, trailers in a trailer frame, errors, CORS preflights
+//! and response headers. Spoken by a raw h2 client, byte by byte as PROTOCOL-WEB.md says.
+
+mod common;
+
+use bytes::Bytes;
+use common::{bounded, echo, framed_echo, start_with};
+use http::{HeaderMap, Method, StatusCode};
+use prost::Message;
+use wirecall::web::{encode_text, parse_trailers, Cors, TextDecoder};
+use wirecall_tests::echo::{EchoRequest, EchoResponse};
+
+const UNARY: &str = "/wirecall.test.echo.Echo/Unary";
+const SERVER_STREAM: &str = "/wirecall.test.echo.Echo/ServerStream";
+const ORIGIN: &str = "https://app.test";
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    http_trailers: Option<HeaderMap>,
+}
+
+/// Sends one request with `chunks` as its body (END_STREAM after the last) and reads the
+/// whole answer.
+async fn exchange(
+    addr: std::net::SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    chunks: Vec<Bytes>,
+) -> Answer {
+    let io = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (sender, conn) = h2::client::handshake(io).await.expect("handshake");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut sender = sender.ready().await.expect("ready");
+    let (response, mut send) = sender
+        .send_request(request.body(()).unwrap(), chunks.is_empty())
+        .expect("send");
+    let last = chunks.len().saturating_sub(1);
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let _ = send.send_data(chunk, i == last);
+    }
+    let (parts, mut body) = response.await.expect("a response").into_parts();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("data");
+        let _ = body.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+    }
+    let http_trailers = body.trailers().await.expect("trailers");
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: data,
+        http_trailers,
+    }
+}
+
+/// Splits a gRPC-Web response body into its message payloads and its trailers.
+fn frames(body: &[u8]) -> (Vec<Vec<u8>>, Option<HeaderMap>) {
+    let (mut messages, mut trailers, mut rest) = (Vec::new(), None, body);
+    while !rest.is_empty() {
+        assert!(trailers.is_none(), "nothing follows the trailer frame");
+        let flag = rest[0];
+        let len = u32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
+        let payload = &rest[5..5 + len];
+        if flag & 0x80 != 0 {
+            trailers = Some(parse_trailers(payload).expect("a valid trailer block"));
+        } else {
+            messages.push(payload.to_vec());
+        }
+        rest = &rest[5 + len..];
+    }
+    (messages, trailers)
+}
+
+fn web_headers(content_type: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("content-type", content_type),
+        ("x-grpc-web", "1"),
+        ("origin", ORIGIN),
+    ]
+}
+
+async fn server() -> common::TestServer {
+    start_with(|builder| builder.accept_grpc_web(Cors::origins([ORIGIN]).expose(["x-echo-id"])))
+        .await
+}
+
+#[tokio::test]
+async fn binary_unary_calls_end_with_a_trailer_frame() {
+    let server = server().await;
+    let mut headers = web_headers("application/grpc-web+proto");
+    headers.push(("x-echo-id", "42"));
+    let answer = bounded(
+        "unary",
+        exchange(
+            server.addr,
+            Method::POST,
+            UNARY,
+            &headers,
+            vec![framed_echo(&echo("hi"))],
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["content-type"], "application/grpc-web+proto");
+    assert_eq!(
+        answer.headers["x-echo-id"], "42",
+        "response metadata in the headers"
+    );
+    assert_eq!(answer.headers["access-control-allow-origin"], ORIGIN);
+    let exposed = answer.headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(
+        exposed.contains("grpc-status") && exposed.contains("x-echo-id"),
+        "{exposed}"
+    );
+    assert!(
+        answer.http_trailers.is_none(),
+        "no HTTP trailers in gRPC-Web"
+    );
+    let (messages, trailers) = frames(&answer.body);
+    let reply = EchoResponse::decode(messages[0].as_slice()).unwrap();
+    assert_eq!((messages.len(), reply.message.as_str()), (1, "hi"));
+    let trailers = trailers.expect("a trailer frame");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(
+        trailers["x-trailer"], "done",
+        "trailer metadata in the frame"
+    );
+}
+
+#[tokio::test]
+async fn text_bodies_are_base64_both_ways_even_split_mid_group() {
+    let server = server().await;
+    let request = encode_text(&framed_echo(&echo("in base64")));
+    // Split inside a 4-character group.
+    let chunks = vec![request.slice(..5), request.slice(5..)];
+    let answer = bounded(
+        "text unary",
+        exchange(
+            server.addr,
+            Method::POST,
+            UNARY,
+            &web_headers("application/grpc-web-text"),
+            chunks,
+        ),
+    )
+    .await;
+    assert_eq!(
+        answer.headers["content-type"],
+        "application/grpc-web-text+proto"
+    );
+    let mut decoder = TextDecoder::new();
+    let body = decoder.decode(&answer.body).expect("the answer is base64");
+    decoder.finish().unwrap();
+    let (messages, trailers) = frames(&body);
+    assert_eq!(
+        EchoResponse::decode(messages[0].as_slice())
+            .unwrap()
+            .message,
+        "in base64"
+    );
+    assert_eq!(trailers.expect("a trailer frame")["grpc-status"], "0");
+}
+
+#[tokio::test]
+async fn server_streaming_sends_every_message_then_the_trailers() {
+    let server = server().await;
+    let request = EchoRequest {
+        message: "tick".into(),
+        repeat: 3,
+        ..EchoRequest::default()
+    };
+    let answer = bounded(
+        "server stream",
+        exchange(
+            server.addr,
+            Method::POST,
+            SERVER_STREAM,
+            &web_headers("application/grpc-web"),
+            vec![framed_echo(&request)],
+        ),
+    )
+    .await;
+    let (messages, trailers) = frames(&answer.body);
+    let indexes: Vec<i32> = messages
+        .iter()
+        .map(|m| EchoResponse::decode(m.as_slice()).unwrap().index)
+        .collect();
+    assert_eq!(indexes, [0, 1, 2]);
+    assert_eq!(trailers.expect("a trailer frame")["grpc-status"], "0");
+}
+
+#[tokio::test]
+async fn errors_are_trailers_only_with_the_cors_headers() {
+    let server = server().await;
+    let request = EchoRequest {
+        message: "x".into(),
+        fail_code: 5,
+        fail_message: "no such thing".into(),
+        ..EchoRequest::default()
+    };
+    let answer = bounded(
+        "failing unary",
+        exchange(
+            server.addr,
+            Method::POST,
+            UNARY,
+            &web_headers("application/grpc-web+proto"),
+            vec![framed_echo(&request)],
+        ),
+    )
+    .await;
+    assert_eq!(answer.headers["grpc-status"], "5");
+    assert_eq!(answer.headers["grpc-message"], "no such thing");
+    assert_eq!(answer.headers["content-type"], "application/grpc-web+proto");
+    assert_eq!(answer.headers["access-control-allow-origin"], ORIGIN);
+    assert!(answer.body.is_empty());
+
+    let unknown = bounded(
+        "unknown method",
+        exchange(
+            server.addr,
+            Method::POST,
+            "/wirecall.test.echo.Echo/Nope",
+            &web_headers("application/grpc-web+proto"),
+            vec![framed_echo(&echo("x"))],
+        ),
+    )
+    .await;
+    assert_eq!(unknown.headers["grpc-status"], "12");
+    assert_eq!(
+        unknown.headers["content-type"],
+        "application/grpc-web+proto"
+    );
+}
+
+#[tokio::test]
+async fn preflights_answer_allowed_origins_only() {
+    let server = server().await;
+    let ask = |origin: &'static str| {
+        vec![
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "content-type,x-grpc-web,x-echo-id",
+            ),
+        ]
+    };
+    let allowed = bounded(
+        "preflight",
+        exchange(server.addr, Method::OPTIONS, UNARY, &ask(ORIGIN), vec![]),
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::NO_CONTENT);
+    assert_eq!(allowed.headers["access-control-allow-origin"], ORIGIN);
+    assert_eq!(
+        allowed.headers["access-control-allow-headers"],
+        "content-type,x-grpc-web,x-echo-id"
+    );
+    let refused = bounded(
+        "preflight",
+        exchange(
+            server.addr,
+            Method::OPTIONS,
+            UNARY,
+            &ask("https://evil.test"),
+            vec![],
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn without_the_flag_grpc_web_is_refused() {
+    let server = common::start().await;
+    let answer = bounded(
+        "unary",
+        exchange(
+            server.addr,
+            Method::POST,
+            UNARY,
+            &web_headers("application/grpc-web+proto"),
+            vec![framed_echo(&echo("hi"))],
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
