@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need beyond Rust: Debian packages (Node.js,
 # npm, python3-venv, grpc-proto for the interop protos, h2load, iperf3 and sockperf for the
-# benchmark), the UserService's Python and Node
+# benchmark, curl for the HTTP/1.1 gRPC-Web tests), the UserService's Python and Node
 # peers, the Node interop peer, and the official interop peers built by
 # ../shared/interop/setup-peers.sh (Go, C++, Python, Ruby). Idempotent.
 set -euo pipefail
@@ -15,6 +15,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
 command -v iperf3 >/dev/null || missing+=(iperf3)
 command -v sockperf >/dev/null || missing+=(sockperf)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "install-deps: missing ${missing[*]}; install them (apt-get install -y ${missing[*]})" >&2

@@ -303,3 +303,140 @@ async fn without_the_flag_grpc_web_is_refused() {
     .await;
     assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+/// Runs curl over HTTP/1.1 (`args` after the common ones) with `body` on stdin; returns
+/// the response headers (lower-cased names) and body.
+async fn curl(args: Vec<String>, body: Vec<u8>) -> (String, Vec<u8>) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("curl")
+            .args(["-sS", "--http1.1", "--max-time", "10", "-D", "-"])
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("curl runs (scripts/install-deps.sh installs it)");
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "curl failed: {output:?}");
+        let split = output
+            .stdout
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a header block");
+        let head = String::from_utf8_lossy(&output.stdout[..split]).to_ascii_lowercase();
+        (head, output.stdout[split + 4..].to_vec())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_clients_call_the_same_port() {
+    let server = server().await;
+    let url = |path: &str| format!("http://{}{path}", server.addr);
+    let post = |path: &str, content_type: &str| {
+        vec![
+            "-X".into(),
+            "POST".into(),
+            "-H".into(),
+            format!("content-type: {content_type}"),
+            "-H".into(),
+            format!("origin: {ORIGIN}"),
+            "--data-binary".into(),
+            "@-".into(),
+            url(path),
+        ]
+    };
+    let (head, body) = bounded(
+        "HTTP/1.1 unary",
+        curl(
+            post(UNARY, "application/grpc-web+proto"),
+            framed_echo(&echo("over h1")).to_vec(),
+        ),
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-type: application/grpc-web+proto"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {ORIGIN}")),
+        "{head}"
+    );
+    let (messages, trailers) = frames(&body);
+    assert_eq!(
+        EchoResponse::decode(messages[0].as_slice())
+            .unwrap()
+            .message,
+        "over h1"
+    );
+    assert_eq!(trailers.expect("a trailer frame")["grpc-status"], "0");
+
+    let request = EchoRequest {
+        message: "text".into(),
+        repeat: 2,
+        ..EchoRequest::default()
+    };
+    let (head, body) = bounded(
+        "HTTP/1.1 text server stream",
+        curl(
+            post(SERVER_STREAM, "application/grpc-web-text"),
+            encode_text(&framed_echo(&request)).to_vec(),
+        ),
+    )
+    .await;
+    assert!(
+        head.contains("content-type: application/grpc-web-text+proto"),
+        "{head}"
+    );
+    let body = TextDecoder::new().decode(&body).expect("base64");
+    let (messages, trailers) = frames(&body);
+    assert_eq!(messages.len(), 2);
+    assert_eq!(trailers.expect("a trailer frame")["grpc-status"], "0");
+
+    let (head, _) = bounded(
+        "HTTP/1.1 preflight",
+        curl(
+            vec![
+                "-X".into(),
+                "OPTIONS".into(),
+                "-H".into(),
+                format!("origin: {ORIGIN}"),
+                "-H".into(),
+                "access-control-request-method: POST".into(),
+                url(UNARY),
+            ],
+            Vec::new(),
+        ),
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 204"), "{head}");
+    assert!(
+        head.contains("access-control-allow-methods: post, options"),
+        "{head}"
+    );
+
+    // HTTP/2 still works on the same port.
+    let answer = bounded(
+        "HTTP/2 after HTTP/1.1",
+        exchange(
+            server.addr,
+            Method::POST,
+            UNARY,
+            &web_headers("application/grpc-web"),
+            vec![framed_echo(&echo("h2"))],
+        ),
+    )
+    .await;
+    assert_eq!(
+        frames(&answer.body).1.expect("trailers")["grpc-status"],
+        "0"
+    );
+    let client = server.client();
+    let reply = bounded("native gRPC", client.unary(echo("native")))
+        .await
+        .expect("native call");
+    assert_eq!(reply.get_ref().message, "native");
+}

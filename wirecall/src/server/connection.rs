@@ -74,6 +74,35 @@ pub(crate) struct Shutdown {
     pub(crate) abort: watch::Receiver<bool>,
 }
 
+/// Serves a plaintext connection: HTTP/2, or, when gRPC-Web is on (and the feature `web`
+/// with it), HTTP/1.1 if its first bytes are not the HTTP/2 preface.
+pub(crate) async fn serve_any<IO>(
+    io: IO,
+    remote_addr: Option<SocketAddr>,
+    extensions: http::Extensions,
+    router: Arc<Router>,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    #[cfg(feature = "web")]
+    if config.web.is_some() {
+        let (http2, io) = match crate::transport::is_http2(io).await {
+            Ok(sniffed) => sniffed,
+            Err(err) => {
+                tracing::debug!(?remote_addr, %err, "connection failed before its first bytes");
+                return;
+            }
+        };
+        if http2 {
+            return serve(io, remote_addr, extensions, router, config, shutdown).await;
+        }
+        return super::http1::serve(io, remote_addr, extensions, router, config, shutdown).await;
+    }
+    serve(io, remote_addr, extensions, router, config, shutdown).await
+}
+
 /// Serves one connection until it closes; on `shutdown` it sends GOAWAY and lets in-flight
 /// calls finish, and closes at once when told to abort.
 pub(crate) async fn serve<IO>(

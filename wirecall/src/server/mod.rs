@@ -12,6 +12,8 @@
 mod activity;
 mod call;
 mod connection;
+#[cfg(feature = "web")]
+mod http1;
 mod ping_policy;
 mod resets;
 mod router;
@@ -135,7 +137,9 @@ impl ServerBuilder {
     /// `application/grpc-web-text`, PROTOCOL-WEB.md) on the same port, with `cors` deciding
     /// which other origins' pages may call (preflights answered, `grpc-status`,
     /// `grpc-message` and the exposed metadata readable). gRPC-Web carries unary and
-    /// server-streaming calls; browsers cannot stream requests. Served over HTTP/2 for now.
+    /// server-streaming calls; browsers cannot stream requests. Over HTTP/2 always; over
+    /// HTTP/1.1 too (plaintext connections, told apart by their first bytes) with the
+    /// feature `web`.
     pub fn accept_grpc_web(mut self, cors: crate::web::Cors) -> Self {
         self.config.web = Some(Arc::new(cors));
         self
@@ -448,7 +452,7 @@ impl ServerBuilder {
                     }
                     tokio::spawn(async move {
                         let extensions = http::Extensions::new();
-                        connection::serve(io, peer, extensions, router, config, shutdown).await;
+                        connection::serve_any(io, peer, extensions, router, config, shutdown).await;
                         drop(alive);
                     });
                 }

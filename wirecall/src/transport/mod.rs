@@ -3,8 +3,12 @@
 //! sockets; TLS; and the write coalescing under h2.
 
 mod coalesce;
+#[cfg(feature = "web")]
+mod sniff;
 
 pub(crate) use coalesce::{coalesce, coalesce_observed, Observe};
+#[cfg(feature = "web")]
+pub(crate) use sniff::is_http2;
 
 use std::io;
 use std::net::SocketAddr;
