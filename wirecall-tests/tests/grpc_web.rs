@@ -92,6 +92,26 @@ fn web_headers(content_type: &'static str) -> Vec<(&'static str, &'static str)> 
     ]
 }
 
+/// A gRPC-Web POST of one framed `request` to `path` (origin allowed), answered whole.
+async fn web_call(
+    addr: std::net::SocketAddr,
+    path: &str,
+    content_type: &'static str,
+    request: &EchoRequest,
+) -> Answer {
+    bounded(
+        path,
+        exchange(
+            addr,
+            Method::POST,
+            path,
+            &web_headers(content_type),
+            vec![framed_echo(request)],
+        ),
+    )
+    .await
+}
+
 async fn server() -> common::TestServer {
     start_with(|builder| builder.accept_grpc_web(Cors::origins([ORIGIN]).expose(["x-echo-id"])))
         .await
@@ -184,17 +204,7 @@ async fn server_streaming_sends_every_message_then_the_trailers() {
         repeat: 3,
         ..EchoRequest::default()
     };
-    let answer = bounded(
-        "server stream",
-        exchange(
-            server.addr,
-            Method::POST,
-            SERVER_STREAM,
-            &web_headers("application/grpc-web"),
-            vec![framed_echo(&request)],
-        ),
-    )
-    .await;
+    let answer = web_call(server.addr, SERVER_STREAM, "application/grpc-web", &request).await;
     let (messages, trailers) = frames(&answer.body);
     let indexes: Vec<i32> = messages
         .iter()
@@ -213,32 +223,18 @@ async fn errors_are_trailers_only_with_the_cors_headers() {
         fail_message: "no such thing".into(),
         ..EchoRequest::default()
     };
-    let answer = bounded(
-        "failing unary",
-        exchange(
-            server.addr,
-            Method::POST,
-            UNARY,
-            &web_headers("application/grpc-web+proto"),
-            vec![framed_echo(&request)],
-        ),
-    )
-    .await;
+    let answer = web_call(server.addr, UNARY, "application/grpc-web+proto", &request).await;
     assert_eq!(answer.headers["grpc-status"], "5");
     assert_eq!(answer.headers["grpc-message"], "no such thing");
     assert_eq!(answer.headers["content-type"], "application/grpc-web+proto");
     assert_eq!(answer.headers["access-control-allow-origin"], ORIGIN);
     assert!(answer.body.is_empty());
 
-    let unknown = bounded(
-        "unknown method",
-        exchange(
-            server.addr,
-            Method::POST,
-            "/wirecall.test.echo.Echo/Nope",
-            &web_headers("application/grpc-web+proto"),
-            vec![framed_echo(&echo("x"))],
-        ),
+    let unknown = web_call(
+        server.addr,
+        "/wirecall.test.echo.Echo/Nope",
+        "application/grpc-web+proto",
+        &echo("x"),
     )
     .await;
     assert_eq!(unknown.headers["grpc-status"], "12");
@@ -290,15 +286,11 @@ async fn preflights_answer_allowed_origins_only() {
 #[tokio::test]
 async fn without_the_flag_grpc_web_is_refused() {
     let server = common::start().await;
-    let answer = bounded(
-        "unary",
-        exchange(
-            server.addr,
-            Method::POST,
-            UNARY,
-            &web_headers("application/grpc-web+proto"),
-            vec![framed_echo(&echo("hi"))],
-        ),
+    let answer = web_call(
+        server.addr,
+        UNARY,
+        "application/grpc-web+proto",
+        &echo("hi"),
     )
     .await;
     assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -419,17 +411,7 @@ async fn http1_clients_call_the_same_port() {
     );
 
     // HTTP/2 still works on the same port.
-    let answer = bounded(
-        "HTTP/2 after HTTP/1.1",
-        exchange(
-            server.addr,
-            Method::POST,
-            UNARY,
-            &web_headers("application/grpc-web"),
-            vec![framed_echo(&echo("h2"))],
-        ),
-    )
-    .await;
+    let answer = web_call(server.addr, UNARY, "application/grpc-web", &echo("h2")).await;
     assert_eq!(
         frames(&answer.body).1.expect("trailers")["grpc-status"],
         "0"

@@ -74,47 +74,52 @@ pub(crate) struct Shutdown {
     pub(crate) abort: watch::Receiver<bool>,
 }
 
+/// What a connection is served with, besides its socket.
+pub(crate) struct Serving {
+    pub(crate) remote_addr: Option<SocketAddr>,
+    /// Given to every call's request (e.g. the TLS peer's certificates).
+    pub(crate) extensions: http::Extensions,
+    pub(crate) router: Arc<Router>,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) shutdown: Shutdown,
+}
+
 /// Serves a plaintext connection: HTTP/2, or, when gRPC-Web is on (and the feature `web`
 /// with it), HTTP/1.1 if its first bytes are not the HTTP/2 preface.
-pub(crate) async fn serve_any<IO>(
-    io: IO,
-    remote_addr: Option<SocketAddr>,
-    extensions: http::Extensions,
-    router: Arc<Router>,
-    config: Arc<ServerConfig>,
-    shutdown: Shutdown,
-) where
+pub(crate) async fn serve_any<IO>(io: IO, serving: Serving)
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     #[cfg(feature = "web")]
-    if config.web.is_some() {
+    if serving.config.web.is_some() {
         let (http2, io) = match crate::transport::is_http2(io).await {
             Ok(sniffed) => sniffed,
             Err(err) => {
-                tracing::debug!(?remote_addr, %err, "connection failed before its first bytes");
+                tracing::debug!(remote_addr = ?serving.remote_addr, %err, "connection failed before its first bytes");
                 return;
             }
         };
         if http2 {
-            return serve(io, remote_addr, extensions, router, config, shutdown).await;
+            return serve(io, serving).await;
         }
-        return super::http1::serve(io, remote_addr, extensions, router, config, shutdown).await;
+        return super::http1::serve(io, serving).await;
     }
-    serve(io, remote_addr, extensions, router, config, shutdown).await
+    serve(io, serving).await
 }
 
 /// Serves one connection until it closes; on `shutdown` it sends GOAWAY and lets in-flight
 /// calls finish, and closes at once when told to abort.
-pub(crate) async fn serve<IO>(
-    io: IO,
-    remote_addr: Option<SocketAddr>,
-    extensions: http::Extensions,
-    router: Arc<Router>,
-    config: Arc<ServerConfig>,
-    shutdown: Shutdown,
-) where
+pub(crate) async fn serve<IO>(io: IO, serving: Serving)
+where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    let Serving {
+        remote_addr,
+        extensions,
+        router,
+        config,
+        shutdown,
+    } = serving;
     let mut builder = h2::server::Builder::new();
     builder
         .initial_window_size(config.limits.initial_stream_window_size)

@@ -6,9 +6,7 @@
 
 use std::convert::Infallible;
 use std::future::poll_fn;
-use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -23,35 +21,21 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::connection::{self, Shutdown};
-use super::router::Router;
-use super::ServerConfig;
+use super::connection::{self, Serving};
 
 /// The in-memory pipe's buffer.
 const PIPE_BYTES: usize = 256 * 1024;
 
 /// Serves one HTTP/1.1 connection until it closes (or, on shutdown, after its request in
 /// progress).
-pub(crate) async fn serve<IO>(
-    io: IO,
-    remote_addr: Option<SocketAddr>,
-    extensions: http::Extensions,
-    router: Arc<Router>,
-    config: Arc<ServerConfig>,
-    shutdown: Shutdown,
-) where
+pub(crate) async fn serve<IO>(io: IO, serving: Serving)
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut graceful = shutdown.graceful.clone();
+    let remote_addr = serving.remote_addr;
+    let mut graceful = serving.shutdown.graceful.clone();
     let (near, far) = tokio::io::duplex(PIPE_BYTES);
-    let core = tokio::spawn(connection::serve(
-        far,
-        remote_addr,
-        extensions,
-        router,
-        config,
-        shutdown,
-    ));
+    let core = tokio::spawn(connection::serve(far, serving));
     let (sender, driver) = match h2::client::handshake(near).await {
         Ok(handshake) => handshake,
         Err(err) => {

@@ -426,9 +426,15 @@ impl ServerBuilder {
                     let (router, config) = (router.clone(), config.clone());
                     // Held until the connection ends: its slot and its part in `alive`.
                     let alive = (alive.clone(), slot);
-                    let shutdown = connection::Shutdown {
-                        graceful: shutdown_rx.clone(),
-                        abort: abort_rx.clone(),
+                    let serving = connection::Serving {
+                        remote_addr: peer,
+                        extensions: http::Extensions::new(),
+                        router,
+                        config,
+                        shutdown: connection::Shutdown {
+                            graceful: shutdown_rx.clone(),
+                            abort: abort_rx.clone(),
+                        },
                     };
                     #[cfg(feature = "tls")]
                     if let Some(acceptor) = acceptor.clone() {
@@ -441,7 +447,8 @@ impl ServerBuilder {
                                     if let Some(certs) = io.get_ref().1.peer_certificates() {
                                         extensions.insert(crate::tls::PeerCertificates(certs.into()));
                                     }
-                                    connection::serve(io, peer, extensions, router, config, shutdown).await
+                                    let serving = connection::Serving { extensions, ..serving };
+                                    connection::serve(io, serving).await
                                 }
                                 Ok(Err(err)) => tracing::debug!(?peer, %err, "TLS handshake failed"),
                                 Err(_) => tracing::debug!(?peer, "TLS handshake timed out"),
@@ -451,8 +458,7 @@ impl ServerBuilder {
                         continue;
                     }
                     tokio::spawn(async move {
-                        let extensions = http::Extensions::new();
-                        connection::serve_any(io, peer, extensions, router, config, shutdown).await;
+                        connection::serve_any(io, serving).await;
                         drop(alive);
                     });
                 }
