@@ -37,6 +37,7 @@ pub struct Builder {
     server: bool,
     client: bool,
     out_dir: Option<PathBuf>,
+    descriptor_set_out: Option<PathBuf>,
     prost: prost_build::Config,
 }
 
@@ -53,6 +54,7 @@ impl Builder {
             server: true,
             client: true,
             out_dir: None,
+            descriptor_set_out: None,
             prost: prost_build::Config::new(),
         }
     }
@@ -97,6 +99,15 @@ impl Builder {
         self
     }
 
+    /// Also writes the serialized `FileDescriptorSet` (imports and comments included) to
+    /// `path`, e.g. for a browser client: `@bufbuild/protobuf` builds its message types from
+    /// it (`createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes))`), so no `protoc`
+    /// plugin is needed there either. Parent directories are created.
+    pub fn descriptor_set_out(mut self, path: impl Into<PathBuf>) -> Self {
+        self.descriptor_set_out = Some(path.into());
+        self
+    }
+
     /// Direct access to the prost-build configuration for anything else.
     pub fn prost_config(&mut self) -> &mut prost_build::Config {
         &mut self.prost
@@ -135,10 +146,14 @@ impl Builder {
                 })?,
         };
         std::fs::create_dir_all(&out_dir)?;
-        std::fs::write(
-            out_dir.join(DESCRIPTOR_SET_FILE),
-            compiler.encode_file_descriptor_set(),
-        )?;
+        let descriptors = compiler.encode_file_descriptor_set();
+        std::fs::write(out_dir.join(DESCRIPTOR_SET_FILE), &descriptors)?;
+        if let Some(path) = &self.descriptor_set_out {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, &descriptors)?;
+        }
 
         self.prost
             .out_dir(&out_dir)

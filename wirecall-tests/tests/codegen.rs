@@ -159,6 +159,31 @@ fn compiles_into_any_directory_without_protoc() {
 }
 
 #[test]
+fn the_descriptor_set_can_be_written_anywhere_for_other_tools() {
+    let dir = scratch_dir("codegen-descriptors");
+    std::fs::write(
+        dir.join("d.proto"),
+        "syntax = \"proto3\";\npackage d;\nimport \"google/protobuf/empty.proto\";\nservice D { rpc M(google.protobuf.Empty) returns (google.protobuf.Empty); }\n",
+    )
+    .unwrap();
+    let target = dir.join("web/static/d.binpb");
+    wirecall_build::Builder::new()
+        .out_dir(dir.join("out"))
+        .descriptor_set_out(&target)
+        .compile(&[dir.join("d.proto")], &[&dir])
+        .unwrap();
+    let bytes = std::fs::read(&target).expect("written, parent directories made");
+    assert_eq!(
+        bytes,
+        std::fs::read(dir.join("out").join(wirecall_build::DESCRIPTOR_SET_FILE)).unwrap()
+    );
+    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).unwrap();
+    let names: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
+    assert_eq!(names, ["google/protobuf/empty.proto", "d.proto"]);
+    assert_eq!(set.file[1].service[0].name(), "D");
+}
+
+#[test]
 fn server_or_client_alone() {
     let dir = scratch_dir("codegen-sides");
     std::fs::write(
