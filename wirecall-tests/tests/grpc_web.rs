@@ -4,7 +4,7 @@
 
 mod common;
 
-use bytes::Bytes;
+use common::raw_http::{exchange, Answer};
 use common::{bounded, echo, framed_echo, start_with};
 use http::{HeaderMap, Method, StatusCode};
 use prost::Message;
@@ -14,57 +14,6 @@ use wirecall_tests::echo::{EchoRequest, EchoResponse};
 const UNARY: &str = "/wirecall.test.echo.Echo/Unary";
 const SERVER_STREAM: &str = "/wirecall.test.echo.Echo/ServerStream";
 const ORIGIN: &str = "https://app.test";
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    http_trailers: Option<HeaderMap>,
-}
-
-/// Sends one request with `chunks` as its body (END_STREAM after the last) and reads the
-/// whole answer.
-async fn exchange(
-    addr: std::net::SocketAddr,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    chunks: Vec<Bytes>,
-) -> Answer {
-    let io = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (sender, conn) = h2::client::handshake(io).await.expect("handshake");
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let mut sender = sender.ready().await.expect("ready");
-    let (response, mut send) = sender
-        .send_request(request.body(()).unwrap(), chunks.is_empty())
-        .expect("send");
-    let last = chunks.len().saturating_sub(1);
-    for (i, chunk) in chunks.into_iter().enumerate() {
-        let _ = send.send_data(chunk, i == last);
-    }
-    let (parts, mut body) = response.await.expect("a response").into_parts();
-    let mut data = Vec::new();
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk.expect("data");
-        let _ = body.flow_control().release_capacity(chunk.len());
-        data.extend_from_slice(&chunk);
-    }
-    let http_trailers = body.trailers().await.expect("trailers");
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: data,
-        http_trailers,
-    }
-}
 
 /// Splits a gRPC-Web response body into its message payloads and its trailers.
 fn frames(body: &[u8]) -> (Vec<Vec<u8>>, Option<HeaderMap>) {

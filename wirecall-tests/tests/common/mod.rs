@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backends;
+pub mod raw_http;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -91,7 +91,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     #[cfg(feature = "web")]
-    if serving.config.web.is_some() {
+    if serving.config.web.is_some() || serving.config.connect {
         let (http2, io) = match crate::transport::is_http2(io).await {
             Ok(sniffed) => sniffed,
             Err(err) => {
@@ -295,7 +295,8 @@ fn dispatch<'r>(
         }
     }
     let content_type = parts.headers.get(CONTENT_TYPE);
-    let web = if is_grpc_content_type(content_type) {
+    let connect = config.connect && super::connect::is_connect_unary(content_type);
+    let web = if is_grpc_content_type(content_type) || connect {
         None
     } else {
         let mode = config.web.as_ref().and_then(|cors| {
@@ -318,7 +319,7 @@ fn dispatch<'r>(
         Err(status) => {
             tracing::debug!(path = parts.uri.path(), "no such method");
             {
-                send_trailers_only(&mut respond, status, web.as_ref());
+                refuse(&mut respond, status, web.as_ref(), connect);
                 return None;
             }
         }
@@ -333,26 +334,37 @@ fn dispatch<'r>(
                     "message encoding {name:?} is not supported (accepted: identity,deflate,gzip,zstd)"
                 ));
                 {
-                    send_trailers_only(&mut respond, status, web.as_ref());
+                    refuse(&mut respond, status, web.as_ref(), connect);
                     return None;
                 }
             }
         },
     };
     let accept_encoding = parts.headers.get(&GRPC_ACCEPT_ENCODING).cloned();
-    let deadline = match parts.headers.get(&GRPC_TIMEOUT) {
+    let timeout = if connect {
+        parts
+            .headers
+            .get("connect-timeout-ms")
+            .map(|value| super::connect::parse_timeout(value).ok_or(value))
+    } else {
+        parts
+            .headers
+            .get(&GRPC_TIMEOUT)
+            .map(|value| crate::deadline::parse_timeout(value.as_bytes()).ok_or(value))
+    };
+    let deadline = match timeout {
         None => None,
-        Some(value) => match crate::deadline::parse_timeout(value.as_bytes()) {
-            Some(timeout) => Some(Instant::now() + timeout),
-            None => {
-                tracing::debug!(?value, "malformed grpc-timeout");
-                let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
-                {
-                    send_trailers_only(&mut respond, status, web.as_ref());
-                    return None;
-                }
-            }
-        },
+        Some(Ok(timeout)) => Some(Instant::now() + timeout),
+        Some(Err(value)) => {
+            tracing::debug!(?value, "malformed timeout header");
+            let status = if connect {
+                Status::invalid_argument(format!("malformed connect-timeout-ms {value:?}"))
+            } else {
+                Status::internal(format!("malformed grpc-timeout {value:?}"))
+            };
+            refuse(&mut respond, status, web.as_ref(), connect);
+            return None;
+        }
     };
     let metadata = MetadataMap::from_headers(parts.headers);
     let call = ServerCall::new(
@@ -367,7 +379,8 @@ fn dispatch<'r>(
     .with_resets(peer.resets.clone())
     .with_extensions(&peer.extensions)
     .with_in_flight(peer.activity.start())
-    .with_web(web);
+    .with_web(web)
+    .with_connect(connect);
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
 }
@@ -402,6 +415,15 @@ fn is_grpc_content_type(value: Option<&HeaderValue>) -> bool {
         return false;
     };
     rest.is_empty() || rest == b"+proto" || rest.starts_with(b";") || rest.starts_with(b"+proto;")
+}
+
+/// Answers a call refused before it reaches a handler, in its protocol's form.
+fn refuse(respond: &mut SendResponse<Bytes>, status: Status, web: Option<&WebCall>, connect: bool) {
+    if connect {
+        super::connect::error(respond, status);
+    } else {
+        send_trailers_only(respond, status, web);
+    }
 }
 
 /// Answers a CORS preflight: 204 with the CORS headers, or 403 for an origin not allowed.

@@ -11,6 +11,7 @@
 
 mod activity;
 mod call;
+mod connect;
 mod connection;
 #[cfg(feature = "web")]
 mod http1;
@@ -72,6 +73,8 @@ pub(crate) struct ServerConfig {
     pub(crate) max_connection_age: Option<(Duration, Duration)>,
     /// gRPC-Web accepted, with these CORS rules.
     pub(crate) web: Option<Arc<crate::web::Cors>>,
+    /// Connect unary calls accepted.
+    pub(crate) connect: bool,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             max_connection_idle: None,
             max_connection_age: None,
             web: None,
+            connect: false,
         }
     }
 }
@@ -142,6 +146,16 @@ impl ServerBuilder {
     /// feature `web`.
     pub fn accept_grpc_web(mut self, cors: crate::web::Cors) -> Self {
         self.config.web = Some(Arc::new(cors));
+        self
+    }
+
+    /// Also answers unary calls of the Connect protocol with protobuf messages
+    /// (`application/proto` POSTs of the bare message; `Connect-Timeout-Ms`; errors as HTTP
+    /// statuses with the JSON error body, details included) on the same port, over HTTP/2
+    /// and, with the feature `web`, HTTP/1.1. Connect streaming and JSON messages are not
+    /// served yet (see issue 10).
+    pub fn accept_connect(mut self) -> Self {
+        self.config.connect = true;
         self
     }
 

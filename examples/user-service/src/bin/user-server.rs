@@ -1,5 +1,6 @@
 //! Serves the UserService: `user-server [--addr 127.0.0.1:50051]`. Stops on Ctrl-C. Native
-//! gRPC and gRPC-Web (HTTP/2 and HTTP/1.1, pages of any origin) on the same port.
+//! gRPC, gRPC-Web (HTTP/2 and HTTP/1.1, pages of any origin) and Connect unary calls on the
+//! same port.
 
 use user_service::pb::UserServiceServer;
 use user_service::Users;
@@ -14,6 +15,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add_health(&wirecall::health::HealthReporter::new())
         .add_reflection()
         .accept_grpc_web(wirecall::web::Cors::any_origin())
+        .accept_connect()
         .serve_with_listener(listener, async {
             let _ = tokio::signal::ctrl_c().await;
         })
