@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::raw_http::exchange;
+use common::raw_http::{curl, exchange};
 use common::{bounded, echo, sleeping, start_with};
 use http::{Method, StatusCode};
 use prost::Message;
-use wirecall_tests::echo::{EchoRequest, EchoResponse};
+use wirecall_tests::echo::EchoResponse;
 
 const UNARY: &str = "/wirecall.test.echo.Echo/Unary";
 
@@ -50,12 +50,7 @@ async fn unary_calls_carry_bare_messages_and_trailer_headers() {
 #[tokio::test]
 async fn errors_are_http_statuses_with_a_json_body() {
     let server = server().await;
-    let request = EchoRequest {
-        message: "x".into(),
-        fail_code: 5,
-        fail_message: "no such thing".into(),
-        ..EchoRequest::default()
-    };
+    let request = common::failing(5, "no such thing");
     let answer = bounded(
         "failing call",
         exchange(
@@ -107,30 +102,14 @@ async fn errors_are_http_statuses_with_a_json_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http1_clients_make_connect_calls_on_the_same_port() {
     let server = server().await;
-    let addr = server.addr;
-    let body = echo("over curl").encode_to_vec();
-    let output = tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new("curl")
-            .args(["-sS", "--http1.1", "--max-time", "10", "-X", "POST"])
-            .args([
-                "-H",
-                "content-type: application/proto",
-                "-H",
-                "connect-protocol-version: 1",
-            ])
-            .args(["--data-binary", "@-"])
-            .arg(format!("http://{addr}{UNARY}"))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("curl runs (scripts/install-deps.sh installs it)");
-        child.stdin.take().unwrap().write_all(&body).unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let reply = EchoResponse::decode(output.stdout.as_slice()).expect("a bare message");
+    let url = format!("http://{}{UNARY}", server.addr);
+    let args = ["-X", "POST", "-H", "content-type: application/proto"]
+        .iter()
+        .map(|a| a.to_string())
+        .chain(["--data-binary".into(), "@-".into(), url])
+        .collect();
+    let (head, body) = bounded("curl", curl(args, echo("over curl").encode_to_vec())).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let reply = EchoResponse::decode(body.as_slice()).expect("a bare message");
     assert_eq!(reply.message, "over curl");
 }

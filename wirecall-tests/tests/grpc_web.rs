@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::raw_http::{exchange, Answer};
+use common::raw_http::{curl, exchange, Answer};
 use common::{bounded, echo, framed_echo, start_with};
 use http::{HeaderMap, Method, StatusCode};
 use prost::Message;
@@ -166,12 +166,7 @@ async fn server_streaming_sends_every_message_then_the_trailers() {
 #[tokio::test]
 async fn errors_are_trailers_only_with_the_cors_headers() {
     let server = server().await;
-    let request = EchoRequest {
-        message: "x".into(),
-        fail_code: 5,
-        fail_message: "no such thing".into(),
-        ..EchoRequest::default()
-    };
+    let request = common::failing(5, "no such thing");
     let answer = web_call(server.addr, UNARY, "application/grpc-web+proto", &request).await;
     assert_eq!(answer.headers["grpc-status"], "5");
     assert_eq!(answer.headers["grpc-message"], "no such thing");
@@ -243,33 +238,6 @@ async fn without_the_flag_grpc_web_is_refused() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-}
-
-/// Runs curl over HTTP/1.1 (`args` after the common ones) with `body` on stdin; returns
-/// the response headers (lower-cased names) and body.
-async fn curl(args: Vec<String>, body: Vec<u8>) -> (String, Vec<u8>) {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new("curl")
-            .args(["-sS", "--http1.1", "--max-time", "10", "-D", "-"])
-            .args(&args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("curl runs (scripts/install-deps.sh installs it)");
-        child.stdin.take().unwrap().write_all(&body).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "curl failed: {output:?}");
-        let split = output
-            .stdout
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a header block");
-        let head = String::from_utf8_lossy(&output.stdout[..split]).to_ascii_lowercase();
-        (head, output.stdout[split + 4..].to_vec())
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -491,6 +491,16 @@ pub fn sleeping(message: &str, ms: i32) -> EchoRequest {
     }
 }
 
+/// A request whose `Unary` handler fails with `code` and `message`.
+pub fn failing(code: i32, message: &str) -> EchoRequest {
+    EchoRequest {
+        message: "x".to_owned(),
+        fail_code: code,
+        fail_message: message.to_owned(),
+        ..EchoRequest::default()
+    }
+}
+
 /// An `EchoRequest` carrying only `message`.
 pub fn echo(message: &str) -> EchoRequest {
     EchoRequest {

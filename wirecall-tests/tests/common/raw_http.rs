@@ -55,3 +55,30 @@ pub async fn exchange(
         http_trailers,
     }
 }
+
+/// Runs curl over HTTP/1.1 (`args` after the common ones) with `body` on stdin; returns
+/// the response headers (lower-cased names) and body.
+pub async fn curl(args: Vec<String>, body: Vec<u8>) -> (String, Vec<u8>) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("curl")
+            .args(["-sS", "--http1.1", "--max-time", "10", "-D", "-"])
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("curl runs (scripts/install-deps.sh installs it)");
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "curl failed: {output:?}");
+        let split = output
+            .stdout
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a header block");
+        let head = String::from_utf8_lossy(&output.stdout[..split]).to_ascii_lowercase();
+        (head, output.stdout[split + 4..].to_vec())
+    })
+    .await
+    .unwrap()
+}
