@@ -1,7 +1,6 @@
 //! SANS-IO: the gRPC connection-backoff algorithm (connection-backoff.md) and the jittered
-//! exponential backoff of retries (gRFC A6), with a small random source for the jitter.
+//! exponential backoff of retries (gRFC A6).
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 /// How a subchannel spaces its connection attempts after failures (connection-backoff.md).
@@ -36,7 +35,6 @@ pub(crate) struct Backoff {
     config: BackoffConfig,
     /// The un-jittered wait of the next failure.
     current: Duration,
-    random: Random,
 }
 
 impl Backoff {
@@ -44,7 +42,6 @@ impl Backoff {
         Backoff {
             config,
             current: config.initial,
-            random: Random::new(),
         }
     }
 
@@ -54,7 +51,7 @@ impl Backoff {
         let grown = base.as_secs_f64() * self.config.multiplier.max(1.0);
         self.current = Duration::from_secs_f64(grown.min(self.config.max.as_secs_f64()));
         let jitter = self.config.jitter.clamp(0.0, 1.0);
-        let factor = 1.0 + jitter * (2.0 * self.random.unit() - 1.0);
+        let factor = 1.0 + jitter * (2.0 * unit() - 1.0);
         Duration::from_secs_f64((base.as_secs_f64() * factor).max(0.0))
     }
 
@@ -71,34 +68,15 @@ pub(crate) fn retry_wait(
     multiplier: f64,
     max: Duration,
     retry: u32,
-    random: &mut Random,
 ) -> Duration {
     let exponent = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
     let ceiling = (initial.as_secs_f64() * multiplier.powi(exponent)).min(max.as_secs_f64());
-    Duration::from_secs_f64(ceiling.max(0.0) * random.unit())
+    Duration::from_secs_f64(ceiling.max(0.0) * unit())
 }
 
-/// A small xorshift generator, seeded from the standard library's per-process random keys:
-/// enough to spread retries apart, not for secrets.
-#[derive(Debug, Clone)]
-pub(crate) struct Random(u64);
-
-impl Random {
-    pub(crate) fn new() -> Self {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(0x9e37_79b9_7f4a_7c15);
-        Random(hasher.finish() | 1)
-    }
-
-    /// A number in `[0, 1)`.
-    pub(crate) fn unit(&mut self) -> f64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A random number in `[0, 1)`, enough to spread waits apart (not for secrets).
+fn unit() -> f64 {
+    (crate::trace::random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -135,11 +113,10 @@ mod tests {
 
     #[test]
     fn retry_waits_stay_under_their_ceiling_and_spread() {
-        let mut random = Random::new();
         let initial = Duration::from_millis(100);
         let max = Duration::from_millis(300);
         let waits: Vec<Duration> = (0..200)
-            .map(|i| retry_wait(initial, 2.0, max, 1 + i % 4, &mut random))
+            .map(|i| retry_wait(initial, 2.0, max, 1 + i % 4))
             .collect();
         for (i, wait) in waits.iter().enumerate() {
             let ceiling = [100, 200, 300, 300][i % 4];

@@ -16,7 +16,7 @@ use h2::client::ResponseFuture;
 use h2::RecvStream;
 use http::Uri;
 
-use super::backoff::{retry_wait, Random};
+use super::backoff::retry_wait;
 use super::call::Attempt;
 use super::connection::InFlight;
 use super::head::Head;
@@ -108,15 +108,11 @@ pub(crate) type RetriedHead = Pin<Box<dyn Future<Output = Result<Committed, Stat
 struct RetryBackoff {
     /// 1 before the first retry; back to 1 after a pushback.
     step: u32,
-    random: Random,
 }
 
 impl RetryBackoff {
     fn new() -> Self {
-        RetryBackoff {
-            step: 1,
-            random: Random::new(),
-        }
+        RetryBackoff { step: 1 }
     }
 }
 
@@ -265,7 +261,6 @@ impl Channel {
                     policy.backoff_multiplier,
                     policy.max_backoff,
                     backoff.step,
-                    &mut backoff.random,
                 );
                 backoff.step += 1;
                 wait
