@@ -23,6 +23,11 @@ use std::path::{Path, PathBuf};
 /// The file name of the serialized `FileDescriptorSet` written next to the generated code.
 pub const DESCRIPTOR_SET_FILE: &str = "wirecall_descriptor_set.bin";
 
+/// The folder of the `.proto` files wirecall-build brings: `google/api/annotations.proto` and
+/// `google/api/http.proto` (the `google.api.http` method option). It is searched after the
+/// caller's includes; other tools compiling the same files (a peer's `protoc -I`) can use it.
+pub const BUNDLED_PROTOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
+
 /// Compiles `protos` (found under `includes`) with servers and clients, into `OUT_DIR`.
 pub fn compile_protos(
     protos: &[impl AsRef<Path>],
@@ -120,8 +125,12 @@ impl Builder {
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
     ) -> io::Result<()> {
-        let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
-            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        // After the caller's own: `google/api/annotations.proto` and `http.proto`, so that
+        // methods can carry `google.api.http` rules without the caller vendoring them.
+        let bundled = Path::new(BUNDLED_PROTOS);
+        let includes = includes.iter().map(AsRef::as_ref).chain([bundled]);
+        let mut compiler =
+            protox::Compiler::new(includes).map_err(|e| io::Error::other(format!("{e:?}")))?;
         compiler.include_imports(true).include_source_info(true);
         compiler
             .open_files(protos.iter().map(AsRef::as_ref))

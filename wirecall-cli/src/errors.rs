@@ -5,12 +5,10 @@ use std::fmt::Write as _;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use wirecall::Status;
 
-/// The google.rpc status and error-detail types, compiled by the build script.
-const GOOGLE_RPC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc.bin"));
-
 /// The standard detail types, for details the server's own descriptors do not describe.
 fn standard_details() -> DescriptorPool {
-    DescriptorPool::decode(GOOGLE_RPC).expect("the built-in google.rpc descriptors decode")
+    DescriptorPool::decode(wirecall::status::details::DESCRIPTOR_SET)
+        .expect("the built-in google.rpc descriptors decode")
 }
 
 /// `ERROR:` with the status's code, message and each detail; `pool` (the server's

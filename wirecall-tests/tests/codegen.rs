@@ -116,6 +116,9 @@ fn the_descriptor_set_lists_files_and_their_imports() {
         "wirecall/test/features.proto",
         "wirecall/test/echo.proto",
         "wirecall/test/common/shapes.proto",
+        // Bundled by wirecall-build, imported by echo.proto for its HTTP rules.
+        "google/api/annotations.proto",
+        "google/api/http.proto",
         "google/protobuf/timestamp.proto",
         "google/protobuf/struct.proto",
     ] {

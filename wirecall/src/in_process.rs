@@ -36,18 +36,32 @@ pub struct Listener {
     incoming: mpsc::UnboundedReceiver<DuplexStream>,
 }
 
-/// What an in-process endpoint connects with: it sends the server's end of a new pipe to
-/// the listener.
-#[derive(Debug, Clone)]
-pub(crate) struct Connector(mpsc::UnboundedSender<DuplexStream>);
+/// Hands the server's end of a new pipe to whatever serves it.
+type Accepting = dyn Fn(DuplexStream) -> io::Result<()> + Send + Sync;
+
+/// What an in-process endpoint connects with: it gives the server's end of a new pipe to
+/// the listener (or, for the server's own gateway, straight to a connection task).
+#[derive(Clone)]
+pub(crate) struct Connector(std::sync::Arc<Accepting>);
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
+    }
+}
 
 impl Connector {
+    /// A connector whose server ends go to `accept`.
+    pub(crate) fn new(
+        accept: impl Fn(DuplexStream) -> io::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        Connector(std::sync::Arc::new(accept))
+    }
+
     /// A new connection: the client's end of a pipe whose other end the server accepts.
     pub(crate) fn connect(&self) -> io::Result<DuplexStream> {
         let (client, server) = tokio::io::duplex(PIPE_BUFFER);
-        self.0.send(server).map_err(|_| {
-            io::Error::new(io::ErrorKind::ConnectionRefused, "in-process server gone")
-        })?;
+        (self.0)(server)?;
         Ok(client)
     }
 }
@@ -64,7 +78,11 @@ impl Listener {
     pub fn new() -> Self {
         let (tx, incoming) = mpsc::unbounded_channel();
         Listener {
-            connector: Connector(tx),
+            connector: Connector::new(move |server| {
+                tx.send(server).map_err(|_| {
+                    io::Error::new(io::ErrorKind::ConnectionRefused, "in-process server gone")
+                })
+            }),
             incoming,
         }
     }

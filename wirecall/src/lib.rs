@@ -65,6 +65,8 @@ pub mod compression;
 pub mod context;
 pub mod deadline;
 pub mod frame;
+#[cfg(feature = "web")]
+pub mod gateway;
 pub mod health;
 pub mod in_process;
 pub mod interceptor;

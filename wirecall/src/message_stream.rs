@@ -34,6 +34,11 @@ impl<T> Sender<T> {
     pub fn is_closed(&self) -> bool {
         self.0.is_closed()
     }
+
+    /// Waits until the receiving stream is gone.
+    pub async fn closed(&self) {
+        self.0.closed().await
+    }
 }
 
 /// The receiving half of [`channel`]; ends when every sender is dropped.

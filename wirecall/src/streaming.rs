@@ -47,8 +47,6 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     in_flight: Option<crate::client::InFlight>,
     /// Server side, gRPC-Web text: the body is base64.
     text: Option<Box<crate::web::TextDecoder>>,
-    /// Server side, Connect unary: the whole body is one bare message, gathered here.
-    unframed: Option<bytes::BytesMut>,
     _message: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -130,7 +128,6 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             observer: None,
             in_flight: None,
             text: None,
-            unframed: None,
             _message: std::marker::PhantomData,
         }
     }
@@ -142,11 +139,6 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     pub(crate) fn set_deadline(&mut self, deadline: Option<Pin<Box<Sleep>>>) {
         self.deadline = deadline;
-    }
-
-    /// The body is one bare message (Connect unary), not frames.
-    pub(crate) fn set_unframed_body(&mut self) {
-        self.unframed = Some(bytes::BytesMut::new());
     }
 
     /// The body is base64 (gRPC-Web text): decode it before the frames.
@@ -382,16 +374,6 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                     match ready!(body.poll_data(cx)) {
                         Some(Ok(data)) => {
                             let _ = body.flow_control().release_capacity(data.len());
-                            if let Some(raw) = &mut self.unframed {
-                                if raw.len() + data.len() > self.max_message_size {
-                                    return self.fail(Status::resource_exhausted(format!(
-                                        "request message larger than the limit of {} bytes",
-                                        self.max_message_size
-                                    )));
-                                }
-                                raw.extend_from_slice(&data);
-                                continue;
-                            }
                             self.chunk = match &mut self.text {
                                 None => data,
                                 Some(text) => match text.decode(&data) {
@@ -405,15 +387,6 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                             return self.fail(status);
                         }
                         None => {
-                            if let Some(raw) = self.unframed.take() {
-                                // The whole body was the message: frame it for the decoder.
-                                let mut framed = bytes::BytesMut::with_capacity(5 + raw.len());
-                                framed.extend_from_slice(&[0]);
-                                framed.extend_from_slice(&(raw.len() as u32).to_be_bytes());
-                                framed.extend_from_slice(&raw);
-                                self.chunk = framed.freeze();
-                                continue;
-                            }
                             if let Some(Err(err)) = self.text.as_ref().map(|t| t.finish()) {
                                 return self.fail(err.into());
                             }

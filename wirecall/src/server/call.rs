@@ -65,8 +65,6 @@ pub struct ServerCall {
     _in_flight: Option<super::activity::InFlight>,
     /// A gRPC-Web call's wire differences.
     web: Option<WebCall>,
-    /// A Connect unary call: bare messages, errors as JSON.
-    connect: bool,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -118,14 +116,7 @@ impl ServerCall {
             resets: None,
             _in_flight: None,
             web: None,
-            connect: false,
         }
-    }
-
-    /// Makes the call a Connect unary one.
-    pub(crate) fn with_connect(mut self, connect: bool) -> Self {
-        self.connect = connect;
-        self
     }
 
     /// Makes the call a gRPC-Web one.
@@ -221,9 +212,6 @@ impl ServerCall {
     fn answer(&mut self, mut status: Status) {
         self.record(&status);
         self.intercepted_metadata(status.metadata_mut());
-        if self.connect {
-            return super::connect::error(&mut self.respond, status);
-        }
         send_trailers_only(&mut self.respond, status, self.web.as_ref());
     }
 
@@ -397,11 +385,7 @@ impl ServerCall {
             Ok(Err(status)) => return self.answer(status),
             Err(interrupted) => return self.interrupt(interrupted),
         };
-        let encoding = if self.connect {
-            None
-        } else {
-            self.response_encoding(response.compression())
-        };
+        let encoding = self.response_encoding(response.compression());
         let (metadata, trailers, message) = response.into_parts();
         let mut buf = BytesMut::new();
         if let Err(status) = encode_frame(
@@ -412,17 +396,6 @@ impl ServerCall {
             encoding,
         ) {
             return self.answer(status);
-        }
-        if self.connect {
-            // The bare message: the frame's 5-byte prefix off.
-            let mut metadata = metadata;
-            self.intercepted_metadata(&mut metadata);
-            self.sent(buf.len());
-            if self.observer.is_some() {
-                self.record(&Status::ok(""));
-            }
-            let message = buf.freeze().slice(crate::frame::HEADER_LEN..);
-            return super::connect::reply(&mut self.respond, metadata, trailers, message);
         }
         let Some(mut stream) = self.send_headers(metadata, encoding) else {
             return;
@@ -449,11 +422,6 @@ impl ServerCall {
         if self.enter().await.is_err() {
             return;
         }
-        if self.connect {
-            return self.answer(Status::unimplemented(
-                "Connect streaming calls are not served yet; use gRPC or gRPC-Web",
-            ));
-        }
         let request = match self.read_single(decoder).await {
             Ok(request) => request,
             Err(ReadError::Status(status)) => return self.answer(status),
@@ -472,11 +440,6 @@ impl ServerCall {
     {
         if self.enter().await.is_err() {
             return;
-        }
-        if self.connect {
-            return self.answer(Status::unimplemented(
-                "Connect streaming calls are not served yet; use gRPC or gRPC-Web",
-            ));
         }
         let request = self.request_stream(decoder);
         // A unary response is a stream of one message.
@@ -500,11 +463,6 @@ impl ServerCall {
         if self.enter().await.is_err() {
             return;
         }
-        if self.connect {
-            return self.answer(Status::unimplemented(
-                "Connect streaming calls are not served yet; use gRPC or gRPC-Web",
-            ));
-        }
         let request = self.request_stream(decoder);
         self.respond_with_stream(handler(request), encoder).await;
     }
@@ -524,9 +482,6 @@ impl ServerCall {
             .is_some_and(|w| w.mode == crate::web::Mode::Text)
         {
             stream.set_text_body();
-        }
-        if self.connect {
-            stream.set_unframed_body();
         }
         if let Some(observer) = &self.observer {
             stream.set_hook(observer.received_hook());

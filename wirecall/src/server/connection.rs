@@ -42,6 +42,9 @@ struct Peer {
     extensions: http::Extensions,
     /// Its calls in flight.
     activity: Arc<Activity>,
+    /// Its way into the core for the gateway's calls, when the gateway is on.
+    #[cfg(feature = "web")]
+    link: Option<Arc<crate::gateway::Link>>,
 }
 
 /// The ping policy's view of a connection's bytes.
@@ -91,7 +94,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     #[cfg(feature = "web")]
-    if serving.config.web.is_some() || serving.config.connect {
+    if serving.config.web.is_some() || serving.config.gateway.is_some() {
         let (http2, io) = match crate::transport::is_http2(io).await {
             Ok(sniffed) => sniffed,
             Err(err) => {
@@ -113,6 +116,12 @@ pub(crate) async fn serve<IO>(io: IO, serving: Serving)
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    #[cfg(feature = "web")]
+    let link = serving
+        .config
+        .gateway
+        .as_ref()
+        .map(|_| Arc::new(gateway_link(&serving)));
     let Serving {
         remote_addr,
         extensions,
@@ -176,6 +185,8 @@ where
         resets: resets.clone(),
         extensions,
         activity: activity.clone(),
+        #[cfg(feature = "web")]
+        link,
     };
     let idle_limit = config
         .max_connection_idle
@@ -287,20 +298,32 @@ fn dispatch<'r>(
             return None;
         }
     }
-    if parts.method != Method::POST {
-        tracing::debug!(method = %parts.method, "rejecting non-POST request");
-        {
-            send_http_error(&mut respond, StatusCode::METHOD_NOT_ALLOWED);
-            return None;
+    let content_type = parts.headers.get(CONTENT_TYPE);
+    let web_mode = content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(Mode::from_content_type);
+    #[cfg(feature = "web")]
+    if let (Some(gateway), Some(link)) = (&config.gateway, &peer.link) {
+        if !is_grpc_content_type(content_type) && web_mode.is_none() {
+            if let Some(claim) = gateway.claim(&parts) {
+                let serving = gateway
+                    .clone()
+                    .serve(claim, parts, body, respond, link.channel());
+                tokio::spawn(serving);
+                return None;
+            }
         }
     }
-    let content_type = parts.headers.get(CONTENT_TYPE);
-    let connect = config.connect && super::connect::is_connect_unary(content_type);
-    let web = if is_grpc_content_type(content_type) || connect {
+    if parts.method != Method::POST {
+        tracing::debug!(method = %parts.method, "rejecting non-POST request");
+        send_http_error(&mut respond, StatusCode::METHOD_NOT_ALLOWED);
+        return None;
+    }
+    let web = if is_grpc_content_type(content_type) {
         None
     } else {
         let mode = config.web.as_ref().and_then(|cors| {
-            let mode = Mode::from_content_type(content_type?.to_str().ok()?)?;
+            let mode = web_mode?;
             let origin = cors.allow(parts.headers.get(ORIGIN));
             Some(WebCall {
                 mode,
@@ -319,7 +342,7 @@ fn dispatch<'r>(
         Err(status) => {
             tracing::debug!(path = parts.uri.path(), "no such method");
             {
-                refuse(&mut respond, status, web.as_ref(), connect);
+                send_trailers_only(&mut respond, status, web.as_ref());
                 return None;
             }
         }
@@ -334,35 +357,24 @@ fn dispatch<'r>(
                     "message encoding {name:?} is not supported (accepted: identity,deflate,gzip,zstd)"
                 ));
                 {
-                    refuse(&mut respond, status, web.as_ref(), connect);
+                    send_trailers_only(&mut respond, status, web.as_ref());
                     return None;
                 }
             }
         },
     };
     let accept_encoding = parts.headers.get(&GRPC_ACCEPT_ENCODING).cloned();
-    let timeout = if connect {
-        parts
-            .headers
-            .get("connect-timeout-ms")
-            .map(|value| super::connect::parse_timeout(value).ok_or(value))
-    } else {
-        parts
-            .headers
-            .get(&GRPC_TIMEOUT)
-            .map(|value| crate::deadline::parse_timeout(value.as_bytes()).ok_or(value))
-    };
+    let timeout = parts
+        .headers
+        .get(&GRPC_TIMEOUT)
+        .map(|value| crate::deadline::parse_timeout(value.as_bytes()).ok_or(value));
     let deadline = match timeout {
         None => None,
         Some(Ok(timeout)) => Some(Instant::now() + timeout),
         Some(Err(value)) => {
             tracing::debug!(?value, "malformed timeout header");
-            let status = if connect {
-                Status::invalid_argument(format!("malformed connect-timeout-ms {value:?}"))
-            } else {
-                Status::internal(format!("malformed grpc-timeout {value:?}"))
-            };
-            refuse(&mut respond, status, web.as_ref(), connect);
+            let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
+            send_trailers_only(&mut respond, status, web.as_ref());
             return None;
         }
     };
@@ -379,8 +391,7 @@ fn dispatch<'r>(
     .with_resets(peer.resets.clone())
     .with_extensions(&peer.extensions)
     .with_in_flight(peer.activity.start())
-    .with_web(web)
-    .with_connect(connect);
+    .with_web(web);
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
 }
@@ -417,13 +428,34 @@ fn is_grpc_content_type(value: Option<&HeaderValue>) -> bool {
     rest.is_empty() || rest == b"+proto" || rest.starts_with(b";") || rest.starts_with(b"+proto;")
 }
 
-/// Answers a call refused before it reaches a handler, in its protocol's form.
-fn refuse(respond: &mut SendResponse<Bytes>, status: Status, web: Option<&WebCall>, connect: bool) {
-    if connect {
-        super::connect::error(respond, status);
-    } else {
-        send_trailers_only(respond, status, web);
-    }
+/// The gateway's way into the core for one connection: its in-memory connections are
+/// served like this one (same remote address, TLS identity, router, settings, shutdown).
+#[cfg(feature = "web")]
+fn gateway_link(serving: &Serving) -> crate::gateway::Link {
+    let remote_addr = serving.remote_addr;
+    let extensions = serving.extensions.clone();
+    let router = serving.router.clone();
+    let config = serving.config.clone();
+    let graceful = serving.shutdown.graceful.clone();
+    let abort = serving.shutdown.abort.clone();
+    let limits = config.limits.clone();
+    crate::gateway::Link::new(
+        move |pipe| {
+            let serving = Serving {
+                remote_addr,
+                extensions: extensions.clone(),
+                router: router.clone(),
+                config: config.clone(),
+                shutdown: Shutdown {
+                    graceful: graceful.clone(),
+                    abort: abort.clone(),
+                },
+            };
+            tokio::spawn(serve(pipe, serving));
+        },
+        limits.max_decoding_message_size,
+        limits.max_encoding_message_size,
+    )
 }
 
 /// Answers a CORS preflight: 204 with the CORS headers, or 403 for an origin not allowed.

@@ -11,7 +11,6 @@
 
 mod activity;
 mod call;
-mod connect;
 mod connection;
 #[cfg(feature = "web")]
 mod http1;
@@ -73,8 +72,13 @@ pub(crate) struct ServerConfig {
     pub(crate) max_connection_age: Option<(Duration, Duration)>,
     /// gRPC-Web accepted, with these CORS rules.
     pub(crate) web: Option<Arc<crate::web::Cors>>,
-    /// Connect unary calls accepted.
+    /// Connect calls accepted.
     pub(crate) connect: bool,
+    /// HTTP/JSON transcoding of `google.api.http` rules.
+    pub(crate) rest: bool,
+    /// The gateway serving Connect and REST calls, built when the server starts.
+    #[cfg(feature = "web")]
+    pub(crate) gateway: Option<Arc<crate::gateway::Gateway>>,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +99,9 @@ impl Default for ServerConfig {
             max_connection_age: None,
             web: None,
             connect: false,
+            rest: false,
+            #[cfg(feature = "web")]
+            gateway: None,
         }
     }
 }
@@ -149,13 +156,32 @@ impl ServerBuilder {
         self
     }
 
-    /// Also answers unary calls of the Connect protocol with protobuf messages
-    /// (`application/proto` POSTs of the bare message; `Connect-Timeout-Ms`; errors as HTTP
-    /// statuses with the JSON error body, details included) on the same port, over HTTP/2
-    /// and, with the feature `web`, HTTP/1.1. Connect streaming and JSON messages are not
-    /// served yet (see issue 10).
+    /// Also answers the Connect protocol (connectrpc.com/docs/protocol) on the same port,
+    /// over HTTP/2 and HTTP/1.1: unary calls as POSTs of the bare message
+    /// (`application/proto` or `application/json`, the canonical protobuf JSON mapping) and
+    /// as GETs for methods marked `option idempotency_level = NO_SIDE_EFFECTS;`, streaming
+    /// calls of every pattern (`application/connect+proto` / `+json`, enveloped messages,
+    /// the end-of-stream message), `Connect-Timeout-Ms`, compressed bodies, errors as HTTP
+    /// statuses with the JSON error body, details included. Pages of other origins may call
+    /// when [`accept_grpc_web`](Self::accept_grpc_web)'s CORS rules allow them. Calls run
+    /// through the [gateway](crate::gateway): as native gRPC calls to this server, so
+    /// interceptors, limits and deadlines apply as to any call. Needs the services'
+    /// descriptors (generated code carries them).
+    #[cfg(feature = "web")]
     pub fn accept_connect(mut self) -> Self {
         self.config.connect = true;
+        self
+    }
+
+    /// Also answers HTTP/JSON requests for methods with `google.api.http` rules
+    /// (`option (google.api.http) = { get: "/v1/users/{id}" };`, as grpc-gateway does):
+    /// path variables, query parameters and the body build the request message; the
+    /// response is its JSON (server-streaming methods: one `{"result": ...}` line per
+    /// message); errors are their HTTP status with the `google.rpc.Status` JSON. See
+    /// [`crate::gateway`].
+    #[cfg(feature = "web")]
+    pub fn accept_rest(mut self) -> Self {
+        self.config.rest = true;
         self
     }
 
@@ -414,7 +440,20 @@ impl ServerBuilder {
             router.add(reflection.v1alpha());
         }
         let router = Arc::new(router);
-        let config = Arc::new(self.config);
+        #[allow(unused_mut)]
+        let mut config = self.config;
+        #[cfg(feature = "web")]
+        if config.connect || config.rest {
+            config.gateway = Some(Arc::new(crate::gateway::Gateway::new(
+                router.descriptor_sets().iter().copied(),
+                router.service_names(),
+                config.connect,
+                config.rest,
+                config.limits.max_decoding_message_size,
+                config.web.clone(),
+            )));
+        }
+        let config = Arc::new(config);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (abort_tx, abort_rx) = watch::channel(false);
         // Every connection task holds a clone of `alive`; `recv` returns once all are gone.

@@ -26,6 +26,12 @@ use prost_types::{Any, Duration};
 use super::Status;
 use crate::Code;
 
+/// An encoded `google.protobuf.FileDescriptorSet` describing `google.rpc.Status` and every
+/// detail type of `google/rpc/error_details.proto` (with their imports), for tools that
+/// render details as JSON with dynamic messages.
+pub const DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc_descriptors.bin"));
+
 /// `google.rpc.Status`: what `grpc-status-details-bin` holds.
 #[derive(Clone, PartialEq, Message)]
 pub struct RpcStatus {

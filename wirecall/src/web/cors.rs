@@ -58,14 +58,25 @@ impl Cors {
 
     /// Adds the CORS headers of an actual (non-preflight) response.
     pub fn add_response_headers(&self, allowed_origin: HeaderValue, headers: &mut HeaderMap) {
+        // Every header the response carries (its metadata, Connect's `trailer-*`), so
+        // that the page reads what the server sent; then the configured ones.
+        let mut list = String::from(EXPOSED);
+        for name in headers.keys() {
+            let name = name.as_str();
+            let plain = matches!(name, "content-type" | "content-length" | "vary")
+                || name.starts_with("access-control-");
+            if !plain && !EXPOSED.split(',').any(|e| e == name) {
+                list.push(',');
+                list.push_str(name);
+            }
+        }
+        for name in &self.exposed {
+            list.push(',');
+            list.push_str(name);
+        }
+        let exposed = HeaderValue::from_str(&list).unwrap_or(HeaderValue::from_static(EXPOSED));
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed_origin);
         headers.insert(header::VARY, HeaderValue::from_static("origin"));
-        let exposed = if self.exposed.is_empty() {
-            HeaderValue::from_static(EXPOSED)
-        } else {
-            let list = format!("{EXPOSED},{}", self.exposed.join(","));
-            HeaderValue::from_str(&list).unwrap_or(HeaderValue::from_static(EXPOSED))
-        };
         headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
     }
 
@@ -78,7 +89,7 @@ impl Cors {
         headers.insert(header::VARY, HeaderValue::from_static("origin"));
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("POST, OPTIONS"),
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
         );
         // Whatever the page asks to send (its metadata, x-grpc-web, grpc-timeout).
         if let Some(asked) = request.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
@@ -136,17 +147,23 @@ mod tests {
         );
         assert_eq!(
             answer[header::ACCESS_CONTROL_ALLOW_METHODS],
-            "POST, OPTIONS"
+            "GET, POST, PUT, PATCH, DELETE, OPTIONS"
         );
         request.insert(header::ORIGIN, origin("https://evil.test"));
         assert!(cors.preflight(&request).is_none());
 
         let mut headers = HeaderMap::new();
+        headers.insert("x-echo-token", origin("abc"));
+        headers.insert("trailer-x-method", origin("Get"));
+        headers.insert(header::CONTENT_TYPE, origin("application/json"));
         cors.add_response_headers(origin("https://app.test"), &mut headers);
         let exposed = headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
             .to_str()
             .unwrap();
         assert!(exposed.contains("grpc-status") && exposed.contains("grpc-message"));
         assert!(exposed.ends_with(",x-user-id"), "{exposed}");
+        let listed: Vec<&str> = exposed.split(',').collect();
+        assert!(listed.contains(&"x-echo-token") && listed.contains(&"trailer-x-method"));
+        assert!(!listed.contains(&"content-type"), "{exposed}");
     }
 }

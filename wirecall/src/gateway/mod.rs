@@ -1,0 +1,297 @@
+//! The gateway: the Connect protocol (unary POST and GET, streaming, protobuf and JSON) and
+//! HTTP/JSON transcoding of `google.api.http` rules, served on the same port as gRPC.
+//!
+//! The gateway translates and nothing more. Each call it takes becomes a native gRPC call
+//! to the same server over an in-memory HTTP/2 connection of the client's connection (so
+//! its remote address and TLS identity carry over), and that call's answer is translated
+//! back. Routing, limits, deadlines, interceptors, handlers: every rule of the gRPC core
+//! applies unchanged, with no second implementation of any of them. The cost is one
+//! in-memory hop per call, paid only by Connect and REST calls.
+//!
+//! What a call's HTTP request carries over as request metadata: every header except those
+//! of HTTP itself and of the protocol (`content-*`, `accept*`, `connect-*`, `host`,
+//! `origin`, `sec-*`, CORS and hop-by-hop headers).
+
+mod connect;
+mod connect_call;
+mod exchange;
+mod rest;
+mod schema;
+mod template;
+mod url;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::RecvStream;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, Method as Verb};
+use tokio::io::DuplexStream;
+
+use crate::compression::{DecompressError, Encoding};
+use crate::metadata::MetadataMap;
+use crate::web::Cors;
+use crate::{Channel, Endpoint, Status};
+
+pub(crate) use exchange::Exchange;
+use schema::Schema;
+
+/// What the gateway of a server serves, built once when the server starts.
+#[derive(Debug)]
+pub(crate) struct Gateway {
+    schema: Schema,
+    connect: bool,
+    rest: Option<rest::Routes>,
+    /// The server's largest request message, for bodies read here.
+    max_message: usize,
+    cors: Option<Arc<Cors>>,
+}
+
+/// A request the gateway takes, and how.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// A Connect POST of this kind to a method.
+    Connect(connect::Kind),
+    /// A Connect unary GET.
+    ConnectGet,
+    /// A REST call: the route and its path bindings.
+    Rest(usize, Vec<(String, String)>),
+}
+
+impl Gateway {
+    /// The gateway of a server with these descriptor sets and services.
+    pub(crate) fn new<'a>(
+        sets: impl IntoIterator<Item = &'a [u8]>,
+        services: impl IntoIterator<Item = &'static str>,
+        connect: bool,
+        rest: bool,
+        max_message: usize,
+        cors: Option<Arc<Cors>>,
+    ) -> Gateway {
+        let schema = Schema::new(sets, services);
+        let rest = rest.then(|| rest::Routes::new(&schema));
+        Gateway {
+            schema,
+            connect,
+            rest,
+            max_message,
+            cors,
+        }
+    }
+
+    /// Whether the gateway takes this request (gRPC and gRPC-Web requests it never takes).
+    pub(crate) fn claim(&self, head: &http::request::Parts) -> Option<Claim> {
+        let path = head.uri.path();
+        if self.connect {
+            if let Some(method) = self.schema.method(path) {
+                if head.method == Verb::POST {
+                    return connect::kind(head.headers.get(CONTENT_TYPE)).map(Claim::Connect);
+                }
+                if head.method == Verb::GET && method.no_side_effects {
+                    return Some(Claim::ConnectGet);
+                }
+            }
+        }
+        let (route, bindings) = self.rest.as_ref()?.find(&head.method, path)?;
+        Some(Claim::Rest(route, bindings))
+    }
+
+    /// Answers a claimed request through `channel`, the in-memory connection to the core.
+    pub(crate) async fn serve(
+        self: Arc<Self>,
+        claim: Claim,
+        head: http::request::Parts,
+        body: RecvStream,
+        respond: SendResponse<Bytes>,
+        channel: Channel,
+    ) {
+        let exchange = Exchange::new(head, body, respond, self.cors.as_ref());
+        match claim {
+            Claim::Connect(kind) => connect_call::serve(&self, kind, exchange, channel).await,
+            Claim::ConnectGet => connect_call::serve_get(&self, exchange, channel).await,
+            Claim::Rest(route, bindings) => {
+                if let Some(routes) = &self.rest {
+                    routes
+                        .serve(&self, route, bindings, exchange, channel)
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// One client connection's way into the core: an in-memory HTTP/2 connection, made when
+/// its first gateway call comes.
+pub(crate) struct Link {
+    channel: OnceLock<Channel>,
+    connector: crate::in_process::Connector,
+    /// The server's message limits, mirrored by the in-memory client.
+    max_request: usize,
+    max_response: usize,
+}
+
+impl Link {
+    /// A link whose connections `serve` serves (spawning a connection task of the core).
+    pub(crate) fn new(
+        serve: impl Fn(DuplexStream) + Send + Sync + 'static,
+        max_request: usize,
+        max_response: usize,
+    ) -> Link {
+        let connector = crate::in_process::Connector::new(move |pipe| {
+            serve(pipe);
+            Ok(())
+        });
+        Link {
+            channel: OnceLock::new(),
+            connector,
+            max_request,
+            max_response,
+        }
+    }
+
+    /// The channel to the core.
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel
+            .get_or_init(|| {
+                Endpoint::in_process(self.connector.clone())
+                    .max_encoding_message_size(self.max_request)
+                    .max_decoding_message_size(self.max_response)
+                    .connect_lazy()
+            })
+            .clone()
+    }
+}
+
+/// The request metadata an HTTP request carries (see the module docs).
+pub(crate) fn metadata(headers: &HeaderMap) -> MetadataMap {
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name_text = name.as_str();
+        let protocol = name_text.starts_with("content-")
+            || name_text.starts_with("accept")
+            || name_text.starts_with("connect-")
+            || name_text.starts_with("sec-")
+            || name_text.starts_with("access-control-")
+            || matches!(
+                name_text,
+                "host" | "origin" | "referer" | "te" | "connection" | "keep-alive" | "user-agent"
+            );
+        if !protocol {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    MetadataMap::from_headers(kept)
+}
+
+/// The encoding a body header names (`content-encoding` and its kin); `identity` and no
+/// header are `None`.
+pub(crate) fn body_encoding(value: Option<&HeaderValue>) -> Result<Option<Encoding>, Status> {
+    let Some(value) = value else { return Ok(None) };
+    match Encoding::from_name(value.as_bytes()) {
+        Some(Encoding::Identity) => Ok(None),
+        Some(encoding) => Ok(Some(encoding)),
+        None => Err(Status::unimplemented(format!(
+            "unsupported compression {value:?} (identity, gzip, deflate, zstd)"
+        ))),
+    }
+}
+
+/// `body` decompressed with `encoding`, at most `max` bytes.
+pub(crate) fn decompress(
+    encoding: Option<Encoding>,
+    body: Bytes,
+    max: usize,
+) -> Result<Bytes, Status> {
+    match encoding {
+        None => Ok(body),
+        Some(encoding) => encoding.decompress(&body, max).map_err(|err| match err {
+            DecompressError::TooLarge { max } => Status::resource_exhausted(format!(
+                "decompressed body larger than the limit ({max} bytes)"
+            )),
+            DecompressError::Invalid(err) => {
+                Status::invalid_argument(format!("invalid {encoding} body: {err}"))
+            }
+        }),
+    }
+}
+
+/// Bodies smaller than this are sent uncompressed even to clients that accept compression.
+const MIN_COMPRESSED: usize = 1024;
+
+/// `body` compressed for a client whose accept header is `accept`, if it is worth it: gzip
+/// when accepted, nothing otherwise.
+pub(crate) fn compress_for(accept: Option<&HeaderValue>, body: Bytes) -> (Bytes, Option<Encoding>) {
+    if body.len() < MIN_COMPRESSED || !Encoding::Gzip.accepted_by(accept) {
+        return (body, None);
+    }
+    let mut out = bytes::BytesMut::new();
+    match Encoding::Gzip.compress(&body, &mut out) {
+        Ok(()) => (out.freeze(), Some(Encoding::Gzip)),
+        Err(_) => (body, None),
+    }
+}
+
+/// A timeout header's value as a duration (`Connect-Timeout-Ms`).
+fn timeout(headers: &HeaderMap) -> Result<Option<Duration>, Status> {
+    match headers.get("connect-timeout-ms") {
+        None => Ok(None),
+        Some(value) => connect::parse_timeout(value).map(Some).ok_or_else(|| {
+            Status::invalid_argument(format!("malformed connect-timeout-ms {value:?}"))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_headers_become_metadata_without_the_protocols_own() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer t"),
+            ("x-echo-token", "abc"),
+            ("content-type", "application/json"),
+            ("content-length", "12"),
+            ("accept-encoding", "gzip"),
+            ("connect-protocol-version", "1"),
+            ("origin", "http://a.test"),
+            ("sec-fetch-mode", "cors"),
+            ("user-agent", "browser"),
+        ] {
+            headers.insert(
+                http::HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let metadata = metadata(&headers);
+        let mut names: Vec<_> = metadata.iter().map(|(name, _)| name.to_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["authorization", "x-echo-token"]);
+    }
+
+    #[test]
+    fn bodies_compress_only_when_accepted_and_large() {
+        let big = Bytes::from(vec![b'a'; 4096]);
+        let gzip = HeaderValue::from_static("gzip, deflate, br");
+        let (sent, encoding) = compress_for(Some(&gzip), big.clone());
+        assert_eq!(encoding, Some(Encoding::Gzip));
+        assert!(sent.len() < 100);
+        assert_eq!(decompress(encoding, sent, 8192).unwrap(), big);
+        assert_eq!(compress_for(None, big.clone()).1, None);
+        assert_eq!(
+            compress_for(Some(&gzip), Bytes::from_static(b"small")).1,
+            None
+        );
+        let err = body_encoding(Some(&HeaderValue::from_static("br"))).unwrap_err();
+        assert_eq!(err.code(), crate::Code::Unimplemented);
+        assert_eq!(
+            body_encoding(Some(&HeaderValue::from_static("identity"))).unwrap(),
+            None
+        );
+        let err = decompress(Some(Encoding::Gzip), Bytes::from_static(b"nope"), 10).unwrap_err();
+        assert_eq!(err.code(), crate::Code::InvalidArgument);
+    }
+}
