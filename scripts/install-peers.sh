@@ -41,8 +41,11 @@ cp "$PEERS/python/requirements.txt" "$OUT/requirements.installed"
 echo "install-peers: generating Python stubs into $PY_GEN"
 rm -rf "$PY_GEN"
 mkdir -p "$PY_GEN"
+# user.proto imports google/api/annotations.proto (bundled by wirecall-build; at run time
+# the module comes from googleapis-common-protos).
 "$VENV/bin/python" -m grpc_tools.protoc \
     -I "$PROTO_DIR" \
+    -I "$ROOT/wirecall-build/proto" \
     --python_out="$PY_GEN" \
     --grpc_python_out="$PY_GEN" \
     "$PROTO_DIR/user.proto"

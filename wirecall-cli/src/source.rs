@@ -2,7 +2,7 @@
 //! v1alpha), or `.proto` files compiled here with protox, or encoded descriptor sets.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use prost::Message;
 use prost_reflect::DescriptorPool;
@@ -15,6 +15,10 @@ use wirecall::{message_stream, Channel, Code};
 
 use crate::connect::ConnectOptions;
 use crate::Failure;
+
+/// Where the workspace keeps the `.proto` files wirecall-build bundles (the
+/// `google.api.http` option), searched after the user's import paths.
+const BUNDLED_PROTOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../wirecall-build/proto");
 
 /// Where to read services and types from, instead of the server's reflection.
 #[derive(Debug, Clone, clap::Args)]
@@ -75,6 +79,12 @@ impl Source {
                         includes.push(dir);
                     }
                 }
+            }
+            // Last: wirecall-build's `google/api/annotations.proto` and `http.proto`, which
+            // protos with HTTP rules import (as the generated code's build found them).
+            let bundled = Path::new(BUNDLED_PROTOS);
+            if bundled.is_dir() {
+                includes.push(bundled.to_path_buf());
             }
             let files = protox::compile(&options.protos, &includes)
                 .map_err(|e| Failure::usage(format!("cannot compile the .proto files: {e}")))?;

@@ -196,6 +196,22 @@ async fn errors_are_http_statuses_with_a_json_body() {
         "an unknown method is not Connect's"
     );
 
+    let answer = post(
+        &server,
+        SERVER_STREAM,
+        &headers("application/proto"),
+        echo("x").encode_to_vec(),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unary content type, streaming method"
+    );
+    assert_eq!(answer.headers["accept-post"], "application/connect+proto");
+    let answer = post(&server, UNARY, &headers("application/connect+json"), vec![]).await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
     let mut brotli = headers("application/proto");
     brotli.push(("content-encoding", "br"));
     let answer = post(&server, UNARY, &brotli, echo("x").encode_to_vec()).await;

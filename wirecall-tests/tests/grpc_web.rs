@@ -323,7 +323,7 @@ async fn http1_clients_call_the_same_port() {
     .await;
     assert!(head.starts_with("http/1.1 204"), "{head}");
     assert!(
-        head.contains("access-control-allow-methods: post, options"),
+        head.contains("access-control-allow-methods: get, post, put, patch, delete, options"),
         "{head}"
     );
 

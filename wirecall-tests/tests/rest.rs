@@ -138,8 +138,7 @@ async fn server_streaming_answers_newline_delimited_json() {
     let last = answer
         .body
         .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .map(json);
     assert_eq!(
         last,

@@ -25,6 +25,24 @@ pub(crate) async fn serve(gateway: &Gateway, kind: Kind, mut exchange: Exchange,
     let Some(method) = gateway.schema.method(exchange.head.uri.path()).cloned() else {
         return;
     };
+    let streams = method.client_streaming() || method.server_streaming();
+    if kind.streaming != streams {
+        // Connect's rule: a unary content type for a streaming method (or the reverse) is
+        // the wrong protocol, not a failed call.
+        tracing::debug!(
+            method = method.path,
+            ?kind,
+            "Connect content type does not fit the method"
+        );
+        let mut headers = HeaderMap::new();
+        let accept = if streams {
+            kind.codec.stream_content_type()
+        } else {
+            kind.codec.unary_content_type()
+        };
+        headers.insert("accept-post", accept);
+        return exchange.respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, headers, Bytes::new());
+    }
     if kind.streaming {
         return streaming(gateway, &method, kind.codec, exchange, channel).await;
     }

@@ -440,19 +440,21 @@ impl ServerBuilder {
             router.add(reflection.v1alpha());
         }
         let router = Arc::new(router);
-        #[allow(unused_mut)]
-        let mut config = self.config;
+        let config = self.config;
         #[cfg(feature = "web")]
-        if config.connect || config.rest {
-            config.gateway = Some(Arc::new(crate::gateway::Gateway::new(
-                router.descriptor_sets().iter().copied(),
-                router.service_names(),
-                config.connect,
-                config.rest,
-                config.limits.max_decoding_message_size,
-                config.web.clone(),
-            )));
-        }
+        let config = ServerConfig {
+            gateway: (config.connect || config.rest).then(|| {
+                Arc::new(crate::gateway::Gateway::new(
+                    router.descriptor_sets().iter().copied(),
+                    router.service_names(),
+                    config.connect,
+                    config.rest,
+                    config.limits.max_decoding_message_size,
+                    config.web.clone(),
+                ))
+            }),
+            ..config
+        };
         let config = Arc::new(config);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (abort_tx, abort_rx) = watch::channel(false);

@@ -20,6 +20,12 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
 const PROTO_PATH = path.resolve(__dirname, '..', '..', 'proto', 'user.proto');
+// user.proto imports google/api/annotations.proto (its REST mapping), which wirecall-build
+// bundles: the include path where it is found, besides protobufjs's own.
+const INCLUDE_DIRS = [
+  path.resolve(__dirname, '..', '..', 'proto'),
+  path.resolve(__dirname, '..', '..', '..', '..', 'wirecall-build', 'proto'),
+];
 const ECHO_PREFIX = 'x-echo-';
 
 function parseArgs(argv) {
@@ -179,6 +185,7 @@ function makeService(store) {
 function main() {
   const { port } = parseArgs(process.argv.slice(2));
   const definition = protoLoader.loadSync(PROTO_PATH, {
+    includeDirs: INCLUDE_DIRS,
     keepCase: true,
     longs: String,
     enums: String,

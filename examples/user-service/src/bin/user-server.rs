@@ -1,6 +1,6 @@
 //! Serves the UserService: `user-server [--addr 127.0.0.1:50051]`. Stops on Ctrl-C. Native
-//! gRPC, gRPC-Web (HTTP/2 and HTTP/1.1, pages of any origin) and Connect unary calls on the
-//! same port.
+//! gRPC, gRPC-Web (HTTP/2 and HTTP/1.1, pages of any origin), the Connect protocol and the
+//! REST mapping of user.proto (`curl http://ADDR/v1/users/1`) on the same port.
 
 use user_service::pb::UserServiceServer;
 use user_service::Users;
@@ -16,6 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add_reflection()
         .accept_grpc_web(wirecall::web::Cors::any_origin())
         .accept_connect()
+        .accept_rest()
         .serve_with_listener(listener, async {
             let _ = tokio::signal::ctrl_c().await;
         })
