@@ -354,7 +354,11 @@ async fn proto_files_or_a_descriptor_set_instead_of_reflection() {
     // The descriptor set wirecall-build writes works as well.
     let set = protox::compile(
         [proto],
-        [common::repo_root().join("examples/user-service/proto")],
+        [
+            common::repo_root().join("examples/user-service/proto"),
+            // google/api/annotations.proto, bundled by wirecall-build.
+            common::repo_root().join("wirecall-build/proto"),
+        ],
     )
     .unwrap();
     let path = std::env::temp_dir().join(format!("wirecall-cli-{}.protoset", std::process::id()));

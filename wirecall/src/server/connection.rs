@@ -299,12 +299,18 @@ fn dispatch<'r>(
         }
     }
     let content_type = parts.headers.get(CONTENT_TYPE);
-    let web_mode = content_type
-        .and_then(|v| v.to_str().ok())
-        .and_then(Mode::from_content_type);
+    // Native gRPC first: the hot path parses nothing more.
+    let grpc = is_grpc_content_type(content_type);
+    let web_mode = if grpc {
+        None
+    } else {
+        content_type
+            .and_then(|v| v.to_str().ok())
+            .and_then(Mode::from_content_type)
+    };
     #[cfg(feature = "web")]
     if let (Some(gateway), Some(link)) = (&config.gateway, &peer.link) {
-        if !is_grpc_content_type(content_type) && web_mode.is_none() {
+        if !grpc && web_mode.is_none() {
             if let Some(claim) = gateway.claim(&parts) {
                 let serving = gateway
                     .clone()
@@ -319,7 +325,7 @@ fn dispatch<'r>(
         send_http_error(&mut respond, StatusCode::METHOD_NOT_ALLOWED);
         return None;
     }
-    let web = if is_grpc_content_type(content_type) {
+    let web = if grpc {
         None
     } else {
         let mode = config.web.as_ref().and_then(|cors| {
