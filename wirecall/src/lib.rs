@@ -65,6 +65,9 @@ pub mod compression;
 pub mod context;
 pub mod deadline;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "web")]
 pub mod gateway;
 pub mod health;
