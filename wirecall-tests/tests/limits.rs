@@ -1,5 +1,7 @@
-//! Connection limits over real sockets: the number of connections served at once, and the
-//! rapid-reset flood (CVE-2023-44487) capped while a well-behaved client keeps being served.
+//! Connection limits over real sockets: the number of connections served at once, the
+//! handshake timeout that keeps silent or slow (slowloris) connections from holding those
+//! slots, and the rapid-reset flood (CVE-2023-44487) capped while a well-behaved client
+//! keeps being served.
 
 mod common;
 
@@ -36,6 +38,73 @@ async fn past_max_connections_new_clients_wait_for_a_slot() {
         .await
         .expect("served once the first connection closed");
     assert_eq!(reply.get_ref().message, "second");
+}
+
+/// Reads from `conn` until the server closes it; how long that took.
+async fn closed_after(mut conn: TcpStream) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut sink = [0u8; 1024];
+    while matches!(conn.read(&mut sink).await, Ok(n) if n > 0) {}
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_slow_connections_are_closed_after_the_handshake_timeout() {
+    use tokio::io::AsyncWriteExt;
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    let server = common::start_with(|b| {
+        b.max_connections(3)
+            .handshake_timeout(TIMEOUT)
+            .accept_grpc_web(wirecall::web::Cors::any_origin())
+    })
+    .await;
+    // Every slot taken: one connection silent, one dripping the HTTP/2 preface, one
+    // dripping HTTP/1.1 request headers.
+    let silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut h2_drip = TcpStream::connect(server.addr).await.unwrap();
+    let mut h1_drip = TcpStream::connect(server.addr).await.unwrap();
+    h2_drip.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    h1_drip
+        .write_all(b"POST /x HTTP/1.1\r\nhost: a\r\n")
+        .await
+        .unwrap();
+    let drip = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(50));
+        for _ in 0..40 {
+            interval.tick().await;
+            // Errors once the server has closed them: nothing more to send.
+            let _ = h2_drip.write_all(b"\r").await;
+            let _ = h1_drip.write_all(b"x").await;
+        }
+        (h2_drip, h1_drip)
+    });
+    // A well-behaved client gets a slot once the first of them is closed.
+    let client = server.client();
+    let reply = bounded(
+        "a call past the slow connections",
+        client.unary(echo("served")),
+    )
+    .await
+    .expect("served after the handshake timeout freed a slot");
+    assert_eq!(reply.get_ref().message, "served");
+    let silent_closed = bounded("the silent connection", closed_after(silent)).await;
+    let (h2_drip, h1_drip) = bounded("the drips", drip).await.unwrap();
+    for (what, conn) in [
+        ("HTTP/2 preface drip", h2_drip),
+        ("HTTP/1.1 header drip", h1_drip),
+    ] {
+        // Already closed by the server: the read sees the end (or a reset) at once.
+        let after = bounded(what, closed_after(conn)).await;
+        assert!(
+            after < Duration::from_millis(100),
+            "{what} still open {after:?} after the drip"
+        );
+    }
+    assert!(
+        silent_closed < TIMEOUT * 3,
+        "silent connection closed after {silent_closed:?}"
+    );
 }
 
 /// A whole request message asking the handler to sleep (so that it announces its start).

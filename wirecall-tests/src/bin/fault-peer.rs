@@ -1,8 +1,8 @@
 //! A peer the fault tests (`tests/faults.rs`) run as a process of its own, so that they can
 //! kill it with SIGKILL in the middle of its calls:
 //!
-//! - `fault-peer serve`: serves the `Echo` service on 127.0.0.1 (a free port) and prints
-//!   `listening ADDR`. `ServerStream` sends `repeat` messages (forever when 0), `sleep_ms`
+//! - `fault-peer serve [MAX_CONNECTIONS [HANDSHAKE_TIMEOUT_MS]]`: serves the `Echo` service
+//!   on 127.0.0.1 (a free port) and prints `listening ADDR`. `ServerStream` sends `repeat` messages (forever when 0), `sleep_ms`
 //!   apart; `Unary` answers after `sleep_ms`; `Bidi` echoes every message.
 //! - `fault-peer streams ADDR N`: opens N server streams and N bidi calls on one connection,
 //!   reads a first message from each, prints `ready`, then reads on until killed.
@@ -90,7 +90,7 @@ impl Echo for Peer {
     }
 }
 
-async fn serve() {
+async fn serve(max_connections: Option<usize>, handshake_timeout: Option<Duration>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -98,8 +98,14 @@ async fn serve() {
         "listening {}",
         listener.local_addr().expect("local address")
     );
-    wirecall::Server::builder()
-        .add_service(EchoServer::new(Peer))
+    let mut builder = wirecall::Server::builder().add_service(EchoServer::new(Peer));
+    if let Some(limit) = max_connections {
+        builder = builder.max_connections(limit);
+    }
+    if let Some(timeout) = handshake_timeout {
+        builder = builder.handshake_timeout(timeout);
+    }
+    builder
         .serve_with_listener(listener, std::future::pending())
         .await
         .expect("serve");
@@ -151,10 +157,15 @@ async fn main() {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["serve"] => serve().await,
+        ["serve"] => serve(None, None).await,
+        ["serve", max] => serve(Some(max.parse().expect("a count")), None).await,
+        ["serve", max, ms] => {
+            let timeout = Duration::from_millis(ms.parse().expect("milliseconds"));
+            serve(Some(max.parse().expect("a count")), Some(timeout)).await
+        }
         ["streams", addr, n] => streams(addr, n.parse().expect("a count")).await,
         _ => {
-            eprintln!("usage: fault-peer serve | fault-peer streams ADDR N");
+            eprintln!("usage: fault-peer serve [MAX_CONNECTIONS [HANDSHAKE_TIMEOUT_MS]] | fault-peer streams ADDR N");
             std::process::exit(2);
         }
     }

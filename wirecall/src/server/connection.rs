@@ -95,10 +95,15 @@ where
 {
     #[cfg(feature = "web")]
     if serving.config.web.is_some() || serving.config.gateway.is_some() {
-        let (http2, io) = match crate::transport::is_http2(io).await {
-            Ok(sniffed) => sniffed,
-            Err(err) => {
+        let limit = serving.config.handshake_timeout;
+        let (http2, io) = match tokio::time::timeout(limit, crate::transport::is_http2(io)).await {
+            Ok(Ok(sniffed)) => sniffed,
+            Ok(Err(err)) => {
                 tracing::debug!(remote_addr = ?serving.remote_addr, %err, "connection failed before its first bytes");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(remote_addr = ?serving.remote_addr, ?limit, "no first bytes within the handshake timeout: closed");
                 return;
             }
         };
@@ -153,10 +158,19 @@ where
     let (io, flusher) = crate::transport::coalesce_observed(io, Some(Box::new(watch)));
     let mut handshake = pin!(builder.handshake::<_, Bytes>(io));
     let handshake = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)));
-    let mut conn = match handshake.await {
-        Ok(conn) => conn,
-        Err(err) => {
+    let mut conn = match tokio::time::timeout(config.handshake_timeout, handshake).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(err)) => {
             tracing::debug!(?remote_addr, %err, "HTTP/2 handshake failed");
+            return;
+        }
+        Err(_) => {
+            let limit = config.handshake_timeout;
+            tracing::debug!(
+                ?remote_addr,
+                ?limit,
+                "no HTTP/2 preface within the handshake timeout: closed"
+            );
             return;
         }
     };

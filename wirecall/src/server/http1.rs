@@ -18,7 +18,7 @@ use http::{StatusCode, Uri, Version};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::connection::{self, Serving};
@@ -33,6 +33,8 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let remote_addr = serving.remote_addr;
+    // A request's headers must arrive within the handshake timeout (slow-headers clients).
+    let header_timeout = serving.config.handshake_timeout;
     let mut graceful = serving.shutdown.graceful.clone();
     let (near, far) = tokio::io::duplex(PIPE_BYTES);
     let core = tokio::spawn(connection::serve(far, serving));
@@ -47,7 +49,10 @@ where
         let _ = driver.await;
     });
     let service = service_fn(move |request| forward(sender.clone(), request));
-    let served = http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    let served = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(io), service);
     let mut served = pin!(served);
     let closing = async {
         let _ = graceful.wait_for(|closing| *closing).await;

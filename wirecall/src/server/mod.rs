@@ -44,9 +44,6 @@ use router::Router;
 /// How long connections may take to close once the grace period is over.
 const ABORT_WAIT: Duration = Duration::from_secs(5);
 
-#[cfg(feature = "tls")]
-const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Limits and HTTP/2 settings of a server. Every field has a safe default.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerConfig {
@@ -68,6 +65,9 @@ pub(crate) struct ServerConfig {
     pub(crate) ping_policy: ping_policy::PingPolicy,
     /// GOAWAY to a connection without calls for this long.
     pub(crate) max_connection_idle: Option<Duration>,
+    /// How long a new connection may take to become an HTTP/2 (or HTTP/1.1) connection:
+    /// TLS handshake, first bytes, preface and SETTINGS.
+    pub(crate) handshake_timeout: Duration,
     /// GOAWAY to a connection this old (±10%), then close it after the grace.
     pub(crate) max_connection_age: Option<(Duration, Duration)>,
     /// gRPC-Web accepted, with these CORS rules.
@@ -96,6 +96,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             ping_policy: ping_policy::PingPolicy::default(),
             max_connection_idle: None,
+            handshake_timeout: Duration::from_secs(10),
             max_connection_age: None,
             web: None,
             connect: false,
@@ -292,6 +293,16 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a new connection may take to get going (default 10 s): the TLS handshake,
+    /// then the HTTP/2 preface and SETTINGS (or an HTTP/1.1 request's first bytes). A
+    /// connection that is slower (a slowloris client, a port scanner, a peer that connected
+    /// and went silent) is closed, so that such connections cannot hold the
+    /// [`max_connections`](Self::max_connections) slots.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
     /// Sends GOAWAY to a connection that has had no call for `idle` (off by default): its
     /// client reconnects when it next needs to, and idle sockets do not pile up.
     pub fn max_connection_idle(mut self, idle: Duration) -> Self {
@@ -333,7 +344,7 @@ impl ServerBuilder {
     }
 
     /// Serves over TLS with `config` (ALPN `h2` is added). A handshake that does not finish
-    /// within 10 s is dropped.
+    /// within the [`handshake_timeout`](Self::handshake_timeout) is dropped.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, mut config: rustls::ServerConfig) -> Self {
         if !config.alpn_protocols.iter().any(|p| p == b"h2") {
@@ -495,7 +506,7 @@ impl ServerBuilder {
                     if let Some(acceptor) = acceptor.clone() {
                         tokio::spawn(async move {
                             let handshake = crate::transport::tls_accept(&acceptor, io);
-                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                            match tokio::time::timeout(serving.config.handshake_timeout, handshake).await {
                                 Ok(Ok(io)) => {
                                     // The client's certificates, for every call's extensions.
                                     let mut extensions = http::Extensions::new();
