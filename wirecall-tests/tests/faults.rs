@@ -39,6 +39,18 @@ async fn next_line(lines: &mut std::io::Lines<BufReader<std::process::ChildStdou
     tokio::task::block_in_place(|| lines.next().expect("a line").expect("stdout"))
 }
 
+/// Reads `stream` to its end, which must be an error; the error and when it came, counted
+/// from `since`.
+async fn failure_of(stream: &mut Streaming<EchoResponse>, since: Instant) -> (Status, Duration) {
+    loop {
+        match stream.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the call ended cleanly after a kill"),
+            Err(status) => return (status, since.elapsed()),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_fails_the_calls_in_flight_with_unavailable_promptly() {
     let (mut server, mut lines) = peer(&["serve"]);
@@ -83,26 +95,8 @@ async fn a_killed_server_fails_the_calls_in_flight_with_unavailable_promptly() {
     server.kill().expect("SIGKILL the server");
     let killed = Instant::now();
     let _ = server.wait();
-    let stream_error = bounded("the stream's end", async {
-        loop {
-            match stream.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("the stream ended cleanly after a kill"),
-                Err(status) => return (status, killed.elapsed()),
-            }
-        }
-    })
-    .await;
-    let bidi_error = bounded("the bidi call's end", async {
-        loop {
-            match bidi.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("the bidi call ended cleanly after a kill"),
-                Err(status) => return (status, killed.elapsed()),
-            }
-        }
-    })
-    .await;
+    let stream_error = bounded("the stream's end", failure_of(&mut stream, killed)).await;
+    let bidi_error = bounded("the bidi call's end", failure_of(&mut bidi, killed)).await;
     let (unary_result, unary_at) = bounded("the unary call", unary).await.unwrap();
     let unary_status = unary_result.expect_err("the unary call fails");
     let unary_after = unary_at.duration_since(killed);

@@ -115,6 +115,26 @@ async fn raw_connection(
     Some(writer)
 }
 
+/// Writes `chunk` (`units` frames) over and over on a connection until `stop`, opening a
+/// new connection whenever the server cuts one off.
+async fn repeat_writes(
+    addr: String,
+    chunk: Vec<u8>,
+    units: u64,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let Some(mut conn) = raw_connection(&addr, &[], true).await else {
+            continue;
+        };
+        while !stop.load(Ordering::SeqCst) && conn.write_all(&chunk).await.is_ok() {
+            sent.fetch_add(units, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 /// The server process and its pid.
 struct Server {
     child: Child,
@@ -262,50 +282,26 @@ async fn floods_leave_a_well_behaved_client_served() {
     )
     .await;
 
+    let settings: Vec<u8> = (0..1000)
+        .flat_map(|_| frame(0x4, 0, 0, &[0, 3, 0, 0, 0, 100]))
+        .collect();
     let a = addr.clone();
     under(
         "SETTINGS flood",
         &server,
         &client,
         idle,
-        move |stop, sent| async move {
-            let settings: Vec<u8> = (0..1000)
-                .flat_map(|_| frame(0x4, 0, 0, &[0, 3, 0, 0, 0, 100]))
-                .collect();
-            while !stop.load(Ordering::SeqCst) {
-                let Some(mut conn) = raw_connection(&a, &[], true).await else {
-                    continue;
-                };
-                while !stop.load(Ordering::SeqCst) && conn.write_all(&settings).await.is_ok() {
-                    sent.fetch_add(1000, Ordering::SeqCst);
-                    tokio::task::yield_now().await;
-                }
-            }
-        },
+        move |stop, sent| repeat_writes(a, settings, 1000, stop, sent),
     )
     .await;
 
+    let pings: Vec<u8> = (0..1000u64)
+        .flat_map(|i| frame(0x6, 0, 0, &i.to_be_bytes()))
+        .collect();
     let a = addr.clone();
-    under(
-        "PING flood",
-        &server,
-        &client,
-        idle,
-        move |stop, sent| async move {
-            let pings: Vec<u8> = (0..1000u64)
-                .flat_map(|i| frame(0x6, 0, 0, &i.to_be_bytes()))
-                .collect();
-            while !stop.load(Ordering::SeqCst) {
-                let Some(mut conn) = raw_connection(&a, &[], true).await else {
-                    continue;
-                };
-                while !stop.load(Ordering::SeqCst) && conn.write_all(&pings).await.is_ok() {
-                    sent.fetch_add(1000, Ordering::SeqCst);
-                    tokio::task::yield_now().await;
-                }
-            }
-        },
-    )
+    under("PING flood", &server, &client, idle, move |stop, sent| {
+        repeat_writes(a, pings, 1000, stop, sent)
+    })
     .await;
 
     let a = addr.clone();

@@ -334,12 +334,12 @@ async fn server_rejects_malformed_requests_and_keeps_the_connection() {
     response.assert_trailers_only(Code::Internal, "compressed flag without grpc-encoding");
 
     let response = raw.grpc(UNARY, &[], None).await;
-    response.assert_trailers_only(Code::Internal, "no request message");
+    response.assert_trailers_only(Code::Unimplemented, "no request message");
 
     let mut two = framed_echo(&echo("one")).to_vec();
     two.extend_from_slice(&framed_echo(&echo("two")));
     let response = raw.grpc(UNARY, &[], Some(two.into())).await;
-    response.assert_trailers_only(Code::Internal, "two messages on a unary method");
+    response.assert_trailers_only(Code::Unimplemented, "two messages on a unary method");
 
     let response = raw
         .grpc("/wirecall.test.echo.Echo/Nope", &[], valid())

@@ -1,3 +1,351 @@
 //! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): each takes arbitrary
 //! bytes and runs one of wirecall's parsers, or a whole server connection, on them. Not a
 //! public API.
+//!
+//! The public parsers (frames, `grpc-timeout`, metadata, status details, gRPC-Web bodies,
+//! the service config) are fuzzed straight from the targets; what is here reaches the
+//! crate's internals. Each function panics when an invariant of what it runs breaks, so
+//! that the fuzzer reports it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::compression::Encoding;
+use crate::status::message_encoding;
+use crate::{Code, Status};
+
+// The gateway's pure modules are private to the gateway. They are compiled a second time
+// here, from the very same files, so that their parsers can be fuzzed on their own without
+// being opened to the rest of the crate. (Only what the fuzzers call is used here.)
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
+#[path = "gateway/connect.rs"]
+mod connect;
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
+#[path = "gateway/template.rs"]
+mod template;
+#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
+#[path = "gateway/url.rs"]
+mod url;
+
+/// `Connect-Timeout-Ms`: at most 10 digits, read as milliseconds.
+pub fn connect_timeout(value: &[u8]) {
+    let Ok(value) = HeaderValue::from_bytes(value) else {
+        return;
+    };
+    if let Some(timeout) = connect::parse_timeout(&value) {
+        let text = value.to_str().expect("a parsed timeout is ASCII");
+        assert!(
+            !text.is_empty() && text.len() <= 10 && text.bytes().all(|b| b.is_ascii_digit()),
+            "accepted {text:?}"
+        );
+        let millis: u64 = text.parse().expect("at most 10 digits fit in a u64");
+        assert_eq!(timeout, Duration::from_millis(millis));
+    }
+}
+
+/// A status read from `headers` (trailers), checked against its headers and written back:
+/// what is written reads back as the same status.
+pub fn status_trailers(headers: &HeaderMap) {
+    let Some(status) = Status::from_header_map(headers) else {
+        assert!(!headers.contains_key("grpc-status"));
+        return;
+    };
+    let raw = headers
+        .get("grpc-status")
+        .expect("a status comes from a grpc-status");
+    match Code::from_header_value(raw.as_bytes()) {
+        Some(code) => {
+            assert_eq!(status.code(), code);
+            let message = headers
+                .get("grpc-message")
+                .map(|m| message_encoding::decode(m.as_bytes()))
+                .unwrap_or_default();
+            assert_eq!(status.message(), message);
+        }
+        None => assert_eq!(status.code(), Code::Unknown),
+    }
+    // Everything a client can ask of a received status.
+    let _ = status.rpc_status();
+    let _ = status.details_any();
+    let _ = status.to_string();
+    let _ = format!("{status:?}");
+    for (_, _value) in status.metadata().iter() {}
+
+    let mut written = HeaderMap::new();
+    status.clone().write_to(&mut written);
+    let back = Status::from_header_map(&written).expect("written with a grpc-status");
+    assert_eq!(back.code(), status.code());
+    assert_eq!(back.message(), status.message());
+    assert_eq!(back.details(), status.details());
+    assert_eq!(back.metadata(), status.metadata());
+}
+
+/// The query of a Connect unary GET (`encoding`, `message`, `base64`, `compression`).
+pub fn connect_get_query(query: &[u8]) {
+    let query = String::from_utf8_lossy(query);
+    let _ = connect::get_query(Some(&query));
+}
+
+/// What a Connect POST's `content-type` makes of it.
+pub fn connect_content_type(value: &[u8]) {
+    let Ok(value) = HeaderValue::from_bytes(value) else {
+        return;
+    };
+    if let Some(kind) = connect::kind(Some(&value)) {
+        let media = value.to_str().expect("a Connect content type is text");
+        assert!(
+            media
+                .to_ascii_lowercase()
+                .trim_start()
+                .starts_with("application/"),
+            "{media:?}"
+        );
+        let _ = (
+            kind.codec.unary_content_type(),
+            kind.codec.stream_content_type(),
+        );
+    }
+}
+
+/// A `google.api.http` path template, and a request path matched against it.
+pub fn path_template(template: &[u8], path: &[u8]) {
+    let Ok(text) = std::str::from_utf8(template) else {
+        return;
+    };
+    let Ok(template) = template::Template::parse(text) else {
+        return;
+    };
+    let _ = template.literal_count();
+    let path = String::from_utf8_lossy(path);
+    if let Some(bindings) = template.matches(&path) {
+        for (field, _) in &bindings {
+            assert_eq!(
+                bindings.iter().filter(|(other, _)| other == field).count(),
+                1,
+                "{field} bound twice"
+            );
+        }
+    }
+    // The template's own text, as a path, matches it when it has no wildcards.
+    let _ = template.matches(text);
+}
+
+/// A URL query string (`application/x-www-form-urlencoded`).
+pub fn query_string(query: &[u8]) {
+    let query = String::from_utf8_lossy(query);
+    if let Ok(pairs) = url::query_pairs(&query) {
+        let non_empty = query.split('&').filter(|p| !p.is_empty()).count();
+        assert_eq!(pairs.len(), non_empty);
+    }
+    let _ = url::decode_query(&query);
+}
+
+/// A request body in `encoding` (picked by the low bits of `encoding`), expanded to at
+/// most `max` bytes: never more.
+pub fn decompress(encoding: u8, body: &[u8], max: usize) {
+    let encoding = [
+        Encoding::Identity,
+        Encoding::Gzip,
+        Encoding::Deflate,
+        Encoding::Zstd,
+    ][usize::from(encoding & 3)];
+    if let Ok(out) = encoding.decompress(body, max) {
+        assert!(out.len() <= max, "{} bytes over {max}", out.len());
+    }
+    let encoding = (encoding != Encoding::Identity).then_some(encoding);
+    if let Ok(out) = crate::gateway::decompress(encoding, Bytes::copy_from_slice(body), max) {
+        assert!(out.len() <= max, "{} bytes over {max}", out.len());
+    }
+}
+
+/// The metadata a gateway call carries over from its HTTP request's headers.
+pub fn gateway_metadata(headers: &HeaderMap) {
+    let metadata = crate::gateway::metadata(headers);
+    assert!(metadata.len() <= headers.len());
+    for (_, _value) in metadata.iter() {}
+    let _ = crate::gateway::body_encoding(headers.get("content-encoding"));
+}
+
+/// A service config in its JSON form, and the lookups a channel makes in it; the text is
+/// also read as a protobuf JSON `Duration`.
+pub fn service_config(text: &str) {
+    if let Some(duration) = crate::service_config::parse_duration(text) {
+        assert!(duration.as_secs() <= 315_576_000_000, "{text:?}");
+        assert!(text.ends_with('s'));
+    }
+    let Ok(config) = crate::service_config::ServiceConfig::from_json(text) else {
+        return;
+    };
+    let _ = config.load_balancing();
+    if let Some(throttling) = config.retry_throttling() {
+        assert!(
+            throttling.max_tokens > 0.0 && throttling.max_tokens <= 1000.0,
+            "{throttling:?}"
+        );
+        assert!(throttling.token_ratio > 0.0, "{throttling:?}");
+    }
+    for path in ["/pkg.Svc/Method", "/pkg.Svc/", "//", "/a/b", "/"] {
+        if let Some(method) = config.for_path(path) {
+            assert!(method.retry.is_none() || method.hedging.is_none());
+            if let Some(retry) = &method.retry {
+                assert!((2..=5).contains(&retry.max_attempts), "{retry:?}");
+                assert!(!retry.retryable_status_codes.is_empty());
+                assert!(!retry.retryable_status_codes.contains(&Code::Ok));
+            }
+            if let Some(hedging) = &method.hedging {
+                assert!((2..=5).contains(&hedging.max_attempts), "{hedging:?}");
+            }
+        }
+    }
+}
+
+/// A gateway (Connect and REST) over some services, to ask which requests it takes.
+#[derive(Debug)]
+pub struct GatewayClaims(crate::gateway::Gateway);
+
+impl GatewayClaims {
+    /// The gateway of the services named in `services`, described by `descriptor_sets`.
+    pub fn new<'a>(
+        descriptor_sets: impl IntoIterator<Item = &'a [u8]>,
+        services: impl IntoIterator<Item = &'static str>,
+    ) -> GatewayClaims {
+        GatewayClaims(crate::gateway::Gateway::new(
+            descriptor_sets,
+            services,
+            true,
+            true,
+            crate::frame::DEFAULT_MAX_RECEIVE_SIZE,
+            Some(std::sync::Arc::new(crate::web::Cors::any_origin())),
+        ))
+    }
+
+    /// Whether the gateway takes a request with this method, URI and `content-type`.
+    pub fn claim(&self, method: &[u8], uri: &[u8], content_type: &[u8]) {
+        let Ok(method) = http::Method::from_bytes(method) else {
+            return;
+        };
+        let Ok(uri) = http::Uri::try_from(uri) else {
+            return;
+        };
+        let mut request = http::Request::builder().method(method).uri(uri);
+        if let Ok(value) = HeaderValue::from_bytes(content_type) {
+            request = request.header(http::header::CONTENT_TYPE, value);
+        }
+        let Ok(request) = request.body(()) else {
+            return;
+        };
+        let (head, ()) = request.into_parts();
+        let _ = self.0.claim(&head);
+    }
+}
+
+/// How one connection of [`ServerHarness::run`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Whether the server closed the connection within the budget (else the client did).
+    pub closed_by_server: bool,
+    /// The bytes the server sent.
+    pub bytes_received: usize,
+    /// Tasks still alive, beyond the server's own, once the connection was over and the
+    /// runtime had wound down for [`ServerHarness::WIND_DOWN`].
+    pub tasks_left: usize,
+}
+
+/// A server serving in-process connections on a runtime of the caller's (a current-thread
+/// one with a paused clock, so that timers cost no wall time), to feed raw client bytes.
+#[derive(Debug)]
+pub struct ServerHarness {
+    runtime: tokio::runtime::Runtime,
+    connector: crate::in_process::Connector,
+    /// Tasks alive while the server waits for connections.
+    baseline_tasks: usize,
+}
+
+impl ServerHarness {
+    /// How long (on the runtime's clock) a connection may last before the client gives up.
+    pub const BUDGET: Duration = Duration::from_secs(30);
+    /// How long (on the runtime's clock) the tasks of a finished connection get to end.
+    pub const WIND_DOWN: Duration = Duration::from_secs(60);
+
+    /// Starts `server` on `runtime`, serving the connections [`run`](Self::run) makes.
+    pub fn new(runtime: tokio::runtime::Runtime, server: crate::server::ServerBuilder) -> Self {
+        let entered = runtime.enter();
+        let listener = crate::in_process::Listener::new();
+        let crate::client::endpoint::Transport::InProcess(connector) =
+            listener.endpoint().transport
+        else {
+            unreachable!("an in-process listener's endpoint is in-process");
+        };
+        runtime.spawn(server.serve_in_process(listener, std::future::pending()));
+        drop(entered);
+        // Let the server start (build its router and gateway) and wait for connections.
+        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
+        let baseline_tasks = runtime.metrics().num_alive_tasks();
+        ServerHarness {
+            runtime,
+            connector,
+            baseline_tasks,
+        }
+    }
+
+    /// Counts the tasks alive now as the server's own from here on (tasks a connection
+    /// left behind, when the caller chooses to go on despite them).
+    pub fn forget_leftover_tasks(&mut self) {
+        self.baseline_tasks = self.runtime.metrics().num_alive_tasks();
+    }
+
+    /// One connection: writes each of `writes` in turn (the server runs in between), closes
+    /// the client's side, and reads whatever the server sends until it closes its side or
+    /// the [budget](Self::BUDGET) is spent; then lets the connection's tasks wind down.
+    pub fn run(&self, writes: &[Vec<u8>]) -> Outcome {
+        self.runtime.block_on(async {
+            let pipe = self
+                .connector
+                .connect()
+                .expect("the in-process listener lives as long as the server");
+            let (mut reader, mut writer) = tokio::io::split(pipe);
+            let write = async move {
+                for chunk in writes {
+                    if writer.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                    // The server acts on what it has before the next write.
+                    tokio::task::yield_now().await;
+                }
+                let _ = writer.shutdown().await;
+                writer
+            };
+            let read = async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut total = 0;
+                while let Ok(n @ 1..) = reader.read(&mut buf).await {
+                    total += n;
+                }
+                total
+            };
+            let ran = tokio::time::timeout(Self::BUDGET, async { tokio::join!(write, read) });
+            let (closed_by_server, bytes_received) = match ran.await {
+                Ok((_writer, total)) => (true, total),
+                Err(_) => (false, 0),
+            };
+            // Both halves of the client's pipe are gone now.
+            let metrics = tokio::runtime::Handle::current().metrics();
+            let until = tokio::time::Instant::now() + Self::WIND_DOWN;
+            while metrics.num_alive_tasks() > self.baseline_tasks
+                && tokio::time::Instant::now() < until
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Outcome {
+                closed_by_server,
+                bytes_received,
+                tasks_left: metrics
+                    .num_alive_tasks()
+                    .saturating_sub(self.baseline_tasks),
+            }
+        })
+    }
+}

@@ -207,6 +207,17 @@ impl MetadataMap {
     pub(crate) fn decode_bin(value: &[u8]) -> Result<Bytes, MetadataError> {
         binary::decode(value)
     }
+
+    /// The first `-bin` entry whose value is not valid base64, if any: received metadata
+    /// that a server refuses (grpc-go answers such a call INTERNAL too).
+    pub(crate) fn malformed_bin(headers: &HeaderMap) -> Option<&HeaderName> {
+        headers
+            .iter()
+            .find(|(name, value)| {
+                name.as_str().ends_with("-bin") && binary::decode(value.as_bytes()).is_err()
+            })
+            .map(|(name, _)| name)
+    }
 }
 
 trait RetainCustom {

@@ -501,10 +501,13 @@ impl ServerCall {
         let (metadata, extensions, mut stream) = self.request_stream(decoder).into_parts();
         let read = async {
             let Some(message) = stream.message().await? else {
-                return Err(Status::internal("request stream ended without a message"));
+                // A cardinality violation: UNIMPLEMENTED, as statuscodes.md says.
+                return Err(Status::unimplemented(
+                    "request stream ended without a message, where the method takes one",
+                ));
             };
             if stream.message().await?.is_some() {
-                return Err(Status::internal(
+                return Err(Status::unimplemented(
                     "more than one request message for a unary or server-streaming method",
                 ));
             }

@@ -390,6 +390,12 @@ fn dispatch<'r>(
         .map(|value| crate::deadline::parse_timeout(value.as_bytes()).ok_or(value));
     let deadline = match timeout {
         None => None,
+        Some(Ok(timeout)) if timeout.is_zero() => {
+            // Expired on arrival: the handler is not run (as grpc-go).
+            let status = Status::deadline_exceeded("deadline exceeded before the call started");
+            send_trailers_only(&mut respond, status, web.as_ref());
+            return None;
+        }
         Some(Ok(timeout)) => Some(Instant::now() + timeout),
         Some(Err(value)) => {
             tracing::debug!(?value, "malformed timeout header");
@@ -398,6 +404,12 @@ fn dispatch<'r>(
             return None;
         }
     };
+    if let Some(name) = MetadataMap::malformed_bin(&parts.headers) {
+        tracing::debug!(%name, "malformed binary metadata");
+        let status = Status::internal(format!("malformed binary metadata in header {name:?}"));
+        send_trailers_only(&mut respond, status, web.as_ref());
+        return None;
+    }
     let metadata = MetadataMap::from_headers(parts.headers);
     let call = ServerCall::new(
         metadata,
