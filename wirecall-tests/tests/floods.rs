@@ -9,9 +9,9 @@
 //! debug builds on a shared 2-core machine jitter by a few milliseconds).
 //!
 //! The flood traffic is written as raw HTTP/2 frames: attack traffic no client library sends.
-//! "Units written" counts what the flood got into its sockets: a connection the server has
-//! cut off (GOAWAY ENHANCE_YOUR_CALM) is still read and discarded for a second (the
-//! lingering close), so most of a PING or rapid-reset flood's units are discarded unread.
+//! The frame floods run at a fixed 50,000 frames a second (see `UNITS_PER_TICK`), each on
+//! a new connection whenever the server cuts the last one off (GOAWAY ENHANCE_YOUR_CALM for
+//! rapid resets and pings); "units written" counts the frames that got into the sockets.
 
 mod common;
 
@@ -115,22 +115,38 @@ async fn raw_connection(
     Some(writer)
 }
 
-/// Writes `chunk` (`units` frames) over and over on a connection until `stop`, opening a
-/// new connection whenever the server cuts one off.
-async fn repeat_writes(
+/// Frames a flood writes per tick, and the tick: 100 frames every 2 ms is 50,000 frames a
+/// second, far past anything a legitimate client sends, yet a rate the flooding client can
+/// hold without taking a core from the server (both share this machine's two cores, so an
+/// unbounded flood would measure the client's appetite, not the server).
+const UNITS_PER_TICK: u32 = 100;
+const TICK: Duration = Duration::from_millis(2);
+
+/// Writes `UNITS_PER_TICK` frames from `make` (given the next stream id of the connection)
+/// every `TICK` until `stop`, opening a new connection whenever the server cuts one off.
+async fn flood_at_rate(
     addr: String,
-    chunk: Vec<u8>,
-    units: u64,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
+    make: impl Fn(u32) -> Vec<u8>,
 ) {
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !stop.load(Ordering::SeqCst) {
         let Some(mut conn) = raw_connection(&addr, &[], true).await else {
             continue;
         };
-        while !stop.load(Ordering::SeqCst) && conn.write_all(&chunk).await.is_ok() {
-            sent.fetch_add(units, Ordering::SeqCst);
-            tokio::task::yield_now().await;
+        let mut next_id = 1;
+        while !stop.load(Ordering::SeqCst) && next_id < 1 << 30 {
+            ticks.tick().await;
+            let chunk: Vec<u8> = (0..UNITS_PER_TICK)
+                .flat_map(|i| make(next_id + 2 * i))
+                .collect();
+            next_id += 2 * UNITS_PER_TICK;
+            if conn.write_all(&chunk).await.is_err() {
+                break;
+            }
+            sent.fetch_add(u64::from(UNITS_PER_TICK), Ordering::SeqCst);
         }
     }
 }
@@ -249,58 +265,33 @@ async fn floods_leave_a_well_behaved_client_served() {
     eprintln!("{:<24} p99 {idle:.3?}, server RSS {rss} KiB", "no flood");
 
     let unary = "/wirecall.test.echo.Echo/Unary";
+    let headers = request_headers(unary);
     let a = addr.clone();
-    under(
-        "rapid reset",
-        &server,
-        &client,
-        idle,
-        move |stop, sent| async move {
-            let headers = request_headers(unary);
-            while !stop.load(Ordering::SeqCst) {
-                let Some(mut conn) = raw_connection(&a, &[], true).await else {
-                    continue;
-                };
-                // Bursts of 200 new streams, each cancelled at once, until the server cuts the
-                // connection off (GOAWAY, close).
-                let mut next_id = 1u32;
-                while !stop.load(Ordering::SeqCst) && next_id < 1 << 30 {
-                    let mut burst = Vec::new();
-                    for _ in 0..200 {
-                        burst.extend(frame(0x1, 0x4, next_id, &headers));
-                        burst.extend(frame(0x3, 0, next_id, &8u32.to_be_bytes()));
-                        next_id += 2;
-                    }
-                    if conn.write_all(&burst).await.is_err() {
-                        break;
-                    }
-                    sent.fetch_add(200, Ordering::SeqCst);
-                    tokio::task::yield_now().await;
-                }
-            }
-        },
-    )
+    under("rapid reset", &server, &client, idle, move |stop, sent| {
+        // Each stream opened and cancelled at once.
+        flood_at_rate(a, stop, sent, move |id| {
+            let mut pair = frame(0x1, 0x4, id, &headers);
+            pair.extend(frame(0x3, 0, id, &8u32.to_be_bytes()));
+            pair
+        })
+    })
     .await;
 
-    let settings: Vec<u8> = (0..1000)
-        .flat_map(|_| frame(0x4, 0, 0, &[0, 3, 0, 0, 0, 100]))
-        .collect();
     let a = addr.clone();
     under(
         "SETTINGS flood",
         &server,
         &client,
         idle,
-        move |stop, sent| repeat_writes(a, settings, 1000, stop, sent),
+        move |stop, sent| flood_at_rate(a, stop, sent, |_| frame(0x4, 0, 0, &[0, 3, 0, 0, 0, 100])),
     )
     .await;
 
-    let pings: Vec<u8> = (0..1000u64)
-        .flat_map(|i| frame(0x6, 0, 0, &i.to_be_bytes()))
-        .collect();
     let a = addr.clone();
     under("PING flood", &server, &client, idle, move |stop, sent| {
-        repeat_writes(a, pings, 1000, stop, sent)
+        flood_at_rate(a, stop, sent, |id| {
+            frame(0x6, 0, 0, &u64::from(id).to_be_bytes())
+        })
     })
     .await;
 

@@ -170,12 +170,20 @@ impl<IO: AsyncWrite + Unpin> Flusher<IO> {
     }
 }
 
+/// The most a closing connection reads and drops before it closes anyway.
+const LINGER_BYTES: usize = 1024 * 1024;
+/// How much it reads in one poll before it lets other tasks run.
+const LINGER_BYTES_PER_POLL: usize = 64 * 1024;
+
 impl<IO: AsyncRead + AsyncWrite + Unpin> Flusher<IO> {
     /// Closes the connection once h2 is done with it: writes what is left, shuts the
-    /// write side, then reads and drops whatever the peer still sends until it closes too
-    /// or `limit` passes. Closing with unread data would make the kernel answer with a
-    /// reset, and a reset can destroy the GOAWAY the peer has not read yet.
+    /// write side, then reads and drops whatever the peer still sends until it closes too,
+    /// `limit` passes or [`LINGER_BYTES`] have been dropped. Closing with unread data would
+    /// make the kernel answer with a reset, and a reset can destroy the GOAWAY the peer has
+    /// not read yet. The reading yields every [`LINGER_BYTES_PER_POLL`], so that a peer
+    /// flooding a closing connection cannot hold the thread.
     pub(crate) async fn linger(&self, limit: std::time::Duration) {
+        let mut dropped = 0;
         let close = std::future::poll_fn(|cx| {
             let mut shared = lock(&self.shared);
             if shared.poll_drain(cx).is_pending() {
@@ -185,11 +193,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Flusher<IO> {
                 return Poll::Pending;
             }
             let mut scratch = [0u8; 4096];
+            let mut this_poll = 0;
             loop {
                 let mut buf = ReadBuf::new(&mut scratch);
                 match Pin::new(&mut shared.io).poll_read(cx, &mut buf) {
                     Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
-                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Ok(())) => {
+                        dropped += buf.filled().len();
+                        this_poll += buf.filled().len();
+                        if dropped >= LINGER_BYTES {
+                            return Poll::Ready(());
+                        }
+                        if this_poll >= LINGER_BYTES_PER_POLL {
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
+                    }
                     Poll::Ready(Err(_)) => return Poll::Ready(()),
                     Poll::Pending => return Poll::Pending,
                 }
