@@ -99,3 +99,57 @@ async fn graceful_shutdown_turns_health_not_serving_and_ends_watches() {
     common::bounded("shutdown", task).await.unwrap().unwrap();
     assert_eq!(health.status(""), Some(ServingStatus::NotServing));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_watch_stops_watching_without_waiting_for_a_change() {
+    use wirecall::health::{HealthCheckRequest, HealthCheckResponse};
+    let health = HealthReporter::new();
+    let server = common::start_with({
+        let health = health.clone();
+        move |b| b.add_health(&health)
+    })
+    .await;
+    let channel = wirecall::Channel::connect(format!("http://{}", server.addr))
+        .await
+        .unwrap();
+    let watch = || async {
+        let path = wirecall::codegen::PathAndQuery::from_static("/grpc.health.v1.Health/Watch");
+        let request = HealthCheckRequest {
+            service: String::new(),
+        };
+        channel
+            .server_streaming::<_, HealthCheckResponse>(request, path)
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    // A Check first: the connection and its tasks are up before the baseline is taken.
+    let check = wirecall::codegen::PathAndQuery::from_static("/grpc.health.v1.Health/Check");
+    let request = HealthCheckRequest {
+        service: String::new(),
+    };
+    channel
+        .unary::<_, HealthCheckResponse>(request, check)
+        .await
+        .unwrap();
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    for _ in 0..20 {
+        let mut watching = watch().await;
+        let status = watching
+            .message()
+            .await
+            .unwrap()
+            .expect("the current status");
+        assert_eq!(status.status, i32::from(ServingStatus::Serving));
+        drop(watching);
+    }
+    // No status changes: each cancelled watch's task must end by itself.
+    common::bounded("the cancelled watches' tasks", async {
+        while metrics.num_alive_tasks() > baseline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let _ = health;
+}

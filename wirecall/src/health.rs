@@ -170,8 +170,15 @@ impl HealthService {
                 if stopping.load(Ordering::Acquire) && status == ServingStatus::NotServing {
                     return;
                 }
-                if statuses.changed().await.is_err() {
-                    return;
+                // The call is over when its response stream is dropped (the client went
+                // away or cancelled): stop watching then, not at the next change.
+                tokio::select! {
+                    changed = statuses.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                    }
+                    () = tx.closed() => return,
                 }
             }
         });
