@@ -2,8 +2,8 @@
 # The full test suite. Installs what the tests need on a fresh machine (Node.js and npm,
 # Python's venv, Debian's grpc-proto, the Python and Node peers, the official gRPC interop
 # peers), then runs every test of the workspace (unit, real-socket, interop with the
-# UserService peers, doctests), the interop matrix against the official peers and a smoke
-# run of the benchmark harness.
+# UserService peers, the browser test, doctests), the interop matrix against the official
+# peers, a short fuzzing run of every fuzz target and a smoke run of the benchmark harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -15,6 +15,10 @@ cargo test --workspace
 # both directions, plaintext and TLS.
 cargo build --quiet -p wirecall-interop --bins
 python3 interop/matrix.py
+
+# Every fuzz target (fuzz/, cargo-fuzz on the stable toolchain) for a short while over its
+# kept corpus; a crash, timeout or OOM fails the run. Longer runs: scripts/fuzz.sh 3600.
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
 # The benchmark harness (bench/run.py), once through in seconds with no thresholds, so it
 # cannot rot. The measured run is `python3 bench/run.py` (see bench/README.md).

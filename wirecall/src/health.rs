@@ -106,6 +106,11 @@ impl HealthReporter {
     /// reads `SERVICE_UNKNOWN` until it is.
     fn subscribe(&self, service: &str) -> watch::Receiver<ServingStatus> {
         let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
+        // Entries made only for watches of unknown services go with their last watcher, so
+        // that clients watching made-up names cannot grow the map without bound.
+        services.retain(|_, status| {
+            *status.borrow() != ServingStatus::ServiceUnknown || status.receiver_count() > 0
+        });
         services
             .entry(service.to_owned())
             .or_insert_with(|| watch::channel(ServingStatus::ServiceUnknown).0)

@@ -38,6 +38,14 @@ use crate::{Channel, Endpoint, Status};
 pub(crate) use exchange::Exchange;
 use schema::Schema;
 
+/// The gateway's request parsers, for the fuzz targets (`crate::fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) mod parsers {
+    pub(crate) use super::connect::{get_query, kind, parse_timeout};
+    pub(crate) use super::template::Template;
+    pub(crate) use super::url::{decode_query, query_pairs};
+}
+
 /// What the gateway of a server serves, built once when the server starts.
 #[derive(Debug)]
 pub(crate) struct Gateway {
@@ -198,7 +206,8 @@ pub(crate) fn body_encoding(value: Option<&HeaderValue>) -> Result<Option<Encodi
     }
 }
 
-/// `body` decompressed with `encoding`, at most `max` bytes.
+/// `body` decompressed with `encoding`, refused past `max` bytes (an uncompressed body was
+/// held to the limit as it was read).
 pub(crate) fn decompress(
     encoding: Option<Encoding>,
     body: Bytes,
