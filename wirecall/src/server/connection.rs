@@ -361,10 +361,8 @@ fn dispatch<'r>(
         Ok(route) => route,
         Err(status) => {
             tracing::debug!(path = parts.uri.path(), "no such method");
-            {
-                send_trailers_only(&mut respond, status, web.as_ref());
-                return None;
-            }
+            send_trailers_only(&mut respond, status, web.as_ref());
+            return None;
         }
     };
     let request_encoding = match parts.headers.get(&GRPC_ENCODING) {
@@ -376,10 +374,8 @@ fn dispatch<'r>(
                 let status = Status::unimplemented(format!(
                     "message encoding {name:?} is not supported (accepted: identity,deflate,gzip,zstd)"
                 ));
-                {
-                    send_trailers_only(&mut respond, status, web.as_ref());
-                    return None;
-                }
+                send_trailers_only(&mut respond, status, web.as_ref());
+                return None;
             }
         },
     };
