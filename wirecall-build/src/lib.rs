@@ -14,7 +14,43 @@
 //!
 //! Then `wirecall::include_proto!("user");` in the crate includes the package `user`.
 //! Comments in the `.proto` files become doc comments.
+//!
+//! ## Names
+//!
+//! Every valid `.proto` file gives Rust that compiles without a warning, whatever its names.
+//! The generated items stay flat in the package's module, beside prost's messages
+//! (`pb::Greeter`, `pb::GreeterServer`, `pb::GreeterClient`): one `use` line imports a
+//! service, and per-service modules would not remove clashes anyway (prost already writes a
+//! module `foo_client` for the nested types of a `message FooClient`). Instead, one rule,
+//! stable across versions, settles every clash:
+//!
+//! - **Start from prost's name**: `UpperCamel` for the trait (`service foo_bar` gives
+//!   `FooBar`), `FooServer` and `FooClient` after it, `snake_case` for methods, Rust keywords
+//!   as raw identifiers (`rpc Match` gives `r#match`) or with `_` where Rust has no raw form
+//!   (`rpc Self` gives `self_`).
+//! - **While the name is taken, append `_`.** Taken means: a type or module prost wrote in the
+//!   package (messages and enums always keep their names), a generated name given earlier in
+//!   the package (services in declaration order, each service's trait before any `FooServer` or
+//!   `FooClient`), an earlier RPC of the same service with the same Rust name (`GetUser`,
+//!   `get_user` and `getUser` give `get_user`, `get_user_`, `get_user__`), or a method name a
+//!   client already answers to. Those are the client's own `new`, `connect` and `channel`,
+//!   the reserved `into_channel`, `with_channel` and `with_interceptor`, and the methods of
+//!   the traits a client has or may get (`clone`, `clone_from`, `clone_into`, `to_owned`,
+//!   `fmt`, `into`, `try_into`, `from`, `try_from`, `borrow`, `borrow_mut`, `type_id`, `eq`,
+//!   `ne`, `hash`, `default`, `drop`, `as_ref`, `as_mut`, `to_string`): so `rpc Connect`
+//!   becomes `connect_` and `rpc Clone` becomes `clone_`, and `client.clone()` still clones.
+//!   The server trait uses the same method names as the client.
+//! - **Messages, enums, fields and oneof cases** that prost would give one Rust name (protoc
+//!   accepts `message user_info` beside `message UserInfo`, and fields `name` and `Name` in
+//!   proto2) are numbered in declaration order, the first keeping its name: `UserInfo`,
+//!   `UserInfo2`, `UserInfo3`; fields `name`, `name2`. Only Rust names change: field numbers, the
+//!   wire, JSON names and the descriptors served by reflection keep the proto's names.
+//!
+//! Generated items carry `#[allow(dead_code)]`: a crate that calls one RPC of a service, or
+//! only serves it, does not warn about the rest of the contract it compiled.
 
+mod names;
+mod prost_names;
 mod service;
 
 use std::io;
@@ -52,6 +88,14 @@ impl Default for Builder {
     }
 }
 
+/// prost's settings for every build: messages a crate does not use are not its mistake, they
+/// are part of the contract it compiled, so they do not warn.
+fn prost_config() -> prost_build::Config {
+    let mut config = prost_build::Config::new();
+    config.type_attribute(".", "#[allow(dead_code)]");
+    config
+}
+
 impl Builder {
     /// Servers and clients, written to `OUT_DIR`.
     pub fn new() -> Self {
@@ -60,7 +104,7 @@ impl Builder {
             client: true,
             out_dir: None,
             descriptor_set_out: None,
-            prost: prost_build::Config::new(),
+            prost: prost_config(),
         }
     }
 
@@ -169,7 +213,12 @@ impl Builder {
             .service_generator(Box::new(service::Generator {
                 server: self.server,
                 client: self.client,
+                pending: Vec::new(),
             }));
-        self.prost.compile_fds(compiler.file_descriptor_set())
+        // prost reads a copy whose clashing names are made unique; the descriptor set
+        // written above keeps the proto names.
+        let mut for_prost = compiler.file_descriptor_set();
+        prost_names::make_unique(&mut for_prost);
+        self.prost.compile_fds(for_prost)
     }
 }

@@ -5,19 +5,43 @@ use std::fmt::Write;
 
 use prost_build::{Method, Service};
 
+use crate::names::{self, Scope, ServiceNames};
+
+/// Collects a package's services as prost meets them and writes them when the package is
+/// complete, when every name of the module is known (see [`names`]).
 pub(crate) struct Generator {
     pub(crate) server: bool,
     pub(crate) client: bool,
+    pub(crate) pending: Vec<Service>,
 }
 
 impl prost_build::ServiceGenerator for Generator {
-    fn generate(&mut self, service: Service, buf: &mut String) {
-        if self.server {
-            write_trait(&service, buf);
-            write_server(&service, buf);
-        }
-        if self.client {
-            write_client(&service, buf);
+    fn generate(&mut self, service: Service, _buf: &mut String) {
+        self.pending.push(service);
+    }
+
+    fn finalize_package(&mut self, package: &str, buf: &mut String) {
+        let (services, rest) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|s| s.package == package);
+        self.pending = rest;
+        let services: Vec<Service> = services;
+        let mut scope = Scope::of_module(buf);
+        let names = names::name_services(
+            &mut scope,
+            services.iter().map(|s| {
+                let methods = s.methods.iter().map(|m| m.name.as_str()).collect();
+                (s.name.as_str(), methods)
+            }),
+        );
+        for (service, names) in services.iter().zip(&names) {
+            if self.server {
+                write_trait(service, names, buf);
+                write_server(service, names, buf);
+            }
+            if self.client {
+                write_client(service, names, buf);
+            }
         }
     }
 }
@@ -58,7 +82,11 @@ fn pattern(method: &Method) -> &'static str {
     }
 }
 
-fn write_trait(service: &Service, buf: &mut String) {
+/// Generated items are public for the user's crate to use, and a crate uses what it needs:
+/// a client-only crate never builds the server, a server never calls its own client.
+const ALLOW_UNUSED: &str = "#[allow(dead_code)]";
+
+fn write_trait(service: &Service, names: &ServiceNames, buf: &mut String) {
     service.comments.append_with_indent(0, buf);
     if service.comments.leading.is_empty() {
         let _ = writeln!(
@@ -69,15 +97,17 @@ fn write_trait(service: &Service, buf: &mut String) {
     }
     let _ = writeln!(
         buf,
-        "pub trait {}: ::core::marker::Send + ::core::marker::Sync + 'static {{",
-        service.name
+        "{ALLOW_UNUSED}\npub trait {}: ::core::marker::Send + ::core::marker::Sync + 'static {{",
+        names.service
     );
-    for method in &service.methods {
+    for (method, name) in service.methods.iter().zip(&names.methods) {
         method.comments.append_with_indent(1, buf);
+        if method.comments.leading.is_empty() {
+            let _ = writeln!(buf, "    /// The `{}` RPC.", method.proto_name);
+        }
         let _ = writeln!(
             buf,
             "    fn {name}(&self, request: ::wirecall::Request<{req}>) -> impl ::core::future::Future<Output = ::core::result::Result<::wirecall::Response<{resp}>, ::wirecall::Status>> + ::core::marker::Send;",
-            name = method.name,
             req = request_type(method),
             resp = response_type(method),
         );
@@ -85,8 +115,12 @@ fn write_trait(service: &Service, buf: &mut String) {
     buf.push_str("}\n\n");
 }
 
-fn write_server(service: &Service, buf: &mut String) {
-    let name = &service.name;
+fn write_server(service: &Service, names: &ServiceNames, buf: &mut String) {
+    let ServiceNames {
+        service: trait_name,
+        server,
+        ..
+    } = names;
     let full = full_name(service);
     let methods: Vec<String> = service
         .methods
@@ -95,15 +129,17 @@ fn write_server(service: &Service, buf: &mut String) {
         .collect();
     let _ = write!(
         buf,
-        r#"/// Serves a [`{name}`] implementation: add it to a `wirecall::Server`.
-pub struct {name}Server<T> {{
+        r#"/// Serves a [`{trait_name}`] implementation: add it to a `wirecall::Server`.
+{ALLOW_UNUSED}
+pub struct {server}<T> {{
     inner: T,
 }}
 
-impl<T: {name}> {name}Server<T> {{
+{ALLOW_UNUSED}
+impl<T: {trait_name}> {server}<T> {{
     /// Wraps the implementation.
     pub fn new(inner: T) -> Self {{
-        {name}Server {{ inner }}
+        {server} {{ inner }}
     }}
 
     /// The wrapped implementation.
@@ -112,31 +148,37 @@ impl<T: {name}> {name}Server<T> {{
     }}
 }}
 
-impl<T> ::core::fmt::Debug for {name}Server<T> {{
+impl<T> ::core::fmt::Debug for {server}<T> {{
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{
-        f.write_str("{name}Server")
+        f.write_str("{server}")
     }}
 }}
 
-impl<T: {name}> ::wirecall::server::Service for {name}Server<T> {{
+impl<T: {trait_name}> ::wirecall::server::Service for {server}<T> {{
     const NAME: &'static str = "{full}";
     const METHODS: &'static [&'static str] = &[{methods}];
     const DESCRIPTOR_SET: &'static [u8] = include_bytes!("{descriptor_set}");
 
     async fn call(self: ::std::sync::Arc<Self>, method: usize, call: ::wirecall::server::ServerCall) {{
-        match method {{
 "#,
         methods = methods.join(", "),
         descriptor_set = crate::DESCRIPTOR_SET_FILE,
     );
-    for (i, method) in service.methods.iter().enumerate() {
+    if service.methods.is_empty() {
+        // A service without RPCs is never called.
+        buf.push_str("        let _ = (self, method, call);\n    }\n}\n\n");
+        return;
+    }
+    buf.push_str("        match method {\n");
+    for (i, (method, name)) in service.methods.iter().zip(&names.methods).enumerate() {
+        // Called through the trait by its full path, so that a method of the same name on
+        // the implementing type (or another trait of it) cannot be picked instead.
+        let call = format!(
+            "call.{pattern}(|request| <T as {trait_name}>::{name}(&self.inner, request))",
+            pattern = pattern(method),
+        );
         // A streaming call's state (streams, codecs, batching) is several times a unary
         // one's; boxed, it does not size the future of every call of the service.
-        let call = format!(
-            "call.{pattern}(|request| self.inner.{m}(request))",
-            pattern = pattern(method),
-            m = method.name,
-        );
         if pattern(method) == "unary" {
             let _ = writeln!(buf, "            {i} => {call}.await,");
         } else {
@@ -146,28 +188,32 @@ impl<T: {name}> ::wirecall::server::Service for {name}Server<T> {{
             );
         }
     }
-    buf.push_str("            _ => {}\n        }\n    }\n}\n\n");
+    // The router passes only indices of METHODS; the last arm also keeps `call` used in a
+    // service without RPCs.
+    buf.push_str("            _ => ::core::mem::drop(call),\n        }\n    }\n}\n\n");
 }
 
-fn write_client(service: &Service, buf: &mut String) {
-    let name = &service.name;
+fn write_client(service: &Service, names: &ServiceNames, buf: &mut String) {
+    let client = &names.client;
     let full = full_name(service);
     let _ = write!(
         buf,
         r#"/// A client for the `{full}` service. Cheap to clone: clones share one connection.
 #[derive(Debug, Clone)]
-pub struct {name}Client {{
+{ALLOW_UNUSED}
+pub struct {client} {{
     channel: ::wirecall::Channel,
 }}
 
-impl {name}Client {{
+{ALLOW_UNUSED}
+impl {client} {{
     /// A client over an existing channel.
     pub fn new(channel: ::wirecall::Channel) -> Self {{
-        {name}Client {{ channel }}
+        {client} {{ channel }}
     }}
 
     /// Connects to `target`, e.g. `http://127.0.0.1:50051`.
-    pub async fn connect(target: impl AsRef<str>) -> ::core::result::Result<Self, ::wirecall::Error> {{
+    pub async fn connect(target: impl ::core::convert::AsRef<str>) -> ::core::result::Result<Self, ::wirecall::Error> {{
         ::wirecall::Channel::connect(target).await.map(Self::new)
     }}
 
@@ -177,9 +223,12 @@ impl {name}Client {{
     }}
 "#
     );
-    for method in &service.methods {
+    for (method, name) in service.methods.iter().zip(&names.methods) {
         buf.push('\n');
         method.comments.append_with_indent(1, buf);
+        if method.comments.leading.is_empty() {
+            let _ = writeln!(buf, "    /// Calls `{}`.", method.proto_name);
+        }
         let path = format!("/{full}/{}", method.proto_name);
         let (param, bound) = if method.client_streaming {
             (
@@ -205,13 +254,12 @@ impl {name}Client {{
         };
         let _ = write!(
             buf,
-            r#"    pub async fn {m}{bound}(&self, {param}) -> ::core::result::Result<::wirecall::Response<{output}>, ::wirecall::Status> {{
+            r#"    pub async fn {name}{bound}(&self, {param}) -> ::core::result::Result<::wirecall::Response<{output}>, ::wirecall::Status> {{
         self.channel
             .{pattern}(request, ::wirecall::codegen::PathAndQuery::from_static("{path}"))
             .await
     }}
 "#,
-            m = method.name,
             pattern = pattern(method),
         );
     }
