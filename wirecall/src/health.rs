@@ -7,6 +7,8 @@
 //! when a graceful shutdown starts, so that probes and balancers stop sending calls while
 //! the in-flight ones finish.
 //!
+//! Feature `health`, in the default set.
+//!
 //! ```no_run
 //! # async fn f<S: wirecall::server::Service>(orders: S) -> Result<(), wirecall::Error> {
 //! let health = wirecall::health::HealthReporter::new();
@@ -194,7 +196,7 @@ impl HealthService {
 impl Service for HealthService {
     const NAME: &'static str = "grpc.health.v1.Health";
     const METHODS: &'static [&'static str] = &["Check", "Watch"];
-    const DESCRIPTOR_SET: &'static [u8] = crate::reflection::BUILTIN_DESCRIPTOR_SET;
+    const DESCRIPTOR_SET: &'static [u8] = crate::descriptors::BUILTIN;
 
     async fn call(self: Arc<Self>, method: usize, call: ServerCall) {
         match method {

@@ -58,6 +58,32 @@
 //! - [`web`]: pure gRPC-Web pieces (content types, the trailer frame, base64 text bodies).
 //! - [`service_config`]: the gRPC service config (JSON): per-method timeouts, retry and
 //!   hedging policies, the balancing policy.
+//! - [`compression`]: the message encodings this build supports.
+//! - `health`, `reflection`, `metrics`: the built-in services and call metrics, each behind
+//!   its feature (below).
+//!
+//! ## Feature flags
+//!
+//! | Feature | Default | Adds | Pulls in |
+//! | --- | --- | --- | --- |
+//! | `gzip` | yes | the `gzip` and `deflate` message encodings (`Encoding::Gzip`, `Encoding::Deflate`) | flate2, with its default backend miniz_oxide (pure Rust) |
+//! | `zstd` | no | the `zstd` message encoding (`Encoding::Zstd`) | zstd; zstd-sys compiles the C library, which needs a C compiler and is most of a clean build's time |
+//! | `health` | yes | the `health` module: `grpc.health.v1.Health` and `ServerBuilder::add_health` | nothing |
+//! | `reflection` | yes | the `reflection` module: server reflection (`v1` and `v1alpha`), `ServerBuilder::add_reflection`, and the reflection messages for clients | nothing |
+//! | `metrics` | no | the `metrics` module: per-method call metrics (gRFC A66 names) from interceptors, rendered in the Prometheus text format | nothing |
+//! | `prometheus` | no | `metrics::Metrics::serve`, the Prometheus scrape endpoint over HTTP/1.1; implies `metrics` | hyper, hyper-util, http-body-util |
+//! | `tls` | no | TLS and mTLS with rustls (ring): the `tls` module, `ServerBuilder::tls`, `Endpoint::tls`, `https://` targets | rustls, tokio-rustls, rustls-native-certs |
+//! | `web` | no | gRPC-Web over HTTP/1.1 (over HTTP/2 it needs no feature) and the `gateway`: the Connect protocol (`accept_connect`) and HTTP/JSON transcoding (`accept_rest`) | hyper, hyper-util, prost-reflect |
+//! | `tower` | no | `server::tower`: tower layers around a service | tower-service |
+//! | `opentelemetry` | no | OpenTelemetry export of the `grpc.server` spans of `interceptor::TraceContext` | opentelemetry, tracing-opentelemetry |
+//! | `fuzzing` | no | entry points for the fuzz targets in `fuzz/`; not a public API; implies `web`, `gzip`, `zstd`, `health`, `reflection` | what those pull in |
+//!
+//! The default set, `gzip`, `health` and `reflection`, is what a typical service wants and
+//! compiles no C; `default-features = false` leaves the core: HTTP/2 clients and servers,
+//! gRPC-Web over HTTP/2, interceptors, deadlines, retries, rich errors, `identity` messages.
+//! A message encoding whose feature is off is neither offered (`grpc-accept-encoding`) nor
+//! accepted: a peer that sends it gets `UNIMPLEMENTED`, with a message naming the feature.
+//! The crate has no build script: the descriptors of its own `.proto` files are checked in.
 
 pub mod client;
 pub mod codec;
@@ -70,12 +96,15 @@ pub mod frame;
 pub mod fuzzing;
 #[cfg(feature = "web")]
 pub mod gateway;
+#[cfg(feature = "health")]
 pub mod health;
 pub mod in_process;
 pub mod interceptor;
 pub mod message_stream;
 pub mod metadata;
+#[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "reflection")]
 pub mod reflection;
 pub mod server;
 pub mod service_config;
@@ -83,6 +112,7 @@ pub mod status;
 pub mod trace;
 pub mod web;
 
+mod descriptors;
 mod error;
 mod flow_control;
 mod headers;

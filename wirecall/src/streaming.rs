@@ -422,14 +422,14 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn decompress(&self, payload: &[u8]) -> Result<Bytes, Status> {
-        let encoding = match self.encoding {
-            None | Some(Encoding::Identity) => {
-                return Err(Status::internal(
+        let encoding = self
+            .encoding
+            .filter(|e| *e != Encoding::Identity)
+            .ok_or_else(|| {
+                Status::internal(
                     "compressed flag set on a message but the stream has no grpc-encoding",
-                ))
-            }
-            Some(encoding) => encoding,
-        };
+                )
+            })?;
         encoding
             .decompress(payload, self.max_message_size)
             .map_err(|err| match err {

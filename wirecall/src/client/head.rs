@@ -36,7 +36,10 @@ pub(crate) fn parse(status: http::StatusCode, headers: HeaderMap) -> Result<Head
     let encoding = match headers.get(&GRPC_ENCODING) {
         None => None,
         Some(name) => Some(Encoding::from_name(name.as_bytes()).ok_or_else(|| {
-            Status::internal(format!("server used unsupported grpc-encoding {name:?}"))
+            Status::internal(format!(
+                "the server's grpc-encoding {}",
+                crate::compression::unsupported(name.as_bytes())
+            ))
         })?),
     };
     Ok(Head::Messages {

@@ -180,6 +180,7 @@ mod tests {
         assert!(buf.is_empty());
     }
 
+    #[cfg(feature = "gzip")]
     #[test]
     fn compressed_frames_set_the_flag_unless_the_encoder_declines() {
         let payload = Bytes::from(vec![7u8; 1000]);

@@ -197,13 +197,13 @@ pub(crate) fn metadata(headers: &HeaderMap) -> MetadataMap {
 /// header are `None`.
 pub(crate) fn body_encoding(value: Option<&HeaderValue>) -> Result<Option<Encoding>, Status> {
     let Some(value) = value else { return Ok(None) };
-    match Encoding::from_name(value.as_bytes()) {
-        Some(Encoding::Identity) => Ok(None),
-        Some(encoding) => Ok(Some(encoding)),
-        None => Err(Status::unimplemented(format!(
-            "unsupported compression {value:?} (identity, gzip, deflate, zstd)"
-        ))),
-    }
+    let encoding = Encoding::from_name(value.as_bytes()).ok_or_else(|| {
+        Status::unimplemented(format!(
+            "compression {}",
+            crate::compression::unsupported(value.as_bytes())
+        ))
+    })?;
+    Ok(Some(encoding).filter(|e| *e != Encoding::Identity))
 }
 
 /// `body` decompressed with `encoding`, refused past `max` bytes (an uncompressed body was
@@ -227,19 +227,22 @@ pub(crate) fn decompress(
 }
 
 /// Bodies smaller than this are sent uncompressed even to clients that accept compression.
+#[cfg(feature = "gzip")]
 const MIN_COMPRESSED: usize = 1024;
 
 /// `body` compressed for a client whose accept header is `accept`, if it is worth it: gzip
-/// when accepted, nothing otherwise.
+/// when accepted (and built in, feature `gzip`), nothing otherwise.
 pub(crate) fn compress_for(accept: Option<&HeaderValue>, body: Bytes) -> (Bytes, Option<Encoding>) {
-    if body.len() < MIN_COMPRESSED || !Encoding::Gzip.accepted_by(accept) {
-        return (body, None);
+    #[cfg(feature = "gzip")]
+    if body.len() >= MIN_COMPRESSED && Encoding::Gzip.accepted_by(accept) {
+        let mut out = bytes::BytesMut::new();
+        if Encoding::Gzip.compress(&body, &mut out).is_ok() {
+            return (out.freeze(), Some(Encoding::Gzip));
+        }
     }
-    let mut out = bytes::BytesMut::new();
-    match Encoding::Gzip.compress(&body, &mut out) {
-        Ok(()) => (out.freeze(), Some(Encoding::Gzip)),
-        Err(_) => (body, None),
-    }
+    #[cfg(not(feature = "gzip"))]
+    let _ = accept; // nothing to compress with
+    (body, None)
 }
 
 /// A timeout header's value as a duration (`Connect-Timeout-Ms`).
@@ -281,6 +284,7 @@ mod tests {
         assert_eq!(names, ["authorization", "x-echo-token"]);
     }
 
+    #[cfg(feature = "gzip")]
     #[test]
     fn bodies_compress_only_when_accepted_and_large() {
         let big = Bytes::from(vec![b'a'; 4096]);
@@ -294,13 +298,29 @@ mod tests {
             compress_for(Some(&gzip), Bytes::from_static(b"small")).1,
             None
         );
+        let err = decompress(Some(Encoding::Gzip), Bytes::from_static(b"nope"), 10).unwrap_err();
+        assert_eq!(err.code(), crate::Code::InvalidArgument);
+    }
+
+    #[cfg(not(feature = "gzip"))]
+    #[test]
+    fn without_gzip_bodies_go_uncompressed_and_gzip_is_refused() {
+        let big = Bytes::from(vec![b'a'; 4096]);
+        let gzip = HeaderValue::from_static("gzip, deflate, br");
+        assert_eq!(compress_for(Some(&gzip), big.clone()), (big, None));
+        let err = body_encoding(Some(&gzip)).unwrap_err();
+        assert_eq!(err.code(), crate::Code::Unimplemented);
+        let err = body_encoding(Some(&HeaderValue::from_static("gzip"))).unwrap_err();
+        assert!(err.message().contains("`gzip` feature"), "{err:?}");
+    }
+
+    #[test]
+    fn body_encodings() {
         let err = body_encoding(Some(&HeaderValue::from_static("br"))).unwrap_err();
         assert_eq!(err.code(), crate::Code::Unimplemented);
         assert_eq!(
             body_encoding(Some(&HeaderValue::from_static("identity"))).unwrap(),
             None
         );
-        let err = decompress(Some(Encoding::Gzip), Bytes::from_static(b"nope"), 10).unwrap_err();
-        assert_eq!(err.code(), crate::Code::InvalidArgument);
     }
 }

@@ -272,7 +272,7 @@ mod tests {
 
     fn schema() -> Schema {
         let names = ["grpc.health.v1.Health"];
-        Schema::new([crate::reflection::BUILTIN_DESCRIPTOR_SET], names)
+        Schema::new([crate::descriptors::BUILTIN], names)
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! One [`Metrics`] registry gives a server interceptor ([`Metrics::server`]) and a client
 //! interceptor ([`Metrics::client`]); [`Metrics::render`] writes the text exposition format
 //! and `Metrics::serve` (feature `prometheus`) answers Prometheus scrapes over HTTP/1.1.
+//! The module is feature `metrics` (which `prometheus` implies).
 //!
 //! Server series (label `grpc_method` = `package.Service/Method`, and `grpc_status` = the
 //! status code's name where the call has ended):

@@ -6,6 +6,7 @@
 //! it on. The descriptors come from the services themselves: generated code carries the
 //! `FileDescriptorSet` that `wirecall-build` compiled ([`Service::DESCRIPTOR_SET`]), so
 //! there is nothing else to set up; the health and reflection services bring their own.
+//! Feature `reflection`, in the default set.
 //!
 //! ```no_run
 //! # async fn f<S: wirecall::server::Service>(users: S) -> Result<(), wirecall::Error> {
@@ -37,15 +38,10 @@ use proto::{
     ServiceResponse,
 };
 
+use crate::descriptors::BUILTIN as BUILTIN_DESCRIPTOR_SET;
 use crate::server::{ServerCall, Service};
 use crate::status::Code;
 use crate::{message_stream, Request, Response, Status, Streaming};
-
-/// The descriptors of the services wirecall itself provides (health, reflection).
-pub(crate) const BUILTIN_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(
-    env!("OUT_DIR"),
-    "/wirecall_builtin_descriptors.bin"
-));
 
 /// What reflection knows: the descriptor index and the names of the services served.
 #[derive(Debug)]

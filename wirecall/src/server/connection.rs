@@ -372,7 +372,8 @@ fn dispatch<'r>(
             None => {
                 tracing::debug!(?name, "unsupported grpc-encoding");
                 let status = Status::unimplemented(format!(
-                    "message encoding {name:?} is not supported (accepted: identity,deflate,gzip,zstd)"
+                    "message encoding {}",
+                    crate::compression::unsupported(name.as_bytes())
                 ));
                 send_trailers_only(&mut respond, status, web.as_ref());
                 return None;
@@ -542,5 +543,75 @@ mod tests {
             );
         }
         assert!(!is_grpc_content_type(None));
+    }
+
+    /// A service whose method is never reached: the requests here are refused first.
+    struct Unreached;
+
+    impl super::super::Service for Unreached {
+        const NAME: &'static str = "t.T";
+        const METHODS: &'static [&'static str] = &["M"];
+
+        async fn call(self: Arc<Self>, _: usize, _: ServerCall) {
+            unreachable!("a refused request reached its handler");
+        }
+    }
+
+    /// The response headers to a call of `Unreached` compressed with `encoding`.
+    async fn answer_to_encoding(encoding: &'static str) -> http::HeaderMap {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mut router = Router::default();
+        router.add(Unreached);
+        let (_graceful, graceful) = watch::channel(false);
+        let (_abort, abort) = watch::channel(false);
+        let serving = Serving {
+            remote_addr: None,
+            extensions: http::Extensions::new(),
+            router: Arc::new(router),
+            config: Arc::new(ServerConfig::default()),
+            shutdown: Shutdown { graceful, abort },
+        };
+        let call = async {
+            let (sender, connection) = h2::client::handshake(client).await.unwrap();
+            tokio::spawn(connection);
+            let mut sender = sender.ready().await.unwrap();
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri("http://in-process/t.T/M")
+                .header(CONTENT_TYPE, "application/grpc")
+                .header("te", "trailers")
+                .header(GRPC_ENCODING, encoding)
+                .body(())
+                .unwrap();
+            let (response, _body) = sender.send_request(request, false).unwrap();
+            response.await.unwrap().into_parts().0.headers
+        };
+        tokio::select! {
+            () = serve(server, serving) => panic!("the connection ended before the answer"),
+            headers = call => headers,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_encoding_this_build_lacks_is_unimplemented_and_not_offered() {
+        for name in ["snappy", "gzip", "deflate", "zstd"] {
+            if Encoding::from_name(name.as_bytes()).is_some() {
+                continue;
+            }
+            let headers = answer_to_encoding(name).await;
+            let status = Status::from_header_map(&headers).expect("a trailers-only answer");
+            assert_eq!(status.code(), crate::Code::Unimplemented, "{name}");
+            let message = status.message();
+            assert!(message.starts_with("message encoding"), "{message}");
+            assert!(message.contains(name), "{message}");
+            let accepted = headers[&GRPC_ACCEPT_ENCODING].to_str().unwrap();
+            assert_eq!(accepted, crate::compression::ACCEPT_ENCODING);
+            assert!(!accepted.split(',').any(|n| n == name), "{accepted}");
+            if name != "snappy" {
+                let feature = if name == "zstd" { "zstd" } else { "gzip" };
+                let hint = format!("`{feature}` feature");
+                assert!(message.contains(&hint), "{message}");
+            }
+        }
     }
 }

@@ -73,8 +73,10 @@ pub(crate) struct ServerConfig {
     /// gRPC-Web accepted, with these CORS rules.
     pub(crate) web: Option<Arc<crate::web::Cors>>,
     /// Connect calls accepted.
+    #[cfg(feature = "web")]
     pub(crate) connect: bool,
     /// HTTP/JSON transcoding of `google.api.http` rules.
+    #[cfg(feature = "web")]
     pub(crate) rest: bool,
     /// The gateway serving Connect and REST calls, built when the server starts.
     #[cfg(feature = "web")]
@@ -99,7 +101,9 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_connection_age: None,
             web: None,
+            #[cfg(feature = "web")]
             connect: false,
+            #[cfg(feature = "web")]
             rest: false,
             #[cfg(feature = "web")]
             gateway: None,
@@ -123,7 +127,9 @@ impl Server {
 pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
+    #[cfg(feature = "health")]
     health: Option<crate::health::HealthReporter>,
+    #[cfg(feature = "reflection")]
     reflection: bool,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -138,7 +144,8 @@ impl ServerBuilder {
 
     /// Serves `grpc.health.v1.Health` from `health`: every service added (before or after
     /// this call) is marked `SERVING`, and a graceful shutdown marks everything
-    /// `NOT_SERVING` before connections are asked to go away.
+    /// `NOT_SERVING` before connections are asked to go away. Feature `health` (default).
+    #[cfg(feature = "health")]
     pub fn add_health(mut self, health: &crate::health::HealthReporter) -> Self {
         self.router.add(health.service());
         self.health = Some(health.clone());
@@ -188,7 +195,8 @@ impl ServerBuilder {
 
     /// Serves server reflection, `grpc.reflection.v1` and `v1alpha`, describing every
     /// service of this server (added before or after this call) from the descriptors its
-    /// generated code carries; see [`crate::reflection`].
+    /// generated code carries; see [`crate::reflection`]. Feature `reflection` (default).
+    #[cfg(feature = "reflection")]
     pub fn add_reflection(mut self) -> Self {
         self.reflection = true;
         self
@@ -432,6 +440,7 @@ impl ServerBuilder {
     ) -> Result<(), Error> {
         #[cfg(feature = "tls")]
         let acceptor = self.tls.map(tokio_rustls::TlsAcceptor::from);
+        #[cfg(feature = "health")]
         if let Some(health) = &self.health {
             for name in self.router.service_names() {
                 if health.status(name).is_none() {
@@ -439,17 +448,15 @@ impl ServerBuilder {
                 }
             }
         }
+        #[cfg(feature = "health")]
         let health = self.health;
-        let mut router = self.router;
-        if self.reflection {
-            use crate::reflection::{Reflection, ReflectionV1, ReflectionV1Alpha};
-            let names = router
-                .service_names()
-                .chain([ReflectionV1::NAME, ReflectionV1Alpha::NAME]);
-            let reflection = Reflection::new(names, router.descriptor_sets().iter().copied());
-            router.add(reflection.v1());
-            router.add(reflection.v1alpha());
-        }
+        let router = self.router;
+        #[cfg(feature = "reflection")]
+        let router = if self.reflection {
+            with_reflection(router)
+        } else {
+            router
+        };
         let router = Arc::new(router);
         let config = self.config;
         #[cfg(feature = "web")]
@@ -532,6 +539,7 @@ impl ServerBuilder {
             }
         }
         drop(listener);
+        #[cfg(feature = "health")]
         if let Some(health) = &health {
             health.shut_down();
         }
@@ -558,4 +566,18 @@ impl ServerBuilder {
         }
         Ok(())
     }
+}
+
+/// `router` with the reflection services added, describing every service it routes to
+/// (the reflection services included).
+#[cfg(feature = "reflection")]
+fn with_reflection(mut router: Router) -> Router {
+    use crate::reflection::{Reflection, ReflectionV1, ReflectionV1Alpha};
+    let names = router
+        .service_names()
+        .chain([ReflectionV1::NAME, ReflectionV1Alpha::NAME]);
+    let reflection = Reflection::new(names, router.descriptor_sets().iter().copied());
+    router.add(reflection.v1());
+    router.add(reflection.v1alpha());
+    router
 }

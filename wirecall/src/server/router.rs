@@ -18,7 +18,8 @@ pub(crate) struct Route {
 pub(crate) struct Router {
     routes: HashMap<Box<str>, Route>,
     services: HashSet<&'static str>,
-    /// The services' descriptor sets, each once, for reflection.
+    /// The services' descriptor sets, each once, for reflection and the gateway.
+    #[cfg(any(feature = "reflection", feature = "web"))]
     descriptor_sets: Vec<&'static [u8]>,
 }
 
@@ -27,9 +28,12 @@ impl Router {
     pub(crate) fn add<S: Service>(&mut self, service: S) {
         let erased: Arc<dyn DynService> = Arc::new(Erased(Arc::new(service)));
         self.services.insert(S::NAME);
-        let set = S::DESCRIPTOR_SET;
-        if !set.is_empty() && !self.descriptor_sets.contains(&set) {
-            self.descriptor_sets.push(set);
+        #[cfg(any(feature = "reflection", feature = "web"))]
+        {
+            let set = S::DESCRIPTOR_SET;
+            if !set.is_empty() && !self.descriptor_sets.contains(&set) {
+                self.descriptor_sets.push(set);
+            }
         }
         for (method, name) in S::METHODS.iter().enumerate() {
             let path = format!("/{}/{}", S::NAME, name).into_boxed_str();
@@ -59,6 +63,7 @@ impl Router {
     }
 
     /// The descriptor sets of the services added.
+    #[cfg(any(feature = "reflection", feature = "web"))]
     pub(crate) fn descriptor_sets(&self) -> &[&'static [u8]] {
         &self.descriptor_sets
     }

@@ -16,8 +16,9 @@ pub trait Service: Send + Sync + 'static {
     /// The method names, in the order `call` numbers them.
     const METHODS: &'static [&'static str];
     /// An encoded `google.protobuf.FileDescriptorSet` that describes the service (its file
-    /// and the files that imports), for [reflection](crate::reflection). Generated code
-    /// sets it to what `wirecall-build` compiled; empty means not described.
+    /// and the files that imports), for server reflection (feature `reflection`) and the
+    /// Connect and HTTP/JSON gateway (feature `web`). Generated code sets it to what
+    /// `wirecall-build` compiled; empty means not described.
     const DESCRIPTOR_SET: &'static [u8] = &[];
 
     /// Runs the call to `METHODS[method]` to completion, response included.

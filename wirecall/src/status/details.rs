@@ -29,8 +29,7 @@ use crate::Code;
 /// An encoded `google.protobuf.FileDescriptorSet` describing `google.rpc.Status` and every
 /// detail type of `google/rpc/error_details.proto` (with their imports), for tools that
 /// render details as JSON with dynamic messages.
-pub const DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc_descriptors.bin"));
+pub const DESCRIPTOR_SET: &[u8] = crate::descriptors::GOOGLE_RPC;
 
 /// `google.rpc.Status`: what `grpc-status-details-bin` holds.
 #[derive(Clone, PartialEq, Message)]
