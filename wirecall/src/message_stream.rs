@@ -1,10 +1,29 @@
 //! Simple message streams for requests and responses without pulling in a stream library:
-//! [`channel`] (a bounded sender and its stream) and [`iter`] (a stream over an iterator).
+//! [`channel`] (a bounded sender and its stream) and [`iter`] (a stream over an iterator);
+//! and adapters that transform received messages into answers without a task
+//! ([`MessageStreamExt`]: `map`, `and_then`, `filter_map`, `then`), or give two branches one
+//! stream type ([`Either`], [`boxed`]).
+//!
+//! ```
+//! use wirecall::message_stream::{self, MessageStreamExt};
+//! use wirecall::Status;
+//!
+//! # async fn demo() {
+//! // A bidirectional handler's answer: one reply per request, errors passed on.
+//! let incoming = message_stream::iter(vec![Ok::<_, Status>("hi".to_string())]);
+//! let replies = incoming.map(|text| format!("echo: {text}"));
+//! # let _ = replies;
+//! # }
+//! ```
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
+
+mod adapters;
+
+pub use adapters::{boxed, AndThen, BoxStream, Either, FilterMap, Map, MessageStreamExt, Then};
 
 /// Creates a bounded channel whose receiving half is a `Stream`: hand the stream to a
 /// client-streaming call or return it from a streaming handler, and send from anywhere.

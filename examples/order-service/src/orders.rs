@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use wirecall::message_stream::{self, MessageStreamExt};
 use wirecall::status::details::{BadRequest, ErrorInfo, FieldViolation};
-use wirecall::{message_stream, Request, Response, Status, Streaming};
+use wirecall::{Request, Response, Status, Streaming};
 
 use crate::pb::order::LineItem;
 use crate::pb::{
@@ -189,24 +190,11 @@ impl OrderService for Orders {
         Response<impl wirecall::Stream<Item = Result<Order, Status>> + Send + 'static>,
         Status,
     > {
-        let mut incoming = request.into_inner();
-        let (tx, rx) = message_stream::channel(16);
-        // The handler returns at once so the client can start reading; this task answers
-        // each update and ends the stream with the first failure.
+        // Each update answered as it arrives; the first failure ends the stream.
         let orders = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let answer = match incoming.message().await {
-                    Ok(Some(update)) => orders.update(update),
-                    Ok(None) => break,
-                    Err(status) => Err(status),
-                };
-                let failed = answer.is_err();
-                if tx.send(answer).await.is_err() || failed {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(rx))
+        let answers = request
+            .into_inner()
+            .and_then(move |update| orders.update(update));
+        Ok(Response::new(answers))
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use wirecall::message_stream;
+use wirecall::message_stream::{self, MessageStreamExt};
 use wirecall::status::details::ErrorInfo;
 use wirecall::{MetadataMap, Request, Response, Status, Streaming};
 
@@ -191,24 +191,11 @@ impl UserService for Users {
         Response<impl wirecall::Stream<Item = Result<ChatMessage, Status>> + Send + 'static>,
         Status,
     > {
-        let (metadata, _, mut incoming) = request.into_parts();
-        let (tx, rx) = message_stream::channel(16);
-        tokio::spawn(async move {
-            loop {
-                let reply = match incoming.message().await {
-                    Ok(Some(message)) => Ok(ChatMessage {
-                        user: "server".into(),
-                        text: format!("echo: {}", message.text),
-                    }),
-                    Ok(None) => break,
-                    Err(status) => Err(status),
-                };
-                let failed = reply.is_err();
-                if tx.send(reply).await.is_err() || failed {
-                    break;
-                }
-            }
+        let (metadata, _, incoming) = request.into_parts();
+        let echoes = incoming.map(|message| ChatMessage {
+            user: "server".into(),
+            text: format!("echo: {}", message.text),
         });
-        Ok(reply(rx, &metadata, "Chat"))
+        Ok(reply(echoes, &metadata, "Chat"))
     }
 }
