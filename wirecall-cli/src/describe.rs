@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use prost_reflect::{
     Cardinality, DescriptorPool, EnumDescriptor, EnumValueDescriptor, ExtensionDescriptor,
-    FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor,
+    FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor,
 };
 
 /// A named thing in a pool.
@@ -74,6 +74,7 @@ pub(crate) fn describe(symbol: &Symbol) -> String {
         }
         Symbol::Method(m) => {
             let _ = writeln!(out, "{} is a method:", m.full_name());
+            comments(&mut out, &m.parent_file(), m.path(), "");
             let _ = writeln!(out, "{}", method(m));
         }
         Symbol::Message(m) => {
@@ -82,6 +83,7 @@ pub(crate) fn describe(symbol: &Symbol) -> String {
         }
         Symbol::Field(f) => {
             let _ = writeln!(out, "{} is a field:", f.full_name());
+            comments(&mut out, &f.parent_file(), f.path(), "");
             let _ = writeln!(out, "{}", field(f));
         }
         Symbol::Enum(e) => {
@@ -90,10 +92,12 @@ pub(crate) fn describe(symbol: &Symbol) -> String {
         }
         Symbol::EnumValue(v) => {
             let _ = writeln!(out, "{} is an enum value:", v.full_name());
+            comments(&mut out, &v.parent_file(), v.path(), "");
             let _ = writeln!(out, "{} = {};", v.name(), v.number());
         }
         Symbol::Extension(x) => {
             let _ = writeln!(out, "{} is an extension:", x.full_name());
+            comments(&mut out, &x.parent_file(), x.path(), "");
             let _ = writeln!(
                 out,
                 "extend .{} {{\n  {}{} {} = {};\n}}",
@@ -108,9 +112,34 @@ pub(crate) fn describe(symbol: &Symbol) -> String {
     out
 }
 
+/// The `.proto` comments of the element at `path` in `file`, as `//` lines: the leading
+/// comment, then the trailing one. Nothing when the descriptors carry no source info (a
+/// server may strip it) or the element has no comment.
+fn comments(out: &mut String, file: &FileDescriptor, path: &[i32], indent: &str) {
+    let proto = file.file_descriptor_proto();
+    let Some(info) = proto.source_code_info.as_ref() else {
+        return;
+    };
+    let Some(location) = info.location.iter().find(|l| l.path == path) else {
+        return;
+    };
+    for text in [location.leading_comments(), location.trailing_comments()] {
+        for line in text.trim_end().lines() {
+            let line = line.strip_prefix(' ').unwrap_or(line).trim_end();
+            if line.is_empty() {
+                let _ = writeln!(out, "{indent}//");
+            } else {
+                let _ = writeln!(out, "{indent}// {line}");
+            }
+        }
+    }
+}
+
 fn service(out: &mut String, s: &ServiceDescriptor) {
+    comments(out, &s.parent_file(), s.path(), "");
     let _ = writeln!(out, "service {} {{", s.name());
     for m in s.methods() {
+        comments(out, &m.parent_file(), m.path(), "  ");
         let _ = writeln!(out, "  {}", method(&m));
     }
     let _ = writeln!(out, "}}");
@@ -130,6 +159,7 @@ pub(crate) fn method(m: &MethodDescriptor) -> String {
 }
 
 fn message(out: &mut String, m: &MessageDescriptor, indent: &str) {
+    comments(out, &m.parent_file(), m.path(), indent);
     let _ = writeln!(out, "{indent}message {} {{", m.name());
     let inner = format!("{indent}  ");
     for nested in m.child_messages().filter(|n| !n.is_map_entry()) {
@@ -146,13 +176,21 @@ fn message(out: &mut String, m: &MessageDescriptor, indent: &str) {
                     continue;
                 }
                 oneofs_done.push(oneof.name().to_owned());
+                comments(out, &oneof.parent_file(), oneof.path(), &inner);
                 let _ = writeln!(out, "{inner}oneof {} {{", oneof.name());
                 for member in oneof.fields() {
+                    comments(
+                        out,
+                        &member.parent_file(),
+                        member.path(),
+                        &format!("{inner}  "),
+                    );
                     let _ = writeln!(out, "{inner}  {}", field(&member));
                 }
                 let _ = writeln!(out, "{inner}}}");
             }
             None => {
+                comments(out, &f.parent_file(), f.path(), &inner);
                 let _ = writeln!(out, "{inner}{}", field(&f));
             }
         }
@@ -161,8 +199,10 @@ fn message(out: &mut String, m: &MessageDescriptor, indent: &str) {
 }
 
 fn enumeration(out: &mut String, e: &EnumDescriptor, indent: &str) {
+    comments(out, &e.parent_file(), e.path(), indent);
     let _ = writeln!(out, "{indent}enum {} {{", e.name());
     for v in e.values() {
+        comments(out, &v.parent_file(), v.path(), &format!("{indent}  "));
         let _ = writeln!(out, "{indent}  {} = {};", v.name(), v.number());
     }
     let _ = writeln!(out, "{indent}}}");
@@ -230,9 +270,13 @@ mod tests {
             dir.join("t.proto"),
             r#"syntax = "proto3";
 package t;
+// S serves A and B.
+//
+// Two lines.
 service S {
+  // One answers once.
   rpc One(A) returns (B);
-  rpc Many(stream A) returns (stream B);
+  rpc Many(stream A) returns (stream B); // Many answers many.
 }
 message A {
   enum Mode { MODE_UNSPECIFIED = 0; FAST = 1; }
@@ -247,7 +291,12 @@ message B {}
 "#,
         )
         .unwrap();
-        let files = protox::compile(["t.proto"], [&dir]).unwrap();
+        let mut compiler = protox::Compiler::new([&dir]).unwrap();
+        compiler
+            .include_source_info(true)
+            .open_file("t.proto")
+            .unwrap();
+        let files = compiler.file_descriptor_set();
         DescriptorPool::from_file_descriptor_set(files).unwrap()
     }
 
@@ -257,11 +306,16 @@ message B {}
         let text = describe(&lookup(&pool, "t.S").unwrap());
         assert_eq!(
             text,
-            "t.S is a service:\nservice S {\n  rpc One ( .t.A ) returns ( .t.B );\n  \
-             rpc Many ( stream .t.A ) returns ( stream .t.B );\n}\n"
+            "t.S is a service:\n// S serves A and B.\n//\n// Two lines.\nservice S {\n  \
+             // One answers once.\n  rpc One ( .t.A ) returns ( .t.B );\n  \
+             // Many answers many.\n  rpc Many ( stream .t.A ) returns ( stream .t.B );\n}\n"
         );
         let text = describe(&lookup(&pool, ".t.S.Many").unwrap());
-        assert!(text.starts_with("t.S.Many is a method:\n"));
+        assert_eq!(
+            text,
+            "t.S.Many is a method:\n// Many answers many.\n\
+             rpc Many ( stream .t.A ) returns ( stream .t.B );\n"
+        );
     }
 
     #[test]

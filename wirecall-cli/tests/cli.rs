@@ -49,7 +49,17 @@ async fn the_seed_grpcurl_session() {
     let service = run(&["--plaintext", "describe", a, "user.UserService"], None)
         .await
         .ok();
-    assert!(service.starts_with("user.UserService is a service:\nservice UserService {\n"));
+    // The .proto comments come with the descriptors the server's reflection sends.
+    assert!(
+        service.starts_with(
+            "user.UserService is a service:\n// UserService manages users kept in an in-memory store.\n//\n"
+        ),
+        "{service}"
+    );
+    assert!(
+        service.lines().any(|l| l == "service UserService {"),
+        "{service}"
+    );
     for line in [
         "  rpc GetUser ( .user.GetUserRequest ) returns ( .user.User );",
         "  rpc StreamUsers ( .user.StreamUsersRequest ) returns ( stream .user.User );",
@@ -63,9 +73,11 @@ async fn the_seed_grpcurl_session() {
         .await
         .ok();
     assert!(
-        user.contains("message User {\n  int32 id = 1;\n  string name = 2;"),
+        user.contains("// A user of the service.\nmessage User {\n"),
         "{user}"
     );
+    assert!(user.contains("  int32 id = 1;\n"), "{user}");
+    assert!(user.contains("  string name = 2;\n"), "{user}");
     assert!(
         user.contains("  .google.protobuf.Timestamp created_at = 5;"),
         "{user}"
