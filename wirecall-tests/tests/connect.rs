@@ -332,6 +332,70 @@ async fn server_streaming_with_envelopes_and_the_end_of_stream_message() {
 }
 
 #[tokio::test]
+async fn streaming_answers_are_compressed_for_clients_that_accept_it() {
+    let server = server().await;
+    let big = "z".repeat(4096);
+    let request = EchoRequest {
+        message: big.clone(),
+        repeat: 2,
+        ..Default::default()
+    };
+    let mut headers = headers("application/connect+proto");
+    headers.push(("connect-accept-encoding", "br, gzip"));
+    let answer = post(
+        &server,
+        SERVER_STREAM,
+        &headers,
+        envelope(0, &request.encode_to_vec()),
+    )
+    .await;
+    assert_eq!(answer.headers["connect-content-encoding"], "gzip");
+    let frames = envelopes(&answer.body);
+    assert_eq!(frames.len(), 3, "two messages and the end");
+    for (flags, payload) in &frames[..2] {
+        assert_eq!(*flags, 1, "a compressed envelope");
+        assert!(payload.len() < 1024, "4 KiB of one letter compresses");
+        let message = EchoResponse::decode(gunzip(payload).as_slice()).unwrap();
+        assert_eq!(message.message, big);
+    }
+    assert_eq!(frames[2].0, 2, "the end of the stream, uncompressed");
+    assert!(json(&frames[2].1).get("error").is_none());
+
+    // Small messages stay plain even when gzip is accepted; without the header, nothing is
+    // compressed and no encoding is announced.
+    let small = EchoRequest {
+        message: "s".into(),
+        repeat: 1,
+        ..Default::default()
+    };
+    let answer = post(
+        &server,
+        SERVER_STREAM,
+        &headers,
+        envelope(0, &small.encode_to_vec()),
+    )
+    .await;
+    assert_eq!(envelopes(&answer.body)[0].0, 0);
+    let plain = self::headers("application/connect+proto");
+    let answer = post(
+        &server,
+        SERVER_STREAM,
+        &plain,
+        envelope(0, &request.encode_to_vec()),
+    )
+    .await;
+    assert!(!answer.headers.contains_key("connect-content-encoding"));
+    let frames = envelopes(&answer.body);
+    assert_eq!(frames[0].0, 0);
+    assert_eq!(
+        EchoResponse::decode(frames[0].1.as_slice())
+            .unwrap()
+            .message,
+        big
+    );
+}
+
+#[tokio::test]
 async fn client_and_bidi_streaming_with_compressed_envelopes() {
     let server = server().await;
     let mut body = Vec::new();

@@ -244,6 +244,13 @@ async fn streaming(
     };
     let mut response_headers = metadata.into_headers();
     response_headers.extend(headers);
+    // Envelopes of 1 KiB and more are compressed for a client that accepts it; the flag of
+    // each envelope says which are.
+    let answer_encoding =
+        super::answer_encoding(exchange.head.headers.get("connect-accept-encoding"));
+    if let Some(encoding) = answer_encoding {
+        response_headers.insert("connect-content-encoding", encoding.header_value());
+    }
     let Some(mut body) = exchange.start(StatusCode::OK, response_headers) else {
         return;
     };
@@ -267,7 +274,13 @@ async fn streaming(
         };
         match payload {
             Ok(payload) => {
-                if body.send(connect::envelope(0, &payload)).await.is_err() {
+                let (payload, compressed) = super::compress_worth_it(answer_encoding, payload);
+                let flags = if compressed.is_some() {
+                    connect::FLAG_COMPRESSED
+                } else {
+                    0
+                };
+                if body.send(connect::envelope(flags, &payload)).await.is_err() {
                     return;
                 }
             }

@@ -230,19 +230,39 @@ pub(crate) fn decompress(
 #[cfg(feature = "gzip")]
 const MIN_COMPRESSED: usize = 1024;
 
-/// `body` compressed for a client whose accept header is `accept`, if it is worth it: gzip
-/// when accepted (and built in, feature `gzip`), nothing otherwise.
-pub(crate) fn compress_for(accept: Option<&HeaderValue>, body: Bytes) -> (Bytes, Option<Encoding>) {
+/// The encoding for answers to a client whose accept header is `accept`: gzip when accepted
+/// (and built in, feature `gzip`), none otherwise.
+pub(crate) fn answer_encoding(accept: Option<&HeaderValue>) -> Option<Encoding> {
     #[cfg(feature = "gzip")]
-    if body.len() >= MIN_COMPRESSED && Encoding::Gzip.accepted_by(accept) {
-        let mut out = bytes::BytesMut::new();
-        if Encoding::Gzip.compress(&body, &mut out).is_ok() {
-            return (out.freeze(), Some(Encoding::Gzip));
-        }
+    if Encoding::Gzip.accepted_by(accept) {
+        return Some(Encoding::Gzip);
     }
     #[cfg(not(feature = "gzip"))]
     let _ = accept; // nothing to compress with
-    (body, None)
+    None
+}
+
+/// `body` compressed with `encoding` if it is worth it (1 KiB or more); the encoding used.
+pub(crate) fn compress_worth_it(
+    encoding: Option<Encoding>,
+    body: Bytes,
+) -> (Bytes, Option<Encoding>) {
+    match encoding {
+        #[cfg(feature = "gzip")]
+        Some(encoding) if body.len() >= MIN_COMPRESSED => {
+            let mut out = bytes::BytesMut::new();
+            match encoding.compress(&body, &mut out) {
+                Ok(()) => (out.freeze(), Some(encoding)),
+                Err(_) => (body, None),
+            }
+        }
+        _ => (body, None),
+    }
+}
+
+/// `body` compressed for a client whose accept header is `accept`, if it is worth it.
+pub(crate) fn compress_for(accept: Option<&HeaderValue>, body: Bytes) -> (Bytes, Option<Encoding>) {
+    compress_worth_it(answer_encoding(accept), body)
 }
 
 /// A timeout header's value as a duration (`Connect-Timeout-Ms`).
