@@ -47,5 +47,7 @@ done
 clippy
 clippy --all-features
 run "doc --all-features" env RUSTDOCFLAGS="-D warnings" cargo doc -p wirecall --no-deps --all-features
+# The other published crates' docs, as docs.rs builds them.
+run "doc wirecall-build, wirecall-cli" env RUSTDOCFLAGS="-D warnings" cargo doc -p wirecall-build -p wirecall-cli --no-deps --all-features
 
 echo "check-features: done in $(($(date +%s) - start))s"
