@@ -29,4 +29,7 @@ bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 # cannot rot. The measured run is `python3 bench/run.py` (see bench/README.md).
 python3 bench/run.py --smoke --profile debug
 python3 bench/run.py --smoke --profile debug --no-build --interceptor-overhead
+# The build-cost harness (bench/build_cost.py) once in debug: a wirecall and a tonic
+# one-service crate built clean side by side (the measured run is release, 3 repetitions).
+python3 bench/build_cost.py --smoke
 echo "test: done in $(( $(date +%s) - start ))s"
