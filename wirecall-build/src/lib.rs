@@ -46,8 +46,11 @@
 //!   `UserInfo2`, `UserInfo3`; fields `name`, `name2`. Only Rust names change: field numbers, the
 //!   wire, JSON names and the descriptors served by reflection keep the proto's names.
 //!
-//! Generated items carry `#[allow(dead_code)]`: a crate that calls one RPC of a service, or
-//! only serves it, does not warn about the rest of the contract it compiled.
+//! Generated items carry `#[allow(dead_code, clippy::all)]`: a crate that calls one RPC of a
+//! service, or only serves it, does not warn about the rest of the contract it compiled, and
+//! clippy's advice, meant for code people write, does not fire on code written from a
+//! contract (proto comments that are not Markdown, a oneof case as large as the contract
+//! makes it, a nested-type module named like its package).
 
 mod names;
 mod prost_names;
@@ -92,7 +95,7 @@ impl Default for Builder {
 /// are part of the contract it compiled, so they do not warn.
 fn prost_config() -> prost_build::Config {
     let mut config = prost_build::Config::new();
-    config.type_attribute(".", "#[allow(dead_code)]");
+    config.type_attribute(".", service::ALLOW);
     config
 }
 

@@ -20,6 +20,13 @@ impl prost_build::ServiceGenerator for Generator {
         self.pending.push(service);
     }
 
+    /// Called after each file prost wrote: prost's modules of nested types get the lint
+    /// levels its types get through `type_attribute` (a module named like its package's
+    /// last part is clippy's `module_inception`).
+    fn finalize(&mut self, buf: &mut String) {
+        allow_in_nested_modules(buf);
+    }
+
     fn finalize_package(&mut self, package: &str, buf: &mut String) {
         let (services, rest) = std::mem::take(&mut self.pending)
             .into_iter()
@@ -44,6 +51,26 @@ impl prost_build::ServiceGenerator for Generator {
             }
         }
     }
+}
+
+/// Puts [`ALLOW`] before every top-level `pub mod` of `buf` that does not have it yet (the
+/// buffer grows file by file, so earlier modules already have it).
+fn allow_in_nested_modules(buf: &mut String) {
+    if !buf.lines().any(|l| l.starts_with("pub mod ")) {
+        return;
+    }
+    let mut out = String::with_capacity(buf.len() + 64);
+    let mut previous = "";
+    for line in buf.lines() {
+        if line.starts_with("pub mod ") && previous != ALLOW {
+            out.push_str(ALLOW);
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+        previous = line;
+    }
+    *buf = out;
 }
 
 fn full_name(service: &Service) -> String {
@@ -82,9 +109,12 @@ fn pattern(method: &Method) -> &'static str {
     }
 }
 
-/// Generated items are public for the user's crate to use, and a crate uses what it needs:
-/// a client-only crate never builds the server, a server never calls its own client.
-const ALLOW_UNUSED: &str = "#[allow(dead_code)]";
+/// The lint levels of every generated item (see the crate docs, "Names"): generated items
+/// are public for the user's crate to use, and a crate uses what it needs (a client-only
+/// crate never builds the server); and clippy's advice is for code people write, not for
+/// code written from a contract (the proto's comments become doc comments as they are, a
+/// oneof's cases are as large as the contract makes them).
+pub(crate) const ALLOW: &str = "#[allow(dead_code, clippy::all)]";
 
 fn write_trait(service: &Service, names: &ServiceNames, buf: &mut String) {
     service.comments.append_with_indent(0, buf);
@@ -97,7 +127,7 @@ fn write_trait(service: &Service, names: &ServiceNames, buf: &mut String) {
     }
     let _ = writeln!(
         buf,
-        "{ALLOW_UNUSED}\npub trait {}: ::core::marker::Send + ::core::marker::Sync + 'static {{",
+        "{ALLOW}\npub trait {}: ::core::marker::Send + ::core::marker::Sync + 'static {{",
         names.service
     );
     for (method, name) in service.methods.iter().zip(&names.methods) {
@@ -130,12 +160,12 @@ fn write_server(service: &Service, names: &ServiceNames, buf: &mut String) {
     let _ = write!(
         buf,
         r#"/// Serves a [`{trait_name}`] implementation: add it to a `wirecall::Server`.
-{ALLOW_UNUSED}
+{ALLOW}
 pub struct {server}<T> {{
     inner: T,
 }}
 
-{ALLOW_UNUSED}
+{ALLOW}
 impl<T: {trait_name}> {server}<T> {{
     /// Wraps the implementation.
     pub fn new(inner: T) -> Self {{
@@ -200,12 +230,12 @@ fn write_client(service: &Service, names: &ServiceNames, buf: &mut String) {
         buf,
         r#"/// A client for the `{full}` service. Cheap to clone: clones share one connection.
 #[derive(Debug, Clone)]
-{ALLOW_UNUSED}
+{ALLOW}
 pub struct {client} {{
     channel: ::wirecall::Channel,
 }}
 
-{ALLOW_UNUSED}
+{ALLOW}
 impl {client} {{
     /// A client over an existing channel.
     pub fn new(channel: ::wirecall::Channel) -> Self {{
@@ -264,4 +294,25 @@ impl {client} {{
         );
     }
     buf.push_str("}\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_modules_get_the_lint_levels_once() {
+        let mut buf =
+            "pub struct A {}\n/// Nested in `A`.\npub mod a {\n    pub mod b {}\n}\n".to_string();
+        allow_in_nested_modules(&mut buf);
+        buf.push_str("pub mod c {\n}\n");
+        allow_in_nested_modules(&mut buf);
+        assert_eq!(
+            buf,
+            format!(
+                "pub struct A {{}}\n/// Nested in `A`.\n{ALLOW}\npub mod a {{\n    pub mod b {{}}\n}}\n\
+                 {ALLOW}\npub mod c {{\n}}\n"
+            )
+        );
+    }
 }
