@@ -80,6 +80,7 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         Some(FrameError::Truncated { .. }) => unreachable!("only finish reports truncation"),
+        Some(other) => panic!("decode failed with {other:?}"),
         None => match decoder.finish() {
             Ok(()) => assert!(left.is_empty(), "{} bytes never decoded", left.len()),
             Err(FrameError::Truncated { have }) => {

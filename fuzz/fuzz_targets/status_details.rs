@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let code = Code::from_i32(i32::from(code) - 8);
-    let status = Status::with_details(code, "fuzz", Bytes::copy_from_slice(details));
+    let status = Status::from_details(code, "fuzz", Bytes::copy_from_slice(details));
 
     let rpc = status.rpc_status();
     if let Some(rpc) = &rpc {

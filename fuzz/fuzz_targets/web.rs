@@ -81,7 +81,7 @@ fn trailers(block: &[u8]) {
     // The same lines as the headers of a CORS preflight.
     for cors in [
         Cors::any_origin(),
-        Cors::origins(["https://a.test"]).expose(["x-fuzz", "x-fuzz-bin"]),
+        Cors::from_origins(["https://a.test"]).expose(["x-fuzz", "x-fuzz-bin"]),
     ] {
         let _ = cors.preflight(&parsed);
         if let Some(allowed) = cors.allow(parsed.get("origin")) {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wirecall::codec::ProstCodec;
 use wirecall::compression::Encoding;
 use wirecall::message_stream::{self, Sender};
+use wirecall::request::Parts;
 use wirecall::server::{ServerCall, Service};
 use wirecall::{Code, MetadataMap, Request, Response, Status, Streaming};
 
@@ -133,7 +134,7 @@ fn echo<T>(request: &MetadataMap, response: &mut Response<T>) {
 async fn unary_call(
     request: Request<(SimpleRequest, bool)>,
 ) -> Result<Response<(SimpleResponse, bool)>, Status> {
-    let (metadata, _, (request, compressed)) = request.into_parts();
+    let (Parts { metadata, .. }, (request, compressed)) = request.into_parts();
     check_compression(request.expect_compressed.as_ref(), compressed)?;
     if let Some(status) = requested_status(request.response_status.as_ref(), &metadata) {
         return Err(status);
@@ -166,7 +167,7 @@ async fn streaming_input_call(
         Streaming<(StreamingInputCallRequest, bool), Flagged<StreamingInputCallRequest>>,
     >,
 ) -> Result<Response<StreamingInputCallResponse>, Status> {
-    let (metadata, _, mut stream) = request.into_parts();
+    let (Parts { metadata, .. }, mut stream) = request.into_parts();
     let mut total = 0usize;
     while let Some((message, compressed)) = stream.message().await? {
         check_compression(message.expect_compressed.as_ref(), compressed)?;
@@ -209,7 +210,7 @@ fn wants_compression(request: &StreamingOutputCallRequest) -> bool {
 async fn streaming_output_call(
     request: Request<StreamingOutputCallRequest>,
 ) -> Result<Response<message_stream::Receiver<Result<Out, Status>>>, Status> {
-    let (metadata, _, request) = request.into_parts();
+    let (Parts { metadata, .. }, request) = request.into_parts();
     if let Some(status) = requested_status(request.response_status.as_ref(), &metadata) {
         return Err(status);
     }
@@ -230,7 +231,7 @@ async fn duplex_call(
     request: Request<Streaming<StreamingOutputCallRequest>>,
     buffer: bool,
 ) -> Result<Response<message_stream::Receiver<Result<Out, Status>>>, Status> {
-    let (metadata, _, mut incoming) = request.into_parts();
+    let (Parts { metadata, .. }, mut incoming) = request.into_parts();
     let (tx, rx) = message_stream::channel(8);
     let echo_metadata = metadata.clone();
     tokio::spawn(async move {

@@ -117,8 +117,8 @@ pub(crate) async fn call(
                     .server_streaming_with(request, path, BytesCodec, BytesCodec)
                     .await
                     .map_err(rpc)?;
-                let (headers, _, stream) = response.into_parts();
-                show("headers", &headers, options);
+                let (parts, stream) = response.into_parts();
+                show("headers", &parts.metadata, options);
                 drain(stream, options, print).await
             } else {
                 let response = channel
@@ -236,10 +236,10 @@ fn single(
     options: &CallOptions,
     print: impl Fn(Bytes) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let (headers, trailers, message) = response.into_parts();
-    show("headers", &headers, options);
+    let (parts, message) = response.into_parts();
+    show("headers", &parts.metadata, options);
     print(message)?;
-    show("trailers", &trailers, options);
+    show("trailers", &parts.trailers, options);
     Ok(())
 }
 

@@ -589,7 +589,7 @@ async fn tls_and_mutual_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_service_auth_and_rich_errors() {
-    let metrics = wirecall::metrics::Metrics::new();
+    let metrics = wirecall::metrics::Metrics::builder().build();
     let server = common::serve(
         order_service::server(order_service::Orders::new(), &metrics).add_reflection(),
     )

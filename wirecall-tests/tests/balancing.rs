@@ -17,12 +17,9 @@ use wirecall_tests::echo::EchoClient;
 
 /// Quick reconnects, so a restarted backend is found again within a test's time.
 fn quick_backoff() -> BackoffConfig {
-    BackoffConfig {
-        initial: Duration::from_millis(50),
-        multiplier: 1.6,
-        jitter: 0.2,
-        max: Duration::from_millis(200),
-    }
+    BackoffConfig::default()
+        .with_initial(Duration::from_millis(50))
+        .with_max(Duration::from_millis(200))
 }
 
 fn channel(target: &str, policy: LoadBalancingPolicy) -> Channel {
@@ -97,14 +94,8 @@ async fn round_robin_spreads_300_calls_evenly_over_three_backends() {
 async fn weighted_round_robin_follows_the_resolver_weights() {
     let backends = [Backend::on([127, 0, 0, 1]), Backend::on([127, 0, 0, 2])];
     let resolver = Changing::new(vec![
-        Address {
-            addr: backends[0].addr,
-            weight: 3,
-        },
-        Address {
-            addr: backends[1].addr,
-            weight: 1,
-        },
+        Address::new(backends[0].addr).with_weight(3),
+        Address::new(backends[1].addr).with_weight(1),
     ]);
     let channel = Endpoint::new("http://backends.test:80")
         .unwrap()

@@ -302,3 +302,86 @@ async fn a_client_interceptor_supplies_credentials_a_server_interceptor_checks()
         .expect_err("the call's own (wrong) token is sent");
     assert_eq!(err.code(), Code::Unauthenticated);
 }
+
+/// Logs the attempt hooks and `on_end`.
+struct AttemptLog(Log);
+
+impl ClientInterceptor for AttemptLog {
+    fn on_attempt(&self, _call: &ClientCallInfo, attempt: &wirecall::interceptor::AttemptInfo) {
+        let n = attempt.previous_attempts();
+        self.0.lock().unwrap().push(format!("attempt {n}"));
+    }
+
+    fn on_attempt_end(
+        &self,
+        _call: &ClientCallInfo,
+        attempt: &wirecall::interceptor::AttemptInfo,
+        status: &Status,
+    ) {
+        self.0.lock().unwrap().push(format!(
+            "attempt {} end {:?} sent {} received {}",
+            attempt.previous_attempts(),
+            status.code(),
+            attempt.sent().bytes(),
+            attempt.received().bytes(),
+        ));
+    }
+
+    fn on_end(&self, _call: &ClientCallInfo, status: &Status) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("end {:?}", status.code()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_is_reported_with_its_own_status_before_the_call_ends() {
+    let server = common::start().await;
+    let log = Log::default();
+    let config = r#"{"methodConfig": [{"name": [{"service": "wirecall.test.echo.Echo"}],
+        "retryPolicy": {"maxAttempts": 2, "initialBackoff": "0.01s", "maxBackoff": "0.01s",
+                        "backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}}]}"#;
+    let client = EchoClient::new(
+        server
+            .endpoint()
+            .interceptor(AttemptLog(log.clone()))
+            .service_config_json(config)
+            .expect("config")
+            .connect_lazy(),
+    );
+
+    // Answered at once: one attempt, which committed the call, ends with it.
+    let request = echo("once");
+    let reply = bounded("once", client.unary(request.clone()))
+        .await
+        .expect("ok");
+    let (sent, received) = (framed(&request), framed(reply.get_ref()));
+    assert_eq!(
+        take(&log),
+        [
+            "attempt 0".to_owned(),
+            format!("attempt 0 end Ok sent {sent} received {received}"),
+            "end Ok".to_owned(),
+        ]
+    );
+
+    // UNAVAILABLE every time: both attempts end as they fail, then the call.
+    let mut failing = echo("down");
+    failing.fail_code = Code::Unavailable.as_i32();
+    let sent = framed(&failing);
+    let err = bounded("retried", client.unary(failing))
+        .await
+        .expect_err("unavailable");
+    assert_eq!(err.code(), Code::Unavailable);
+    assert_eq!(
+        take(&log),
+        [
+            "attempt 0".to_owned(),
+            format!("attempt 0 end Unavailable sent {sent} received 0"),
+            "attempt 1".to_owned(),
+            format!("attempt 1 end Unavailable sent {sent} received 0"),
+            "end Unavailable".to_owned(),
+        ]
+    );
+}

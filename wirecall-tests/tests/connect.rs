@@ -31,7 +31,7 @@ async fn server() -> common::TestServer {
     start_with(|builder| {
         builder
             .accept_connect()
-            .accept_grpc_web(wirecall::web::Cors::origins(["http://page.test"]))
+            .accept_grpc_web(wirecall::web::Cors::from_origins(["http://page.test"]))
     })
     .await
 }

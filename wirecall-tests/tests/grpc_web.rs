@@ -62,8 +62,10 @@ async fn web_call(
 }
 
 async fn server() -> common::TestServer {
-    start_with(|builder| builder.accept_grpc_web(Cors::origins([ORIGIN]).expose(["x-echo-id"])))
-        .await
+    start_with(|builder| {
+        builder.accept_grpc_web(Cors::from_origins([ORIGIN]).expose(["x-echo-id"]))
+    })
+    .await
 }
 
 #[tokio::test]

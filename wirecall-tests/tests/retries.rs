@@ -361,12 +361,11 @@ async fn the_method_config_sets_timeouts_limits_and_wait_for_ready() {
         .unwrap()
         .service_config_json(config)
         .unwrap()
-        .connection_backoff(wirecall::client::BackoffConfig {
-            initial: Duration::from_millis(20),
-            multiplier: 1.6,
-            jitter: 0.2,
-            max: Duration::from_millis(100),
-        })
+        .connection_backoff(
+            wirecall::client::BackoffConfig::default()
+                .with_initial(Duration::from_millis(20))
+                .with_max(Duration::from_millis(100)),
+        )
         .connect_lazy();
     let waiting = tokio::spawn({
         let client = EchoClient::new(channel.clone());

@@ -50,6 +50,8 @@
 //! ## Layout
 //! - [`status`]: [`Code`] and [`Status`], the outcome of every call.
 //! - [`metadata`]: [`MetadataMap`], custom headers and trailers (ASCII and `-bin`).
+//! - [`request`], [`response`]: [`Request`] and [`Response`], and the [`request::Parts`] and
+//!   [`response::Parts`] they split into and are built from.
 //! - [`frame`], [`deadline`]: pure protocol code: message framing and `grpc-timeout`.
 //! - [`codec`]: message encoding (protobuf by default).
 //! - [`server`]: [`Server`] and what generated servers implement.
@@ -70,8 +72,9 @@
 //! | `zstd` | no | the `zstd` message encoding (`Encoding::Zstd`) | zstd; zstd-sys compiles the C library, which needs a C compiler and is most of a clean build's time |
 //! | `health` | yes | the `health` module: `grpc.health.v1.Health` and `ServerBuilder::add_health` | nothing |
 //! | `reflection` | yes | the `reflection` module: server reflection (`v1` and `v1alpha`), `ServerBuilder::add_reflection`, and the reflection messages for clients | nothing |
-//! | `metrics` | no | the `metrics` module: per-method call metrics (gRFC A66 names) from interceptors, rendered in the Prometheus text format | nothing |
-//! | `prometheus` | no | `metrics::Metrics::serve`, the Prometheus scrape endpoint over HTTP/1.1; implies `metrics` | hyper, hyper-util, http-body-util |
+//! | `metrics` | no | the `metrics` module: the gRFC A66 call metrics' server and client interceptors (per attempt on the client); alone they record nowhere, the two features below add where to | nothing |
+//! | `opentelemetry-metrics` | no | `Metrics::opentelemetry`: the A66 instruments through the OpenTelemetry metrics API, to the exporter of the `MeterProvider` you pass (OTLP, ...); implies `metrics` | opentelemetry (the API only, its `metrics` feature) |
+//! | `prometheus` | no | `Metrics::prometheus`: the A66 series in a prometheus-client `Registry` you pass (your scrape endpoint serves them), and `metrics::serve`, a scrape endpoint over HTTP/1.1 for one; implies `metrics` | prometheus-client, hyper, hyper-util, http-body-util |
 //! | `tls` | no | TLS and mTLS with rustls (ring): the `tls` module, `ServerBuilder::tls`, `Endpoint::tls`, `https://` targets | rustls, tokio-rustls, rustls-native-certs |
 //! | `web` | no | gRPC-Web over HTTP/1.1 (over HTTP/2 it needs no feature) and the `gateway`: the Connect protocol (`accept_connect`) and HTTP/JSON transcoding (`accept_rest`) | hyper, hyper-util, prost-reflect |
 //! | `tower` | no | `server::tower`: tower layers around a service | tower-service |
@@ -106,6 +109,8 @@ pub mod metadata;
 pub mod metrics;
 #[cfg(feature = "reflection")]
 pub mod reflection;
+pub mod request;
+pub mod response;
 pub mod server;
 pub mod service_config;
 pub mod status;
@@ -118,8 +123,6 @@ mod flow_control;
 mod headers;
 mod keepalive;
 mod limits;
-mod request;
-mod response;
 mod streaming;
 mod task;
 mod transport;

@@ -52,8 +52,10 @@ struct ServiceEntry {
     methods: HashMap<String, usize>,
 }
 
-/// The load-balancing policies wirecall implements.
+/// The load-balancing policies wirecall implements. The list grows as policies are added
+/// (`non_exhaustive`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum LoadBalancingPolicy {
     /// Send every call to the first address that connects (`pick_first`).
     #[default]

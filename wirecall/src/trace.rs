@@ -15,7 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const TRACEPARENT: &str = "traceparent";
 
 /// One span's place in a trace.
+///
+/// Later versions of the format may carry more fields (`non_exhaustive`): make one with
+/// [`TraceParent::new`], [`TraceParent::parse`] or [`TraceParent::new_root`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct TraceParent {
     /// The trace every span of one request shares.
     pub trace_id: u128,
@@ -26,6 +30,16 @@ pub struct TraceParent {
 }
 
 impl TraceParent {
+    /// A span's place from its parts. All-zero ids make a value that receivers discard as
+    /// invalid, as [`TraceParent::parse`] does.
+    pub fn new(trace_id: u128, span_id: u64, flags: u8) -> TraceParent {
+        TraceParent {
+            trace_id,
+            span_id,
+            flags,
+        }
+    }
+
     /// Parses a `traceparent` value (version 00; later versions are read the same way, as
     /// the spec asks). `None` if it is malformed or has an all-zero id.
     pub fn parse(value: &str) -> Option<TraceParent> {
@@ -104,6 +118,14 @@ mod tests {
     use super::*;
 
     const EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn new_makes_what_parse_reads() {
+        let made = TraceParent::new(0x4bf92f3577b34da6a3ce929d0e0e4736, 0x00f067aa0ba902b7, 1);
+        assert_eq!(TraceParent::parse(EXAMPLE), Some(made));
+        assert_eq!(made.to_string(), EXAMPLE);
+        assert!(!TraceParent::new(1, 2, 0).sampled());
+    }
 
     #[test]
     fn parses_and_formats_the_spec_example() {

@@ -1,11 +1,13 @@
-//! The wirecall echo server: `wirecall-echo [--addr 127.0.0.1:50051] [--interceptors N]`
-//! (N server-wide interceptors that do nothing, to measure what an interceptor chain costs;
-//! default 0). Prints
+//! The wirecall echo server: `wirecall-echo [--addr 127.0.0.1:50051] [--interceptors N]
+//! [--metrics opentelemetry|prometheus]` (N server-wide interceptors that do nothing, to
+//! measure what an interceptor chain costs, default 0; and the gRFC A66 metrics interceptor
+//! recording into an OpenTelemetry SDK or a prometheus-client registry). Prints
 //! `listening on ADDR` once bound; on SIGTERM or SIGINT prints its counters on stderr and
 //! exits.
 
 use std::sync::Arc;
 
+use wirecall::metrics::Metrics;
 use wirecall::{Request, Response, Status, Streaming};
 use wirecall_bench::pb::{ComplexMessage, Echo, EchoMessage, EchoServer, StreamRequest};
 use wirecall_bench::{CountErrors, Counters, Repeat};
@@ -84,6 +86,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = wirecall::Server::builder();
     for _ in 0..wirecall_bench::arg_or("interceptors", 0usize) {
         builder = builder.interceptor(Noop);
+    }
+    // Kept alive while serving: what the metrics interceptor records into.
+    let mut _provider = None;
+    match wirecall_bench::arg("metrics").as_deref() {
+        None => {}
+        Some("opentelemetry") => {
+            // An SDK that aggregates every measurement, exported (in memory) every 60 s as
+            // a periodic OTLP exporter would be: not within a benchmark run.
+            let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+            let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+                .with_periodic_exporter(exporter)
+                .build();
+            builder = builder.interceptor(Metrics::opentelemetry(&provider).server());
+            _provider = Some(provider);
+        }
+        Some("prometheus") => {
+            let mut registry = prometheus_client::registry::Registry::default();
+            builder = builder.interceptor(Metrics::prometheus(&mut registry).server());
+        }
+        Some(other) => {
+            eprintln!("--metrics takes opentelemetry or prometheus, not {other:?}");
+            std::process::exit(2);
+        }
     }
     let server = builder
         .add_service(service)

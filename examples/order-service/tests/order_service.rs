@@ -55,10 +55,14 @@ struct Running {
 }
 
 async fn start() -> Running {
-    let metrics = Metrics::new();
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Metrics::prometheus(&mut registry);
     let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_addr = metrics_listener.local_addr().unwrap();
-    tokio::spawn(metrics.clone().serve(metrics_listener));
+    tokio::spawn(wirecall::metrics::serve(
+        std::sync::Arc::new(registry),
+        metrics_listener,
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -251,11 +255,11 @@ async fn the_service_config_holds_calls_until_a_late_server_is_up() {
 
     let channel = endpoint()
         .service_config(config)
-        .connection_backoff(wirecall::client::BackoffConfig {
-            initial: Duration::from_millis(20),
-            max: Duration::from_millis(100),
-            ..Default::default()
-        })
+        .connection_backoff(
+            wirecall::client::BackoffConfig::default()
+                .with_initial(Duration::from_millis(20))
+                .with_max(Duration::from_millis(100)),
+        )
         .connect_lazy();
     let client = OrderServiceClient::new(channel.clone());
     let waiting = tokio::spawn(async move {
@@ -272,7 +276,8 @@ async fn the_service_config_holds_calls_until_a_late_server_is_up() {
     .await
     .expect("the first connection attempt fails");
     let listener = TcpListener::bind(addr).await.expect("bind the late server");
-    let metrics = Metrics::new();
+    // Metrics recorded nowhere: this test looks at the calls only.
+    let metrics = Metrics::builder().build();
     tokio::spawn(
         order_service::server(Orders::new(), &metrics)
             .serve_with_listener(listener, std::future::pending()),

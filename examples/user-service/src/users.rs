@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use wirecall::message_stream::{self, MessageStreamExt};
+use wirecall::request::Parts;
 use wirecall::status::details::ErrorInfo;
 use wirecall::{MetadataMap, Request, Response, Status, Streaming};
 
@@ -125,7 +126,7 @@ impl UserService for Users {
         &self,
         request: Request<CreateUserRequest>,
     ) -> Result<Response<User>, Status> {
-        let (metadata, _, message) = request.into_parts();
+        let (Parts { metadata, .. }, message) = request.into_parts();
         match self.create(message) {
             Ok(user) => Ok(reply(user, &metadata, "CreateUser")),
             Err(status) => Err(fail(status, "CreateUser")),
@@ -171,7 +172,7 @@ impl UserService for Users {
         &self,
         request: Request<Streaming<CreateUserRequest>>,
     ) -> Result<Response<CreateUsersResponse>, Status> {
-        let (metadata, _, mut stream) = request.into_parts();
+        let (Parts { metadata, .. }, mut stream) = request.into_parts();
         let mut users = Vec::new();
         while let Some(next) = stream.message().await.map_err(|s| fail(s, "CreateUsers"))? {
             users.push(self.create(next).map_err(|s| fail(s, "CreateUsers"))?);
@@ -191,7 +192,7 @@ impl UserService for Users {
         Response<impl wirecall::Stream<Item = Result<ChatMessage, Status>> + Send + 'static>,
         Status,
     > {
-        let (metadata, _, incoming) = request.into_parts();
+        let (Parts { metadata, .. }, incoming) = request.into_parts();
         let echoes = incoming.map(|message| ChatMessage {
             user: "server".into(),
             text: format!("echo: {}", message.text),

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use wirecall::message_stream;
+use wirecall::request::Parts;
 use wirecall::server::ServerBuilder;
 use wirecall::{
     Channel, Code, Endpoint, MetadataMap, Request, Response, Server, Status, Streaming,
@@ -204,7 +205,7 @@ impl Echo for TestEcho {
     > {
         self.state
             .record("ServerStream", &request.get_ref().message, &request);
-        let (metadata, _, msg) = request.into_parts();
+        let (Parts { metadata, .. }, msg) = request.into_parts();
         if msg.repeat <= 0 && msg.fail_code != 0 {
             return Err(failure(msg.fail_code, &msg.fail_message));
         }
@@ -237,7 +238,7 @@ impl Echo for TestEcho {
         request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<EchoResponse>, Status> {
         self.state.record("ClientStream", "", &request);
-        let (metadata, _, mut stream) = request.into_parts();
+        let (Parts { metadata, .. }, mut stream) = request.into_parts();
         let mut total = EchoResponse::default();
         while let Some(msg) = stream.message().await? {
             if msg.fail_code != 0 {
@@ -258,7 +259,7 @@ impl Echo for TestEcho {
         Status,
     > {
         self.state.record("Bidi", "", &request);
-        let (metadata, _, mut incoming) = request.into_parts();
+        let (Parts { metadata, .. }, mut incoming) = request.into_parts();
         let (tx, rx) = message_stream::channel(4);
         tokio::spawn(async move {
             let mut index = 0;

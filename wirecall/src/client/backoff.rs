@@ -6,7 +6,12 @@ use std::time::Duration;
 /// How a subchannel spaces its connection attempts after failures (connection-backoff.md).
 /// The defaults are the spec's: 1 s initial, multiplier 1.6, jitter 0.2, at most 120 s.
 /// The minimum connect timeout (20 s) is [`Endpoint::connect_timeout`](crate::Endpoint::connect_timeout).
+///
+/// More settings may come (`non_exhaustive`): start from [`BackoffConfig::default`] and
+/// change what you need with the `with_*` methods, e.g.
+/// `BackoffConfig::default().with_initial(Duration::from_millis(100)).with_max(Duration::from_secs(5))`.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct BackoffConfig {
     /// The wait after the first failure.
     pub initial: Duration,
@@ -26,6 +31,32 @@ impl Default for BackoffConfig {
             jitter: 0.2,
             max: Duration::from_secs(120),
         }
+    }
+}
+
+impl BackoffConfig {
+    /// The same config with `initial` as the wait after the first failure.
+    pub fn with_initial(mut self, initial: Duration) -> Self {
+        self.initial = initial;
+        self
+    }
+
+    /// The same config with each later wait `multiplier` times the one before.
+    pub fn with_multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// The same config with waits spread by `jitter` (a fraction of each: 0.2 = ±20 %).
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The same config with `max` as the longest wait.
+    pub fn with_max(mut self, max: Duration) -> Self {
+        self.max = max;
+        self
     }
 }
 
@@ -103,12 +134,30 @@ mod tests {
 
     #[test]
     fn no_jitter_gives_the_exact_sequence() {
-        let mut backoff = Backoff::new(BackoffConfig {
-            jitter: 0.0,
-            ..BackoffConfig::default()
-        });
+        let mut backoff = Backoff::new(BackoffConfig::default().with_jitter(0.0));
         let waits: Vec<u128> = (0..4).map(|_| backoff.next_wait().as_millis()).collect();
         assert_eq!(waits, [1000, 1600, 2560, 4096]);
+    }
+
+    #[test]
+    fn builder_methods_set_their_field_and_keep_the_rest() {
+        let config = BackoffConfig::default()
+            .with_initial(Duration::from_millis(10))
+            .with_multiplier(2.0)
+            .with_jitter(0.5)
+            .with_max(Duration::from_millis(80));
+        assert_eq!(config.initial, Duration::from_millis(10));
+        assert_eq!(config.multiplier, 2.0);
+        assert_eq!(config.jitter, 0.5);
+        assert_eq!(config.max, Duration::from_millis(80));
+        let only_max = BackoffConfig::default().with_max(Duration::from_secs(5));
+        assert_eq!(
+            only_max,
+            BackoffConfig {
+                max: Duration::from_secs(5),
+                ..BackoffConfig::default()
+            }
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::context::{earliest, under_parent, CallContext};
-use crate::interceptor::{ClientObserver, Direction, MessageHook};
+use crate::interceptor::{AttemptHook, ClientObserver, Direction, MessageHook, StartedAttempt};
 use crate::metadata::MetadataMap;
 use crate::service_config::{MethodConfig, RetryPolicy};
 use crate::status::from_h2_error;
@@ -121,10 +121,10 @@ impl Channel {
     ) -> Result<Response<D::Item>, Status> {
         let mut request = request;
         let parent = CallContext::current();
-        let settings = self.settings(&request, &path, parent.as_ref());
+        let mut settings = self.settings(&request, &path, parent.as_ref());
         let deadline = settings.deadline;
         let mut observer = self
-            .intercept(&path, deadline, request.metadata_mut())
+            .intercept(&path, &mut settings, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         // Boxed once: the deadline and parent wrappers each keep the future they wrap, so
@@ -155,10 +155,10 @@ impl Channel {
     ) -> Result<Response<Streaming<D::Item, D>>, Status> {
         let mut request = request;
         let parent = CallContext::current();
-        let settings = self.settings(&request, &path, parent.as_ref());
+        let mut settings = self.settings(&request, &path, parent.as_ref());
         let deadline = settings.deadline;
         let observer = self
-            .intercept(&path, deadline, request.metadata_mut())
+            .intercept(&path, &mut settings, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         // Boxed once: the deadline and parent wrappers each keep the future they wrap, so
@@ -187,7 +187,9 @@ impl Channel {
             }
         }
         stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
-        Ok(Response::from_parts(headers, MetadataMap::new(), stream))
+        let mut response = Response::new(stream);
+        *response.metadata_mut() = headers;
+        Ok(response)
     }
 
     /// A client-streaming call with any codec.
@@ -206,10 +208,10 @@ impl Channel {
     {
         let mut request = request;
         let parent = CallContext::current();
-        let settings = self.settings(&request, &path, parent.as_ref());
+        let mut settings = self.settings(&request, &path, parent.as_ref());
         let deadline = settings.deadline;
         let mut observer = self
-            .intercept(&path, deadline, request.metadata_mut())
+            .intercept(&path, &mut settings, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         // Boxed once: the deadline and parent wrappers each keep the future they wrap, so
@@ -247,10 +249,10 @@ impl Channel {
     {
         let mut request = request;
         let parent = CallContext::current();
-        let settings = self.settings(&request, &path, parent.as_ref());
+        let mut settings = self.settings(&request, &path, parent.as_ref());
         let deadline = settings.deadline;
         let observer = self
-            .intercept(&path, deadline, request.metadata_mut())
+            .intercept(&path, &mut settings, request.metadata_mut())
             .await?;
         let hook = observer.as_ref().map(|o| o.hook());
         let call = Box::pin(self.start_streaming(request, path, encoder, decoder, &settings, hook));
@@ -280,7 +282,8 @@ impl Channel {
         hook: Option<&MessageHook>,
     ) -> Result<Streaming<D::Item, D>, Status> {
         let encoding = self.encoding(&request);
-        let (metadata, _, message) = request.into_parts();
+        let (parts, message) = request.into_parts();
+        let metadata = parts.metadata;
         let mut buf = BytesMut::new();
         encode_frame(
             &mut encoder,
@@ -298,6 +301,7 @@ impl Channel {
             encoding,
             body: buf.freeze(),
             attempt: settings.attempt(),
+            attempts: settings.attempts.clone(),
         };
         let committed = self
             .send_attempts(&prepared, Plan::of(settings.method))
@@ -329,7 +333,8 @@ impl Channel {
         D: Decoder,
     {
         let encoding = self.encoding(&request);
-        let (metadata, _, messages) = request.into_parts();
+        let (parts, messages) = request.into_parts();
+        let metadata = parts.metadata;
         let uri = self.request_uri(path)?;
         if let Plan::Retry(policy) = Plan::of(settings.method) {
             // Hedging applies to calls of one request message; a hedged streaming call is
@@ -340,9 +345,11 @@ impl Channel {
                 .start_retried_streaming(head, messages, encoder, decoder, settings, hook, policy)
                 .await;
         }
-        let (response, send, in_flight) = self
-            .open(uri, metadata, encoding, settings.attempt())
-            .await?;
+        // Sent once: its one attempt commits the call as soon as it is open.
+        let mut attempt = StartedAttempt::start(settings.attempts.as_ref(), 0, false);
+        let (response, send, in_flight) =
+            attempt.ended_by(self.open(uri, metadata, encoding, settings.attempt()).await)?;
+        attempt.commit();
         let mut stream = Streaming::pending(response, decoder, settings.max_receive);
         stream.set_in_flight(in_flight);
         if let Some(hook) = hook.clone() {
@@ -378,9 +385,11 @@ impl Channel {
         E::Item: Send,
         D: Decoder,
     {
-        let (response, send, in_flight) = self
-            .open(uri.clone(), metadata.clone(), encoding, settings.attempt())
-            .await?;
+        let mut attempt = StartedAttempt::start(settings.attempts.as_ref(), 0, false);
+        let (response, send, in_flight) = attempt.ended_by(
+            self.open(uri.clone(), metadata.clone(), encoding, settings.attempt())
+                .await,
+        )?;
         let (sender, replay) = super::replay::spawn(
             self.clone(),
             send,
@@ -391,9 +400,9 @@ impl Channel {
             hook.clone(),
         );
         let head = self.retried_head(
-            (response, in_flight),
+            (response, in_flight, attempt),
             (uri, metadata, encoding),
-            settings.attempt(),
+            (settings.attempt(), settings.attempts.clone()),
             policy,
             replay,
         );
@@ -406,17 +415,20 @@ impl Channel {
     }
 
     /// Runs the channel's interceptors' `on_call` on the request metadata; returns the call's
-    /// observer (none when the channel has no interceptors), or the refusal.
+    /// observer (none when the channel has no interceptors), or the refusal. The call's
+    /// attempts are reported to the interceptors through `settings`.
     async fn intercept(
         &self,
         path: &PathAndQuery,
-        deadline: Option<Instant>,
+        settings: &mut Settings<'_>,
         metadata: &mut MetadataMap,
     ) -> Result<Option<Box<ClientObserver>>, Status> {
+        let interceptors = &self.inner.endpoint.config.interceptors;
         let mut observer =
-            ClientObserver::new(&self.inner.endpoint.config.interceptors, path, deadline);
+            ClientObserver::new(interceptors, &self.inner.target, path, settings.deadline);
         if let Some(observer) = observer.as_mut() {
             observer.on_call(metadata).await?;
+            settings.attempts = Some(observer.attempts());
         }
         Ok(observer)
     }
@@ -468,6 +480,7 @@ impl Channel {
                 config.limits.max_decoding_message_size,
                 method.and_then(|m| m.max_response_message_bytes),
             ),
+            attempts: None,
         }
     }
 
@@ -534,6 +547,8 @@ pub(crate) struct Settings<'a> {
     wait_for_ready: bool,
     max_send: usize,
     max_receive: usize,
+    /// Tells the interceptors about each attempt (none without interceptors).
+    attempts: Option<AttemptHook>,
 }
 
 impl Settings<'_> {
@@ -568,11 +583,10 @@ async fn single_message<T, D: Decoder<Item = T>>(
             "server sent more than one response message for a unary method",
         ));
     }
-    Ok(Response::from_parts(
-        headers,
-        stream.take_trailers(),
-        message,
-    ))
+    let mut response = Response::new(message);
+    *response.metadata_mut() = headers;
+    *response.trailers_mut() = stream.take_trailers();
+    Ok(response)
 }
 
 async fn with_deadline<T>(

@@ -27,6 +27,8 @@ pub struct Channel {
 
 pub(crate) struct Inner {
     pub(crate) endpoint: Arc<Endpoint>,
+    /// The target as interceptors are told it (`Endpoint::target`).
+    pub(crate) target: Arc<str>,
     route: Route,
     /// The service config's `retryThrottling`, shared by every call.
     pub(crate) throttle: Option<Throttle>,
@@ -50,8 +52,9 @@ struct Direct {
 }
 
 impl Channel {
-    /// A channel that connects on its first call.
-    pub fn lazy(endpoint: Endpoint) -> Channel {
+    /// A channel to `endpoint` that connects on its first call, as
+    /// [`Endpoint::connect_lazy`] makes.
+    pub fn new(endpoint: Endpoint) -> Channel {
         let endpoint = Arc::new(endpoint);
         let route = match &endpoint.transport {
             Transport::Resolved(resolver) => Route::Balanced(Balancer::new(
@@ -74,6 +77,7 @@ impl Channel {
             .map(Throttle::new);
         Channel {
             inner: Arc::new(Inner {
+                target: endpoint.target().into(),
                 endpoint,
                 route,
                 throttle,

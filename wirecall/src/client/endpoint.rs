@@ -235,6 +235,16 @@ impl Endpoint {
         }
     }
 
+    /// The target as gRFC A66 records it (`grpc.target`, a URI with its scheme): a
+    /// name-resolving target or a Unix socket as written, a plain one as
+    /// `http(s)://host:port`, `in-process` for an in-process listener.
+    pub(crate) fn target(&self) -> String {
+        match self.transport {
+            Transport::Tcp => format!("{}://{}", self.scheme, self.address),
+            _ => self.address.clone(),
+        }
+    }
+
     /// Like [`Endpoint::new`] for a literal; panics on a malformed target.
     pub fn from_static(target: &'static str) -> Endpoint {
         Endpoint::new(target).expect("a valid static target")
@@ -432,13 +442,13 @@ impl Endpoint {
     /// Connects now; fails if the server cannot be reached. A name-resolving endpoint
     /// resolves and waits until a backend is READY, failing when every one failed.
     pub async fn connect(self) -> Result<Channel, Error> {
-        let channel = Channel::lazy(self);
+        let channel = Channel::new(self);
         channel.connect_now().await?;
         Ok(channel)
     }
 
     /// A channel that connects on its first call, and again after a connection is lost.
     pub fn connect_lazy(self) -> Channel {
-        Channel::lazy(self)
+        Channel::new(self)
     }
 }

@@ -12,7 +12,11 @@ use crate::Error;
 
 /// One backend address, with its weight for the weighted round robin (1 unless a resolver
 /// says otherwise).
+///
+/// More attributes may come (`non_exhaustive`): make one with [`Address::new`] (or
+/// `Address::from(socket_addr)`) and [`Address::with_weight`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Address {
     /// Where the backend listens.
     pub addr: SocketAddr,
@@ -20,9 +24,22 @@ pub struct Address {
     pub weight: u32,
 }
 
+impl Address {
+    /// The backend at `addr`, of weight 1.
+    pub fn new(addr: SocketAddr) -> Self {
+        Address { addr, weight: 1 }
+    }
+
+    /// The same backend with `weight` as its share of calls.
+    pub fn with_weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+}
+
 impl From<SocketAddr> for Address {
     fn from(addr: SocketAddr) -> Self {
-        Address { addr, weight: 1 }
+        Address::new(addr)
     }
 }
 
@@ -176,6 +193,15 @@ mod tests {
             .iter()
             .map(|a| a.addr.to_string())
             .collect()
+    }
+
+    #[test]
+    fn addresses_start_at_weight_one() {
+        let addr: SocketAddr = "10.0.0.1:50051".parse().unwrap();
+        assert_eq!(Address::new(addr).weight, 1);
+        assert_eq!(Address::from(addr), Address::new(addr));
+        let heavy = Address::new(addr).with_weight(3);
+        assert_eq!((heavy.addr, heavy.weight), (addr, 3));
     }
 
     #[test]

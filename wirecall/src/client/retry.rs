@@ -23,6 +23,7 @@ use super::head::Head;
 use super::replay::Replay;
 use super::Channel;
 use crate::compression::Encoding;
+use crate::interceptor::{AttemptHook, StartedAttempt};
 use crate::metadata::MetadataMap;
 use crate::service_config::{HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling};
 use crate::Status;
@@ -99,6 +100,8 @@ pub(crate) struct Prepared {
     pub(crate) body: Bytes,
     /// The first attempt.
     pub(crate) attempt: Attempt,
+    /// Tells the interceptors about each attempt.
+    pub(crate) attempts: Option<AttemptHook>,
 }
 
 /// The response head of a retried streaming call, with the committed attempt's count.
@@ -279,37 +282,39 @@ impl Channel {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn retried_head(
         &self,
-        first: (ResponseFuture, InFlight),
+        first: (ResponseFuture, InFlight, StartedAttempt),
         (uri, metadata, encoding): (Uri, MetadataMap, Option<Encoding>),
-        attempt: Attempt,
+        (attempt, attempts): (Attempt, Option<AttemptHook>),
         policy: RetryPolicy,
         replay: Replay,
     ) -> RetriedHead {
         let channel = self.clone();
         let deadline = attempt.deadline;
         Box::pin(async move {
-            let open = |previous: u32| {
+            let open = |previous: u32, transparent: bool| {
                 let (channel, replay) = (&channel, &replay);
                 let (uri, metadata) = (uri.clone(), metadata.clone());
+                let mut started = StartedAttempt::start(attempts.as_ref(), previous, transparent);
                 async move {
                     let attempt = Attempt {
                         previous,
                         ..attempt
                     };
                     let (response, send, in_flight) =
-                        channel.open(uri, metadata, encoding, attempt).await?;
+                        started.ended_by(channel.open(uri, metadata, encoding, attempt).await)?;
                     replay.next_attempt(send);
-                    Ok::<_, Status>((response, in_flight))
+                    Ok::<_, Status>((response, in_flight, started))
                 }
             };
             let mut backoff = RetryBackoff::new();
             let (mut previous, mut resent) = (0, 0);
             let mut current = first;
             loop {
-                let (response, in_flight) = current;
+                let (response, in_flight, mut started) = current;
                 let status = match outcome(response.await) {
                     Outcome::Commit(head, body) => {
                         replay.commit();
+                        started.commit();
                         channel.inner.throttle.as_ref().inspect(|t| t.succeeded());
                         return Ok(Committed {
                             head,
@@ -317,12 +322,18 @@ impl Channel {
                             in_flight,
                         });
                     }
-                    Outcome::Refused(_) if resent < TRANSPARENT_RETRIES && replay.can_retry() => {
+                    Outcome::Refused(status)
+                        if resent < TRANSPARENT_RETRIES && replay.can_retry() =>
+                    {
+                        started.end(&status);
                         resent += 1;
-                        current = open(previous).await?;
+                        current = open(previous, true).await?;
                         continue;
                     }
-                    Outcome::Refused(status) | Outcome::Failed(status) => status,
+                    Outcome::Refused(status) | Outcome::Failed(status) => {
+                        started.end(&status);
+                        status
+                    }
                 };
                 if !replay.can_retry() {
                     return Err(status);
@@ -332,7 +343,7 @@ impl Channel {
                     .ok_or(status)?;
                 tokio::time::sleep(wait).await;
                 previous += 1;
-                current = open(previous).await?;
+                current = open(previous, false).await?;
             }
         })
     }
@@ -410,20 +421,27 @@ impl Channel {
     async fn try_once(&self, prepared: &Prepared, previous: u32) -> Result<Committed, Status> {
         let mut resent = 0;
         loop {
-            let (response, in_flight) = self.attempt(prepared, previous).await?;
+            let mut attempt =
+                StartedAttempt::start(prepared.attempts.as_ref(), previous, resent > 0);
+            let (response, in_flight) = attempt.ended_by(self.attempt(prepared, previous).await)?;
             match outcome(response.await) {
                 Outcome::Commit(head, body) => {
+                    attempt.commit();
                     return Ok(Committed {
                         head,
                         body,
                         in_flight,
-                    })
+                    });
                 }
                 Outcome::Refused(status) if resent < TRANSPARENT_RETRIES => {
                     tracing::debug!(%status, "stream refused before it was seen; resending");
+                    attempt.end(&status);
                     resent += 1;
                 }
-                Outcome::Refused(status) | Outcome::Failed(status) => return Err(status),
+                Outcome::Refused(status) | Outcome::Failed(status) => {
+                    attempt.end(&status);
+                    return Err(status);
+                }
             }
         }
     }

@@ -19,8 +19,10 @@ pub struct Frame {
     pub payload: Bytes,
 }
 
-/// Why a byte stream is not a valid sequence of messages.
+/// Why a byte stream is not a valid sequence of messages. More reasons may come
+/// (`non_exhaustive`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The prefix announces a message larger than the receive limit.
     TooLarge {

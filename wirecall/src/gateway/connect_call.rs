@@ -6,7 +6,7 @@ use std::future::pending;
 
 use bytes::Bytes;
 use http::header::{HeaderName, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
-use http::{Extensions, HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 use tokio::sync::oneshot;
 
 use super::connect::{self, Codec, Kind, FLAG_COMPRESSED};
@@ -103,7 +103,8 @@ async fn unary(
             Codec::Proto => body,
             Codec::Json => json_to_proto(&method.input(), &body)?,
         };
-        let mut request = Request::from_parts(metadata, Extensions::new(), message);
+        let mut request = Request::new(message);
+        *request.metadata_mut() = metadata;
         if let Some(timeout) = timeout? {
             request.set_timeout(timeout);
         }
@@ -120,16 +121,17 @@ async fn unary(
         () = exchange.reset() => return tracing::debug!("Connect call cancelled by the client"),
     };
     let response = result.and_then(|response| {
-        let (headers, trailers, message) = response.into_parts();
+        let (parts, message) = response.into_parts();
         let message = match codec {
             Codec::Proto => message,
             Codec::Json => proto_to_json(&method.output(), &message)?,
         };
-        Ok(Response::from_parts(headers, trailers, message))
+        Ok(Response::from_parts(parts, message))
     });
     match response {
         Ok(response) => {
-            let (metadata, trailers, message) = response.into_parts();
+            let (parts, message) = response.into_parts();
+            let (metadata, trailers) = (parts.metadata, parts.trailers);
             let mut headers = metadata.into_headers();
             add_trailers(&mut headers, trailers);
             headers.insert(CONTENT_TYPE, codec.unary_content_type());
@@ -202,11 +204,8 @@ async fn streaming(
         max: gateway.max_message,
     };
     tokio::spawn(pump.run(exchange.take_body(), sender, abort_tx));
-    let mut request = Request::from_parts(
-        metadata(&exchange.head.headers),
-        Extensions::new(),
-        messages,
-    );
+    let mut request = Request::new(messages);
+    *request.metadata_mut() = metadata(&exchange.head.headers);
     if let Some(timeout) = timeout {
         request.set_timeout(timeout);
     }

@@ -8,7 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, CONTENT_TYPE};
-use http::{Extensions, HeaderMap, HeaderValue, Method as Verb, StatusCode};
+use http::{HeaderMap, HeaderValue, Method as Verb, StatusCode};
 use prost::Message;
 use prost_reflect::{DynamicMessage, Value};
 
@@ -83,11 +83,8 @@ impl Routes {
         let request = async {
             let body = exchange.body(gateway.max_message).await?;
             let message = route.request(&bindings, exchange.head.uri.query(), &body)?;
-            let mut request = Request::from_parts(
-                metadata(&exchange.head.headers),
-                Extensions::new(),
-                Bytes::from(message.encode_to_vec()),
-            );
+            let mut request = Request::new(Bytes::from(message.encode_to_vec()));
+            *request.metadata_mut() = metadata(&exchange.head.headers);
             if let Some(timeout) = super::timeout(&exchange.head.headers)? {
                 request.set_timeout(timeout);
             }
@@ -113,8 +110,8 @@ impl Routes {
             () = exchange.reset() => return,
         };
         let answer = result.and_then(|response| {
-            let (metadata, trailers, message) = response.into_parts();
-            Ok((metadata, trailers, route.response(&message)?))
+            let (parts, message) = response.into_parts();
+            Ok((parts.metadata, parts.trailers, route.response(&message)?))
         });
         match answer {
             Ok((metadata, trailers, body)) => {
@@ -247,8 +244,11 @@ impl Route {
             started = channel.server_streaming_with(request, path, BytesCodec, BytesCodec) => started,
             () = exchange.reset() => return,
         };
-        let (metadata, _, mut stream) = match started {
-            Ok(response) => response.into_parts(),
+        let (metadata, mut stream) = match started {
+            Ok(response) => {
+                let (parts, stream) = response.into_parts();
+                (parts.metadata, stream)
+            }
             Err(status) => return answer_error(&gateway.schema, &mut exchange, &status),
         };
         let mut headers = HeaderMap::new();

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use super::{CallInfo, ClientInterceptor, IncomingCall, Interceptor, OutgoingCall};
 use crate::Status;
 
-/// What a credential check decided.
+/// What a credential check decided. More answers may come (`non_exhaustive`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Access {
     /// Known and allowed: the call goes on.
     Allowed,

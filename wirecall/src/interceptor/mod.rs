@@ -32,8 +32,8 @@ mod request_id;
 mod trace;
 
 pub use auth::{Access, ApiKeyAuth, BearerAuth, BearerToken};
-pub use client::{ClientCallInfo, ClientInterceptor, OutgoingCall};
-pub(crate) use client::{ClientInterceptors, ClientObserver};
+pub(crate) use client::{AttemptHook, ClientInterceptors, ClientObserver, StartedAttempt};
+pub use client::{AttemptInfo, ClientCallInfo, ClientInterceptor, OutgoingCall};
 pub use logging::Logging;
 pub use request_id::{RequestId, RequestIdValue, REQUEST_ID};
 pub use trace::{TraceContext, TracePropagation};
@@ -74,6 +74,12 @@ impl Totals {
     pub(crate) fn add(&self, size: usize) {
         self.messages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(size as u64, Ordering::Relaxed);
+    }
+
+    /// Sets these totals to `other`'s.
+    pub(crate) fn copy_from(&self, other: &Totals) {
+        self.messages.store(other.messages(), Ordering::Relaxed);
+        self.bytes.store(other.bytes(), Ordering::Relaxed);
     }
 
     /// How many messages so far.

@@ -6,8 +6,9 @@ use http::header::{HeaderName, HeaderValue};
 
 use super::binary;
 
-/// Why a metadata entry was refused.
+/// Why a metadata entry was refused. More reasons may come (`non_exhaustive`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MetadataError {
     /// The key is used by gRPC or HTTP/2 itself.
     Reserved(String),

@@ -8,6 +8,8 @@ mod key;
 
 pub use key::{is_reserved, MetadataError};
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -31,6 +33,17 @@ pub struct MetadataMap {
 
 fn custom(name: &HeaderName) -> bool {
     !is_reserved(name.as_str())
+}
+
+/// `key` as the map stores it: header names are case-insensitive and kept in lower case, so
+/// every accessor decides on the lower-cased key whether it is reserved (`GRPC-STATUS` is
+/// as reserved as `grpc-status`) and whether it is binary (`X-DATA-BIN` is a `-bin` key).
+fn lowered(key: &str) -> Cow<'_, str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(key.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(key)
+    }
 }
 
 impl MetadataMap {
@@ -106,39 +119,47 @@ impl MetadataMap {
         Ok(())
     }
 
-    /// The first ASCII value of `key`; `None` if absent, binary, or not valid ASCII.
+    /// The first ASCII value of `key`; `None` if absent, binary, reserved, or not valid
+    /// ASCII.
     pub fn get(&self, key: &str) -> Option<&str> {
-        if key.ends_with("-bin") || is_reserved(key) {
+        let key = lowered(key);
+        if key.ends_with("-bin") || is_reserved(&key) {
             return None;
         }
-        self.headers.get(key).and_then(|v| v.to_str().ok())
+        self.headers.get(key.as_ref()).and_then(|v| v.to_str().ok())
     }
 
-    /// Every ASCII value of `key`, in the order received.
+    /// Every ASCII value of `key`, in the order received; none for a binary or reserved key.
     pub fn get_all<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> + 'a {
-        let values = if key.ends_with("-bin") || is_reserved(key) {
+        let key = lowered(key);
+        let values = if key.ends_with("-bin") || is_reserved(&key) {
             None
         } else {
-            Some(self.headers.get_all(key).iter())
+            Some(self.headers.get_all(key.as_ref()).iter())
         };
         values.into_iter().flatten().filter_map(|v| v.to_str().ok())
     }
 
-    /// The first binary value of `key`, decoded from base64 (padded or not).
+    /// The first binary value of `key`, decoded from base64 (padded or not); `None` if
+    /// absent, not a `-bin` key, or reserved (`grpc-status-details-bin`).
     pub fn get_bin(&self, key: &str) -> Option<Result<Bytes, MetadataError>> {
-        if !key.ends_with("-bin") || is_reserved(key) {
+        let key = lowered(key);
+        if !key.ends_with("-bin") || is_reserved(&key) {
             return None;
         }
-        self.headers.get(key).map(|v| binary::decode(v.as_bytes()))
+        self.headers
+            .get(key.as_ref())
+            .map(|v| binary::decode(v.as_bytes()))
     }
 
-    /// Every binary value of `key`, decoded.
+    /// Every binary value of `key`, decoded; none for an ASCII or reserved key.
     pub fn get_all_bin<'a>(
         &'a self,
         key: &str,
     ) -> impl Iterator<Item = Result<Bytes, MetadataError>> + 'a {
-        let values = if key.ends_with("-bin") && !is_reserved(key) {
-            Some(self.headers.get_all(key).iter())
+        let key = lowered(key);
+        let values = if key.ends_with("-bin") && !is_reserved(&key) {
+            Some(self.headers.get_all(key.as_ref()).iter())
         } else {
             None
         };
@@ -148,14 +169,18 @@ impl MetadataMap {
             .map(|v| binary::decode(v.as_bytes()))
     }
 
-    /// Whether the map has a value for `key`.
+    /// Whether the map has a value for `key` (ASCII or `-bin`); `false` for a reserved key.
     pub fn contains_key(&self, key: &str) -> bool {
-        !is_reserved(key) && self.headers.contains_key(key)
+        let key = lowered(key);
+        !is_reserved(&key) && self.headers.contains_key(key.as_ref())
     }
 
-    /// Removes every value of `key`; returns whether there was one.
+    /// Removes every value of `key` (ASCII or `-bin`); returns whether there was one. A
+    /// reserved key is refused as every other accessor refuses it: the map keeps its
+    /// values (they are never sent from it anyway) and the answer is `false`.
     pub fn remove(&mut self, key: &str) -> bool {
-        self.headers.remove(key).is_some()
+        let key = lowered(key);
+        !is_reserved(&key) && self.headers.remove(key.as_ref()).is_some()
     }
 
     /// The number of values.
@@ -368,6 +393,87 @@ mod tests {
             Some(Err(MetadataError::InvalidBase64(_)))
         ));
         assert_eq!(md.iter().count(), 0);
+    }
+
+    #[test]
+    fn remove_refuses_reserved_keys_like_get() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-status", HeaderValue::from_static("0"));
+        headers.insert("grpc-status-details-bin", HeaderValue::from_static("CAU"));
+        headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+        headers.insert("x-keep", HeaderValue::from_static("yes"));
+        headers.insert("x-data-bin", HeaderValue::from_static("AAH+/w"));
+        let mut md = MetadataMap::from_headers(headers);
+        for key in [
+            "grpc-status",
+            "GRPC-STATUS",
+            "grpc-status-details-bin",
+            "content-type",
+            ":path",
+        ] {
+            assert!(!md.remove(key), "{key}");
+            assert!(!md.contains_key(key), "{key}");
+        }
+        // The reserved entries are still where they were, and still hidden.
+        assert_eq!(md.as_headers()["grpc-status"], "0");
+        assert_eq!(md.as_headers()["grpc-status-details-bin"], "CAU");
+        assert_eq!(md.as_headers()["content-type"], "application/grpc");
+        assert_eq!(md.len(), 2);
+
+        // Custom keys go, ASCII and binary alike, whatever their case.
+        assert!(md.remove("X-Keep"));
+        assert!(!md.contains_key("x-keep"));
+        assert!(!md.remove("x-keep"));
+        assert!(md.remove("x-data-bin"));
+        assert!(md.get_bin("x-data-bin").is_none());
+        assert!(md.is_empty());
+        assert!(!md.remove("x-never-there"));
+        assert!(!md.remove("not a key"));
+    }
+
+    #[test]
+    fn every_accessor_lowers_the_key_before_its_checks() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-message", HeaderValue::from_static("secret"));
+        headers.insert("x-data-bin", HeaderValue::from_static("AAH+/w"));
+        headers.insert("x-token", HeaderValue::from_static("abc"));
+        let md = MetadataMap::from_headers(headers);
+        // Upper case does not get past the reserved rule...
+        assert_eq!(md.get("GRPC-MESSAGE"), None);
+        assert_eq!(md.get_all("Grpc-Message").count(), 0);
+        assert!(!md.contains_key("GRPC-MESSAGE"));
+        // ...nor past the binary one: a -bin key in capitals is still binary.
+        assert_eq!(md.get("X-DATA-BIN"), None);
+        assert_eq!(md.get_all("X-Data-Bin").count(), 0);
+        assert_eq!(
+            md.get_bin("X-DATA-BIN").unwrap().unwrap(),
+            &[0u8, 1, 0xfe, 0xff][..]
+        );
+        assert_eq!(md.get_all_bin("X-Data-BIN").count(), 1);
+        assert_eq!(md.get("X-Token"), Some("abc"));
+        assert!(md.get_bin("X-TOKEN").is_none());
+    }
+
+    #[test]
+    fn insert_and_append_refuse_reserved_keys_in_any_case() {
+        let mut md = MetadataMap::new();
+        assert!(matches!(
+            md.insert("GRPC-Status", "0"),
+            Err(MetadataError::Reserved(_))
+        ));
+        assert!(matches!(
+            md.append("Content-Type", "text/plain"),
+            Err(MetadataError::Reserved(_))
+        ));
+        assert!(matches!(
+            md.insert_bin("grpc-status-details-bin", b"x"),
+            Err(MetadataError::Reserved(_))
+        ));
+        assert!(matches!(
+            md.append_bin("GRPC-TRACE-BIN", b"x"),
+            Err(MetadataError::Reserved(_))
+        ));
+        assert!(md.as_headers().is_empty());
     }
 
     #[test]

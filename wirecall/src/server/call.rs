@@ -386,7 +386,8 @@ impl ServerCall {
             Err(interrupted) => return self.interrupt(interrupted),
         };
         let encoding = self.response_encoding(response.compression());
-        let (metadata, trailers, message) = response.into_parts();
+        let (parts, message) = response.into_parts();
+        let (metadata, trailers) = (parts.metadata, parts.trailers);
         let mut buf = BytesMut::new();
         if let Err(status) = encode_frame(
             &mut encoder,
@@ -498,7 +499,7 @@ impl ServerCall {
 
     /// Reads the one request message of a unary or server-streaming call.
     async fn read_single<D: Decoder>(&mut self, decoder: D) -> Result<Request<D::Item>, ReadError> {
-        let (metadata, extensions, mut stream) = self.request_stream(decoder).into_parts();
+        let (parts, mut stream) = self.request_stream(decoder).into_parts();
         let read = async {
             let Some(message) = stream.message().await? else {
                 // A cardinality violation: UNIMPLEMENTED, as statuscodes.md says.
@@ -514,9 +515,7 @@ impl ServerCall {
             Ok(message)
         };
         let message = self.run(read).await.map_err(ReadError::Interrupted)??;
-        let mut request = Request::from_server(metadata, message, self.deadline, self.remote_addr);
-        *request.extensions_mut() = extensions;
-        Ok(request)
+        Ok(Request::from_parts(parts, message))
     }
 
     /// Runs the handler's future until it finishes, the client cancels or the deadline passes.
@@ -564,7 +563,8 @@ impl ServerCall {
             Err(interrupted) => return self.interrupt(interrupted),
         };
         let encoding = self.response_encoding(response.compression());
-        let (metadata, trailers, messages) = response.into_parts();
+        let (parts, messages) = response.into_parts();
+        let (metadata, trailers) = (parts.metadata, parts.trailers);
         let Some(mut stream) = self.send_headers(metadata, encoding) else {
             return;
         };

@@ -282,7 +282,7 @@ impl Status {
     /// A status made from a `google.rpc.Status`, which it also carries as details.
     pub fn from_rpc_status(rpc: &RpcStatus) -> Status {
         let code = Code::from_i32(rpc.code);
-        Status::with_details(code, rpc.message.clone(), Bytes::from(rpc.encode_to_vec()))
+        Status::from_details(code, rpc.message.clone(), Bytes::from(rpc.encode_to_vec()))
     }
 }
 
@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn garbage_details_are_not_a_panic() {
-        let status = Status::with_details(Code::Internal, "x", Bytes::from_static(&[0xff, 0xff]));
+        let status = Status::from_details(Code::Internal, "x", Bytes::from_static(&[0xff, 0xff]));
         assert!(status.rpc_status().is_none());
         assert!(status.detail::<ErrorInfo>().is_none());
         // Adding a detail to undecodable details starts a fresh google.rpc.Status.

@@ -54,7 +54,7 @@ impl Status {
     }
 
     /// A status with binary details (a serialized `google.rpc.Status`).
-    pub fn with_details(code: Code, message: impl Into<String>, details: Bytes) -> Status {
+    pub fn from_details(code: Code, message: impl Into<String>, details: Bytes) -> Status {
         let mut status = Status::new(code, message);
         status.0.details = details;
         status
@@ -156,7 +156,7 @@ impl Status {
             .get(&GRPC_STATUS_DETAILS)
             .and_then(|v| crate::metadata::MetadataMap::decode_bin(v.as_bytes()).ok())
             .unwrap_or_default();
-        let mut status = Status::with_details(code, message, details);
+        let mut status = Status::from_details(code, message, details);
         status.0.metadata = MetadataMap::from_headers(headers.clone());
         Some(status)
     }
@@ -217,9 +217,28 @@ impl fmt::Display for Status {
 
 impl std::error::Error for Status {}
 
+/// An application's I/O error (a handler's `?` on a file or socket it uses) as the status
+/// of the call it failed. The code follows the error's kind and never says `UNAVAILABLE`:
+/// the call reached the server and ran, so nothing should invite the client to send it
+/// again. Kinds without a closer code are `UNKNOWN`, as grpc-go answers for a handler's
+/// error that is not a status. The message keeps the error's text.
+///
+/// Transport failures are not this conversion's business: the runtime builds their
+/// `UNAVAILABLE` itself.
 impl From<std::io::Error> for Status {
     fn from(err: std::io::Error) -> Self {
-        Status::unavailable(format!("io error: {err}"))
+        use std::io::ErrorKind;
+        let code = match err.kind() {
+            ErrorKind::NotFound => Code::NotFound,
+            ErrorKind::PermissionDenied => Code::PermissionDenied,
+            ErrorKind::AlreadyExists => Code::AlreadyExists,
+            ErrorKind::InvalidInput => Code::InvalidArgument,
+            ErrorKind::TimedOut => Code::DeadlineExceeded,
+            ErrorKind::Unsupported => Code::Unimplemented,
+            ErrorKind::OutOfMemory => Code::ResourceExhausted,
+            _ => Code::Unknown,
+        };
+        Status::new(code, format!("io error: {err}"))
     }
 }
 
@@ -254,7 +273,7 @@ mod tests {
 
     #[test]
     fn trailers_round_trip() {
-        let mut status = Status::with_details(
+        let mut status = Status::from_details(
             Code::NotFound,
             "User not found: ☺ 100%",
             Bytes::from_static(b"\x08\x05"),
@@ -280,6 +299,43 @@ mod tests {
         let s = Status::from_header_map(&h).unwrap();
         assert_eq!(s.code(), Code::Unknown);
         assert!(s.message().contains("malformed"));
+    }
+
+    #[test]
+    fn io_errors_map_by_kind_and_never_invite_a_retry() {
+        use std::io::{Error, ErrorKind};
+        for (kind, code) in [
+            (ErrorKind::NotFound, Code::NotFound),
+            (ErrorKind::PermissionDenied, Code::PermissionDenied),
+            (ErrorKind::AlreadyExists, Code::AlreadyExists),
+            (ErrorKind::InvalidInput, Code::InvalidArgument),
+            (ErrorKind::TimedOut, Code::DeadlineExceeded),
+            (ErrorKind::Unsupported, Code::Unimplemented),
+            (ErrorKind::OutOfMemory, Code::ResourceExhausted),
+            // Kinds that look like a broken transport are still the handler's own failure.
+            (ErrorKind::ConnectionRefused, Code::Unknown),
+            (ErrorKind::ConnectionReset, Code::Unknown),
+            (ErrorKind::BrokenPipe, Code::Unknown),
+            (ErrorKind::UnexpectedEof, Code::Unknown),
+            (ErrorKind::Interrupted, Code::Unknown),
+            (ErrorKind::Other, Code::Unknown),
+        ] {
+            let status = Status::from(Error::new(kind, "disk says no"));
+            assert_eq!(status.code(), code, "{kind:?}");
+            assert_ne!(status.code(), Code::Unavailable, "{kind:?}");
+            assert_eq!(status.message(), "io error: disk says no", "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn question_mark_on_an_io_error_gives_its_status() {
+        fn handler() -> Result<(), Status> {
+            std::fs::read("/nonexistent/wirecall/status-test")?;
+            Ok(())
+        }
+        let status = handler().unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+        assert!(status.message().starts_with("io error: "), "{status}");
     }
 
     #[test]

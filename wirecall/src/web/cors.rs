@@ -24,7 +24,7 @@ impl Cors {
     }
 
     /// Only these origins may call (compared exactly, after lower-casing).
-    pub fn origins<I: IntoIterator<Item = S>, S: Into<String>>(origins: I) -> Self {
+    pub fn from_origins<I: IntoIterator<Item = S>, S: Into<String>>(origins: I) -> Self {
         Cors {
             origins: Some(
                 origins
@@ -119,7 +119,7 @@ mod tests {
             Some(origin("https://a.test"))
         );
         assert_eq!(any.allow(None), None);
-        let listed = Cors::origins(["https://App.test"]);
+        let listed = Cors::from_origins(["https://App.test"]);
         assert_eq!(
             listed.allow(Some(&origin("https://app.test"))),
             Some(origin("https://app.test"))
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn preflight_echoes_the_asked_headers_and_responses_expose_the_status() {
-        let cors = Cors::origins(["https://app.test"]).expose(["x-user-id"]);
+        let cors = Cors::from_origins(["https://app.test"]).expose(["x-user-id"]);
         let mut request = HeaderMap::new();
         request.insert(header::ORIGIN, origin("https://app.test"));
         request.insert(

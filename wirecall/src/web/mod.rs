@@ -49,8 +49,9 @@ impl Mode {
     }
 }
 
-/// A malformed gRPC-Web body.
+/// A malformed gRPC-Web body. More reasons may come (`non_exhaustive`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WebError {
     /// Not valid base64 (in a `grpc-web-text` body), or a body that stopped mid-group.
     Base64(String),

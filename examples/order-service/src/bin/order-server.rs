@@ -13,11 +13,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_target(false)
         .init();
     let addr = order_service::arg("addr").unwrap_or_else(|| "127.0.0.1:50052".into());
-    let metrics = Metrics::new();
+    // The A66 call metrics in a prometheus-client registry; a service with an HTTP server
+    // of its own would encode the registry there instead of serving it here.
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Metrics::prometheus(&mut registry);
     if let Some(metrics_addr) = order_service::arg("metrics-addr") {
         let listener = tokio::net::TcpListener::bind(&metrics_addr).await?;
         println!("metrics on http://{}/metrics", listener.local_addr()?);
-        tokio::spawn(metrics.clone().serve(listener));
+        tokio::spawn(wirecall::metrics::serve(
+            std::sync::Arc::new(registry),
+            listener,
+        ));
     }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("OrderService listening on {}", listener.local_addr()?);
