@@ -129,8 +129,11 @@ pub struct ServerBuilder {
     config: ServerConfig,
     #[cfg(feature = "health")]
     health: Option<crate::health::HealthReporter>,
+    /// What `add_reflection` asked for: a function, not a flag, so that a server that never
+    /// calls `add_reflection` does not link the reflection service (about 460 KB of a
+    /// release binary).
     #[cfg(feature = "reflection")]
-    reflection: bool,
+    reflection: Option<fn(Router) -> Router>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -198,7 +201,7 @@ impl ServerBuilder {
     /// generated code carries; see [`crate::reflection`]. Feature `reflection` (default).
     #[cfg(feature = "reflection")]
     pub fn add_reflection(mut self) -> Self {
-        self.reflection = true;
+        self.reflection = Some(with_reflection);
         self
     }
 
@@ -452,10 +455,9 @@ impl ServerBuilder {
         let health = self.health;
         let router = self.router;
         #[cfg(feature = "reflection")]
-        let router = if self.reflection {
-            with_reflection(router)
-        } else {
-            router
+        let router = match self.reflection {
+            Some(add_reflection) => add_reflection(router),
+            None => router,
         };
         let router = Arc::new(router);
         let config = self.config;
