@@ -18,6 +18,9 @@ impl Drop for Peer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_against_a_grpc_go_server() {
+    if !wirecall_tests::go::peer_available("the_command_against_a_grpc_go_server") {
+        return;
+    }
     let dir = common::repo_root().join(format!("target/cli-go-{}", std::process::id()));
     let (child, addr) = {
         let dir = dir.clone();

@@ -28,6 +28,25 @@ pub fn program(name: &str) -> PathBuf {
     repo_root().join("interop/go").join(name)
 }
 
+/// Whether the Go interop peer can be built here (scripts/install-deps.sh installs it). A test
+/// outside `scripts/test.sh` may skip when it cannot; with `WIRECALL_REQUIRE_PEERS` set (the
+/// test command sets it) a missing peer is a failure instead, so nothing is skipped there.
+pub fn peer_available(test: &str) -> bool {
+    let installed = repo_root()
+        .join("target/interop-peers/gopath/src/google.golang.org/grpc")
+        .is_dir();
+    if !installed {
+        assert!(
+            std::env::var_os("WIRECALL_REQUIRE_PEERS").is_none(),
+            "{test}: the Go interop peer is not installed (scripts/install-deps.sh)"
+        );
+        eprintln!(
+            "{test}: skipped, the Go interop peer is not installed (scripts/install-deps.sh)"
+        );
+    }
+    installed
+}
+
 /// Builds the Go program (package `main`) in the directory `program` into the executable
 /// `binary`, GOPATH-style (no modules, no network) against the grpc-go sources in
 /// `target/interop-peers/gopath` and the Debian Go packages in `/usr/share/gocode`.
