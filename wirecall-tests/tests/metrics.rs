@@ -183,6 +183,30 @@ fn collect(
     instruments
 }
 
+/// One unary call that fails `NOT_FOUND`, then a server stream of four messages read to its
+/// end; the bytes of the streamed messages (without framing, as A66 counts them).
+async fn not_found_then_a_stream_of_four(client: &EchoClient) -> usize {
+    let mut failing = echo("missing");
+    failing.fail_code = Code::NotFound.as_i32();
+    let status = bounded("failing", client.unary(failing))
+        .await
+        .expect_err("not found");
+    assert_eq!(status.code(), Code::NotFound);
+    let request = EchoRequest {
+        repeat: 4,
+        ..echo("stream")
+    };
+    let mut stream = bounded("stream", client.server_stream(request))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut bytes = 0;
+    while let Some(message) = bounded("message", stream.message()).await.expect("ok") {
+        bytes += message.encoded_len();
+    }
+    bytes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opentelemetry_sdk_sees_every_a66_instrument_per_attempt() {
     let exporter = InMemoryMetricExporter::default();
@@ -232,25 +256,7 @@ async fn an_opentelemetry_sdk_sees_every_a66_instrument_per_attempt() {
     .expect("the hedge answers");
     // Not retried (the config names the Greeter only): NOT_FOUND, and a stream of four.
     let client = EchoClient::new(endpoint().connect_lazy());
-    let mut failing = echo("missing");
-    failing.fail_code = Code::NotFound.as_i32();
-    let status = bounded("failing", client.unary(failing))
-        .await
-        .expect_err("not found");
-    assert_eq!(status.code(), Code::NotFound);
-    let request = EchoRequest {
-        repeat: 4,
-        ..echo("stream")
-    };
-    let mut stream = bounded("stream", client.server_stream(request))
-        .await
-        .expect("stream")
-        .into_inner();
-    let mut stream_bytes = 0;
-    while let Some(message) = bounded("message", stream.message()).await.expect("ok") {
-        stream_bytes += message.encoded_len() as u64;
-    }
-    drop(stream);
+    let stream_bytes = not_found_then_a_stream_of_four(&client).await as u64;
     // Server: retry 2 + hedge 2 (the loser ends as the client cancels it) + 2 echo calls.
     ended(&mut ends, 6).await;
 
@@ -489,24 +495,7 @@ async fn a_prometheus_client_registry_serves_the_series_and_they_parse() {
             .await
             .expect("ok");
     }
-    let mut failing = echo("missing");
-    failing.fail_code = Code::NotFound.as_i32();
-    bounded("failing", client.unary(failing))
-        .await
-        .expect_err("not found");
-    let request = EchoRequest {
-        repeat: 4,
-        ..echo("stream")
-    };
-    let mut stream = bounded("stream", client.server_stream(request))
-        .await
-        .expect("stream")
-        .into_inner();
-    let mut stream_bytes = 0;
-    while let Some(message) = bounded("message", stream.message()).await.expect("ok") {
-        stream_bytes += message.encoded_len();
-    }
-    drop(stream);
+    let stream_bytes = not_found_then_a_stream_of_four(&client).await;
     ended(&mut ends, 5).await;
 
     let listener = local_listener().await;
