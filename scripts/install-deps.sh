@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need beyond Rust: Debian packages (Node.js,
 # npm, python3-venv, grpc-proto for the interop protos, h2load, iperf3 and sockperf for the
-# benchmark, curl for the HTTP/1.1 gRPC-Web, Connect and REST tests), the UserService's
-# Python and Node peers, Chromium and the npm packages of its browser test, the Node interop
-# peer, and the official interop peers built by
+# benchmark, curl for the HTTP/1.1 gRPC-Web, Connect and REST tests), the contract examples'
+# Node, Python and Go peers (scripts/install-peers.sh), Chromium and the npm packages of the
+# UserService's browser test, the Node interop peer, and the official interop peers built by
 # ../shared/interop/setup-peers.sh (Go, C++, Python, Ruby). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,68 +1,52 @@
 #!/usr/bin/env bash
-# Installs the non-Rust interop peers of examples/user-service:
-#   - a Python venv at target/peers/venv with grpcio / grpcio-tools,
-#   - generated Python stubs in target/peers/py-gen (user_pb2.py, user_pb2_grpc.py, and
-#     order_pb2.py, order_pb2_grpc.py for examples/order-service),
-#   - the Node peer's dependencies in examples/user-service/peers/node/node_modules.
-# Idempotent; run from the repository root. Exits non-zero on the first failure.
+# Installs the peers of the contract examples (examples/peers/, see examples/README.md):
+#   - Python: a venv at target/peers/venv with examples/peers/python/requirements.txt, and
+#     the grpcio stubs of every contract in target/peers/py-gen/<contract>/
+#     (examples/peers/python/gen_stubs.sh);
+#   - Node: @grpc/grpc-js and @grpc/proto-loader in examples/peers/node/node_modules
+#     (examples/peers/node/install.sh);
+#   - Go: the order.proto and math.proto peers in target/peers/go/bin, built with Debian's
+#     grpc-go (examples/peers/go/build.sh; as root, the Debian packages it needs are
+#     installed first).
+# Idempotent; run from anywhere. Exits non-zero on the first failure.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-ROOT="$(pwd)"
-PEERS="$ROOT/examples/user-service/peers"
-PROTO_DIR="$ROOT/examples/user-service/proto"
-OUT="$ROOT/target/peers"
-VENV="$OUT/venv"
-PY_GEN="$OUT/py-gen"
-
-if [[ ! -f "$PROTO_DIR/user.proto" || ! -d "$PEERS" ]]; then
-    echo "install-peers: run me from the repository root" >&2
-    exit 1
-fi
-
-PYTHON="${PYTHON:-python3}"
+OUT=target/peers
+VENV=$OUT/venv
+REQUIREMENTS=examples/peers/python/requirements.txt
+PYTHON=${PYTHON:-python3}
 command -v "$PYTHON" >/dev/null || { echo "install-peers: $PYTHON not found" >&2; exit 1; }
 command -v npm >/dev/null || { echo "install-peers: npm not found" >&2; exit 1; }
-
 mkdir -p "$OUT"
 
-# 1. Python venv (kept if it already exists).
+# 1. Python: the venv (kept if it exists), its packages (pip does nothing when the pinned
+#    versions are there), the stubs (regenerated every time, so they follow the protos).
 if [[ ! -x "$VENV/bin/python" ]]; then
     echo "install-peers: creating venv $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+PYTHON="$VENV/bin/python" bash examples/peers/python/gen_stubs.sh
 
-# 2. Python packages (pip is a no-op when the pinned versions are already there).
-echo "install-peers: pip install -r peers/python/requirements.txt"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -r "$PEERS/python/requirements.txt"
-cp "$PEERS/python/requirements.txt" "$OUT/requirements.installed"
+# 2. Node.
+bash examples/peers/node/install.sh
 
-# 3. Python stubs, regenerated every time so they follow the protos.
-echo "install-peers: generating Python stubs into $PY_GEN"
-rm -rf "$PY_GEN"
-mkdir -p "$PY_GEN"
-# user.proto imports google/api/annotations.proto (bundled by wirecall-build; at run time
-# the module comes from googleapis-common-protos).
-"$VENV/bin/python" -m grpc_tools.protoc \
-    -I "$PROTO_DIR" \
-    -I "$ROOT/wirecall-build/proto" \
-    --python_out="$PY_GEN" \
-    --grpc_python_out="$PY_GEN" \
-    "$PROTO_DIR/user.proto"
-ORDER_PROTO_DIR="$ROOT/examples/order-service/proto"
-"$VENV/bin/python" -m grpc_tools.protoc \
-    -I "$ORDER_PROTO_DIR" \
-    --python_out="$PY_GEN" \
-    --grpc_python_out="$PY_GEN" \
-    "$ORDER_PROTO_DIR/order.proto"
-
-# 4. Node dependencies.
-echo "install-peers: installing Node dependencies"
-cd "$PEERS/node"
-if [[ -f package-lock.json ]]; then
-    npm ci --silent --no-audit --no-fund
-else
-    npm install --silent --no-audit --no-fund
+# 3. Go: Debian's grpc-go and protoc, then the build.
+go_packages=(golang-go golang-google-grpc-dev golang-google-protobuf-dev
+    golang-github-golang-protobuf-1-5-dev golang-google-genproto-dev protobuf-compiler)
+missing=()
+for package in "${go_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-peers: the Go peers need ${missing[*]} (apt-get install -y ${missing[*]})" >&2
+        exit 1
+    fi
+    [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -E '^(lock|partial|auxfiles)$')" ] \
+        || apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
-
-echo "install-peers: done (export USER_PY_GEN=$PY_GEN for the Python peers)"
+bash examples/peers/go/build.sh
+echo "install-peers: done"

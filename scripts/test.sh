@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite. Installs what the tests need on a fresh machine (Node.js and npm,
 # Python's venv, Debian's grpc-proto, the Python and Node peers, the official gRPC interop
-# peers), then runs every test of the workspace (unit, real-socket, interop with the
-# UserService peers, the browser test, doctests), the interop matrix against the official
+# peers), then runs every test of the workspace (unit, real-socket, every contract example
+# against its Node, Python and Go peers in both directions, the browser test, doctests), the interop matrix against the official
 # peers, a short fuzzing run of every fuzz target and a smoke run of the benchmark harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."

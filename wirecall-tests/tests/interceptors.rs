@@ -483,3 +483,48 @@ async fn logging_reports_method_peer_status_and_duration() {
     assert!(failed.starts_with("WARN wirecall::call"), "{failed}");
     assert!(failed.contains("code=\"INTERNAL\""), "{failed}");
 }
+
+/// Adds the trailer `x-stamp: <method>` to every call.
+struct Stamp;
+
+impl Interceptor for Stamp {
+    async fn on_call(&self, call: &mut IncomingCall) -> Result<(), Status> {
+        let method = call.info().method();
+        call.response_trailers_mut()
+            .insert("x-stamp", method)
+            .expect("metadata");
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interceptor_trailers_reach_the_client_however_the_call_ends() {
+    let log = Arc::new(Log::default());
+    let refuser = Recorder {
+        name: "inner",
+        log: log.clone(),
+    };
+    let client = serve(
+        Server::builder()
+            .interceptor(Stamp)
+            .add_service(Intercepted::new(GreeterServer::new(Hello { log })).with(refuser)),
+    )
+    .await;
+
+    let answered = client.say_hello(hello("ok", &[])).await.expect("answered");
+    assert_eq!(answered.trailers().get("x-stamp"), Some("SayHello"));
+
+    let refused = client
+        .say_hello(hello("no", &[("x-refuse", "inner")]))
+        .await
+        .expect_err("refused by the inner interceptor");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(refused.metadata().get("x-stamp"), Some("SayHello"));
+
+    let failed = client
+        .say_hello(hello("panic", &[]))
+        .await
+        .expect_err("the handler panics");
+    assert_eq!(failed.code(), Code::Internal);
+    assert_eq!(failed.metadata().get("x-stamp"), Some("SayHello"));
+}

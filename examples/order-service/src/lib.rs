@@ -1,7 +1,9 @@
-//! The seeds' OrderService on wirecall: an in-memory implementation ([`Orders`]) behind the
-//! interceptor chain a production server runs ([`server`]: request ids, logging, metrics,
-//! bearer-token auth), and a client walkthrough ([`walkthrough`]) in which every call has a
-//! deadline.
+//! The users' `order.OrderService` (`proto/order.proto`, completed with the four messages
+//! its article uses but does not print) on wirecall: the service ([`Orders`], in memory)
+//! behind the interceptor chain a production server runs ([`server`]: request ids, logging,
+//! metrics, the metadata echo, then the article's bearer-token check), and a client that
+//! calls every method with the article's retry service config and checks every answer
+//! ([`walkthrough`]). `examples/README.md` says what each does.
 
 pub mod walkthrough;
 
@@ -9,20 +11,20 @@ mod orders;
 
 pub use orders::{Orders, DOMAIN};
 
+use example_support::EchoMetadata;
 use wirecall::interceptor::{Access, BearerAuth, Intercepted, Logging, RequestId};
 use wirecall::metrics::Metrics;
 use wirecall::server::ServerBuilder;
 
 /// The generated code for `package order;`.
-#[allow(missing_docs, clippy::all)]
+#[allow(missing_docs)]
 pub mod pb {
     wirecall::include_proto!("order");
 }
 
-/// The OrderService's default service config (`service_config.json`): every method waits
-/// for the server (`waitForReady`), has 5 s, and is retried on UNAVAILABLE up to 4
-/// attempts; `GetOrder`, a read, is hedged instead (3 attempts, 50 ms apart) within 2 s;
-/// retries are throttled; a name-resolving target is balanced round robin.
+/// The article's client service config (`service_config.json`): every OrderService method
+/// is retried on `UNAVAILABLE` and `DEADLINE_EXCEEDED`, at most 3 attempts, the backoff
+/// starting at 0.1 s and doubling up to 1 s.
 pub const SERVICE_CONFIG: &str = include_str!("../service_config.json");
 
 /// The token that may call every method.
@@ -40,31 +42,17 @@ fn access(token: &str, method: &str) -> Access {
     }
 }
 
-/// The OrderService server: request ids and logging and metrics for every call (refused
-/// ones included, since they run first), then the bearer-token check of the OrderService;
-/// and the health service (no token needed, as probes have none).
+/// The OrderService server: request ids, logging, metrics and the metadata echo for every
+/// call (refused ones included, since they run first), then the bearer-token check of the
+/// OrderService; and the health and reflection services (no token needed: probes have none).
 pub fn server(orders: Orders, metrics: &Metrics) -> ServerBuilder {
     let auth = BearerAuth::from_fn(|token, call| access(token, call.method()));
     wirecall::Server::builder()
         .interceptor(RequestId::new())
         .interceptor(Logging::new())
         .interceptor(metrics.server())
+        .interceptor(EchoMetadata)
         .add_service(Intercepted::new(pb::OrderServiceServer::new(orders)).with(auth))
         .add_health(&wirecall::health::HealthReporter::new())
         .add_reflection()
-}
-
-/// The value of `--name VALUE` or `--name=VALUE` in the process arguments.
-pub fn arg(name: &str) -> Option<String> {
-    let flag = format!("--{name}");
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == flag {
-            return args.next();
-        }
-        if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
-            return Some(v.to_owned());
-        }
-    }
-    None
 }

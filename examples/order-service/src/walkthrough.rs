@@ -1,53 +1,45 @@
-//! Calls every OrderService method on a freshly started server, checks each answer and
-//! reports it. Every call has a deadline: the channel's default timeout, or a tighter one of
-//! its own. The client binary prints the report; the tests run it against the server.
+//! Calls every method of the `order.OrderService` the way `examples/README.md` lists, with the
+//! article's retry service config, checking every answer. Expects a freshly started server.
 
-use std::time::Duration;
-
-use wirecall::interceptor::{BearerToken, REQUEST_ID};
+use example_support::steps::{
+    answer, check, collect, echoed, fail, refused, runs_out, short, stream_echoed, with_echo,
+    Checked, Step, Steps, CALL_TIMEOUT,
+};
 use wirecall::status::details::{BadRequest, ErrorInfo};
 use wirecall::{message_stream, Code, Endpoint, Request, Status};
 
-use crate::pb::order::LineItem;
 use crate::pb::{
-    CreateOrderRequest, GetOrderRequest, ListOrdersRequest, Order, OrderServiceClient, OrderStatus,
-    UpdateStatusRequest,
+    ChatMessage, CreateOrderRequest, GetOrderRequest, LineItem, ListOrdersRequest, Order,
+    OrderServiceClient, OrderStatus,
 };
 use crate::{ADMIN_TOKEN, READER_TOKEN};
 
-/// The deadline of every call that sets none of its own.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How close two totals must be to count as equal.
+const EPSILON: f64 = 1e-9;
 
-/// One checked step: its name and what the server answered.
-#[derive(Debug)]
-pub struct Step {
-    /// What was called.
-    pub name: String,
-    /// What came back, for people.
-    pub got: String,
-}
-
-/// A client for `target` that sends `token` (if any), gives every call [`CALL_TIMEOUT`],
-/// and follows the OrderService's service config ([`crate::SERVICE_CONFIG`]).
-pub fn client(target: &str, token: Option<&str>) -> Result<OrderServiceClient, String> {
-    let mut endpoint = Endpoint::new(target)
+/// An OrderService client for `target` following the article's service config
+/// ([`crate::SERVICE_CONFIG`]), every call with [`CALL_TIMEOUT`] unless it sets its own.
+pub fn client(target: &str) -> Result<OrderServiceClient, String> {
+    let endpoint = Endpoint::new(target)
         .map_err(|e| format!("{target}: {e}"))?
         .timeout(CALL_TIMEOUT)
-        .connect_timeout(CALL_TIMEOUT)
         .service_config_json(crate::SERVICE_CONFIG)
         .map_err(|e| format!("service_config.json: {e}"))?;
-    if let Some(token) = token {
-        endpoint = endpoint.interceptor(BearerToken::new(token));
-    }
     Ok(OrderServiceClient::new(endpoint.connect_lazy()))
 }
 
-fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
-    if ok {
-        Ok(())
-    } else {
-        Err(what())
-    }
+/// `request` carrying `authorization: Bearer <token>`.
+fn bearer<T>(token: &str, mut request: Request<T>) -> Request<T> {
+    request
+        .metadata_mut()
+        .insert("authorization", &format!("Bearer {token}"))
+        .expect("a valid ASCII metadata entry");
+    request
+}
+
+/// `message` as the admin sends it.
+fn admin<T>(message: T) -> Request<T> {
+    bearer(ADMIN_TOKEN, Request::new(message))
 }
 
 fn item(product_id: &str, quantity: i32, unit_price: f64) -> LineItem {
@@ -56,6 +48,10 @@ fn item(product_id: &str, quantity: i32, unit_price: f64) -> LineItem {
         quantity,
         unit_price,
     }
+}
+
+fn get(id: &str) -> GetOrderRequest {
+    GetOrderRequest { id: id.into() }
 }
 
 fn show(order: &Order) -> String {
@@ -69,251 +65,245 @@ fn show(order: &Order) -> String {
     )
 }
 
-fn unexpected(step: &str, status: Status) -> String {
-    format!("{step}: unexpected status {status}")
+fn ids(orders: &[Order]) -> Vec<&str> {
+    orders.iter().map(|o| o.id.as_str()).collect()
 }
 
-/// The status of a call that had to fail with `code`.
-fn expect_failure<T: std::fmt::Debug>(
-    step: &str,
-    result: Result<T, Status>,
-    code: Code,
-) -> Result<Status, String> {
-    match result {
-        Err(status) if status.code() == code => Ok(status),
-        Err(status) => Err(unexpected(step, status)),
-        Ok(answer) => Err(format!("{step}: expected {code:?}, got {answer:?}")),
-    }
+/// The fields a `BadRequest` in `status` names.
+fn violated_fields(status: &Status) -> Vec<String> {
+    let bad = status.detail::<BadRequest>();
+    bad.map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
 }
 
-/// Runs every step against a fresh server at `target`; the first wrong answer ends it with
-/// a description of the mismatch.
-pub async fn run(target: &str) -> Result<Vec<Step>, String> {
-    let admin = client(target, Some(ADMIN_TOKEN))?;
-    let mut steps = Vec::new();
-    let mut step = |name: &str, got: String| {
-        steps.push(Step {
-            name: name.to_owned(),
-            got,
-        })
+/// Runs every step against `target` (`http://HOST:PORT`).
+pub async fn run(target: &str) -> Checked<Vec<Step>> {
+    let client = match client(target) {
+        Ok(client) => client,
+        Err(e) => return fail("connect", e),
     };
+    let mut steps = Steps::new();
 
-    // CreateOrder, with a tighter deadline of its own; the server echoes a request id.
-    let mut request = Request::new(CreateOrderRequest {
-        customer_id: "alice".into(),
-        items: vec![item("book", 2, 12.5), item("pen", 3, 1.25)],
-    });
-    request.set_timeout(Duration::from_secs(2));
-    let response = admin
-        .create_order(request)
-        .await
-        .map_err(|s| unexpected("CreateOrder", s))?;
-    let request_id = response.metadata().get(REQUEST_ID).unwrap_or("").to_owned();
+    let step = "GetOrder(ord-1), no token";
+    let status = refused(
+        step,
+        client.get_order(get("ord-1")).await,
+        Code::Unauthenticated,
+    )?;
+    steps.pass(step, format!("UNAUTHENTICATED: {}", status.message()));
+
+    let step = "GetOrder(ord-1), reader";
+    let request = bearer(READER_TOKEN, with_echo(get("ord-1")));
+    let response = answer(step, client.get_order(request).await)?;
+    echoed(step, response.metadata(), response.trailers(), "GetOrder")?;
     let first = response.into_inner();
     check(
-        first.id == "ord-1"
-            && first.total == 28.75
-            && first.status() == OrderStatus::Pending
+        step,
+        first.customer_id == "cust-1"
             && first.items.len() == 2
-            && first.created_at.is_some(),
-        || format!("CreateOrder: got {first:?}"),
+            && (first.total - 3.75).abs() < EPSILON
+            && first.status() == OrderStatus::Confirmed,
+        || format!("expected cust-1's 2 items, 3.75, CONFIRMED, got {first:?}"),
     )?;
-    check(!request_id.is_empty(), || {
-        "CreateOrder: no x-request-id in the response headers".to_owned()
-    })?;
-    step(
-        "CreateOrder",
-        format!("{} [x-request-id {request_id}]", show(&first)),
-    );
+    steps.pass(step, show(&first));
 
-    // An invalid order: INVALID_ARGUMENT with a BadRequest naming each bad field.
-    let invalid = CreateOrderRequest {
-        customer_id: "alice".into(),
-        items: vec![item("book", 0, 12.5)],
+    let step = "CreateOrder, reader";
+    let tea = vec![item("sku-tea", 2, 3.5)];
+    let request = CreateOrderRequest {
+        customer_id: "cust-3".into(),
+        items: tea.clone(),
     };
-    let status = expect_failure(
-        "CreateOrder(invalid)",
-        admin.create_order(invalid).await,
-        Code::InvalidArgument,
+    let result = client
+        .create_order(bearer(READER_TOKEN, Request::new(request)))
+        .await;
+    let status = refused(step, result, Code::PermissionDenied)?;
+    steps.pass(step, format!("PERMISSION_DENIED: {}", status.message()));
+
+    let step = "CreateOrder(cust-3: tea, cake)";
+    let items = vec![item("sku-tea", 2, 3.5), item("sku-cake", 1, 4.0)];
+    let request = CreateOrderRequest {
+        customer_id: "cust-3".into(),
+        items: items.clone(),
+    };
+    let response = answer(
+        step,
+        client
+            .create_order(bearer(ADMIN_TOKEN, with_echo(request)))
+            .await,
     )?;
-    let fields: Vec<String> = status
-        .detail::<BadRequest>()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default();
-    check(fields == ["items[0].quantity"], || {
-        format!("CreateOrder(invalid): BadRequest fields {fields:?}")
+    echoed(
+        step,
+        response.metadata(),
+        response.trailers(),
+        "CreateOrder",
+    )?;
+    let created = response.into_inner();
+    check(
+        step,
+        !["", "ord-1", "ord-2", "ord-3"].contains(&created.id.as_str())
+            && (created.total - 11.0).abs() < EPSILON
+            && created.status() == OrderStatus::Pending
+            && created.items == items,
+        || format!("expected a new PENDING order of 11.00 with tea and cake, got {created:?}"),
+    )?;
+    steps.pass(step, show(&created));
+
+    let step = "GetOrder(the new order)";
+    let got = answer(step, client.get_order(admin(get(&created.id))).await)?.into_inner();
+    check(step, got == created, || {
+        format!("expected {created:?}, got {got:?}")
     })?;
-    step(
-        "CreateOrder(invalid)",
-        format!("{status} [BadRequest {}]", fields.join(", ")),
+    steps.pass(step, show(&got));
+
+    let step = "CreateOrder(invalid)";
+    let request = CreateOrderRequest {
+        customer_id: String::new(),
+        items: vec![item("sku-x", 0, -1.0)],
+    };
+    let result = client.create_order(admin(request)).await;
+    let status = refused(step, result, Code::InvalidArgument)?;
+    let fields = violated_fields(&status);
+    let expected = ["customer_id", "items[0].quantity", "items[0].unit_price"];
+    check(step, fields == expected, || {
+        format!("expected a BadRequest naming {expected:?}, got {fields:?} in {status}")
+    })?;
+    steps.pass(
+        step,
+        format!("INVALID_ARGUMENT: BadRequest {}", fields.join(", ")),
     );
 
-    // GetOrder of the new order, and of an unknown one (NOT_FOUND with an ErrorInfo).
-    let got = admin
-        .get_order(GetOrderRequest { id: "ord-1".into() })
-        .await
-        .map_err(|s| unexpected("GetOrder(ord-1)", s))?
-        .into_inner();
-    check(got == first, || format!("GetOrder(ord-1): got {got:?}"))?;
-    step("GetOrder(ord-1)", show(&got));
-    let missing = admin.get_order(GetOrderRequest {
-        id: "ord-999".into(),
-    });
-    let status = expect_failure("GetOrder(ord-999)", missing.await, Code::NotFound)?;
-    let info = status
-        .detail::<ErrorInfo>()
-        .ok_or_else(|| format!("GetOrder(ord-999): no ErrorInfo in {status}"))?;
-    check(
-        status.message() == "Order not found"
-            && info.reason == "ORDER_NOT_FOUND"
-            && info.domain == crate::DOMAIN
-            && info.metadata.get("order_id").map(String::as_str) == Some("ord-999"),
-        || format!("GetOrder(ord-999): {status} {info:?}"),
+    let step = "GetOrder(ord-404)";
+    let status = refused(
+        step,
+        client.get_order(admin(get("ord-404"))).await,
+        Code::NotFound,
     )?;
-    step(
-        "GetOrder(ord-999)",
+    let info = status.detail::<ErrorInfo>();
+    check(
+        step,
+        status.message() == "order ord-404 not found"
+            && info.as_ref().is_some_and(|info| {
+                info.reason == "ORDER_NOT_FOUND"
+                    && info.domain == crate::DOMAIN
+                    && info.metadata.get("order_id").map(String::as_str) == Some("ord-404")
+            }),
+        || {
+            format!("expected \"order ord-404 not found\" with ErrorInfo ORDER_NOT_FOUND, got {status} {info:?}")
+        },
+    )?;
+    steps.pass(
+        step,
         format!(
-            "{status} [ErrorInfo {} {} order_id=ord-999]",
-            info.reason, info.domain
+            "NOT_FOUND: {} [ErrorInfo ORDER_NOT_FOUND {}]",
+            status.message(),
+            crate::DOMAIN
         ),
     );
 
-    // CreateOrders: a client stream of two orders, one answer.
-    let batch = message_stream::iter([
-        CreateOrderRequest {
-            customer_id: "bob".into(),
-            items: vec![item("lamp", 1, 30.0)],
-        },
-        CreateOrderRequest {
-            customer_id: "alice".into(),
-            items: vec![item("mug", 4, 2.5)],
-        },
-    ]);
-    let created = admin
-        .create_orders(batch)
-        .await
-        .map_err(|s| unexpected("CreateOrders", s))?
-        .into_inner();
-    let ids: Vec<&str> = created.orders.iter().map(|o| o.id.as_str()).collect();
-    check(ids == ["ord-2", "ord-3"] && created.total == 40.0, || {
-        format!("CreateOrders: got {created:?}")
+    let step = "ListOrders(cust-1), reader";
+    let request = ListOrdersRequest {
+        customer_id: "cust-1".into(),
+    };
+    let request = bearer(READER_TOKEN, with_echo(request));
+    let mut stream = answer(step, client.list_orders(request).await)?.into_inner();
+    let listed = collect(step, &mut stream).await?;
+    stream_echoed(step, &mut stream, "ListOrders").await?;
+    check(step, ids(&listed) == ["ord-1", "ord-2"], || {
+        format!("expected ord-1, ord-2, got {:?}", ids(&listed))
     })?;
-    step(
-        "CreateOrders",
-        format!("{} total {:.2}", ids.join(", "), created.total),
+    steps.pass(step, ids(&listed).join(", "));
+
+    let step = "ListOrders(cust-3)";
+    let request = ListOrdersRequest {
+        customer_id: "cust-3".into(),
+    };
+    let mut stream = answer(step, client.list_orders(admin(request)).await)?.into_inner();
+    let listed = collect(step, &mut stream).await?;
+    check(step, listed == [created.clone()], || {
+        format!("expected only {}, got {:?}", created.id, ids(&listed))
+    })?;
+    steps.pass(step, ids(&listed).join(", "));
+
+    let step = "UploadLineItems(a, b, c)";
+    let uploaded = message_stream::iter([item("a", 2, 1.5), item("b", 1, 3.0), item("c", 4, 0.25)]);
+    let request = bearer(ADMIN_TOKEN, with_echo(uploaded));
+    let response = answer(step, client.upload_line_items(request).await)?;
+    echoed(
+        step,
+        response.metadata(),
+        response.trailers(),
+        "UploadLineItems",
+    )?;
+    let summary = response.into_inner();
+    check(
+        step,
+        summary.item_count == 3
+            && summary.total_quantity == 7
+            && (summary.total_amount - 7.0).abs() < EPSILON,
+        || format!("expected 3 items, quantity 7, amount 7.00, got {summary:?}"),
+    )?;
+    steps.pass(
+        step,
+        format!(
+            "{} items, quantity {}, amount {:.2}",
+            summary.item_count, summary.total_quantity, summary.total_amount
+        ),
     );
 
-    // ListOrders: a server stream of alice's orders.
-    let mut stream = admin
-        .list_orders(ListOrdersRequest {
-            customer_id: "alice".into(),
-            status: 0,
-        })
-        .await
-        .map_err(|s| unexpected("ListOrders(alice)", s))?
-        .into_inner();
-    let mut listed = Vec::new();
-    while let Some(order) = stream
-        .message()
-        .await
-        .map_err(|s| unexpected("ListOrders(alice)", s))?
-    {
-        listed.push(order.id);
-    }
-    check(listed == ["ord-1", "ord-3"], || {
-        format!("ListOrders(alice): got {listed:?}")
+    let step = "UploadLineItems(a, b × 0)";
+    let uploaded = message_stream::iter([item("a", 1, 1.0), item("b", 0, 1.0)]);
+    let result = client.upload_line_items(admin(uploaded)).await;
+    let status = refused(step, result, Code::InvalidArgument)?;
+    let fields = violated_fields(&status);
+    check(step, fields == ["items[1].quantity"], || {
+        format!("expected a BadRequest naming items[1].quantity, got {fields:?} in {status}")
     })?;
-    step("ListOrders(alice)", listed.join(", "));
+    steps.pass(
+        step,
+        format!("INVALID_ARGUMENT: BadRequest {}", fields.join(", ")),
+    );
 
-    // UpdateStatuses: each change answered on the bidi stream as it is applied.
-    let (tx, rx) = message_stream::channel(4);
-    let mut answers = admin
-        .update_statuses(rx)
-        .await
-        .map_err(|s| unexpected("UpdateStatuses", s))?
-        .into_inner();
-    let mut changed = Vec::new();
-    for (id, status) in [
-        ("ord-1", OrderStatus::Paid),
-        ("ord-2", OrderStatus::Shipped),
-    ] {
-        let update = UpdateStatusRequest {
-            id: id.into(),
-            status: status.into(),
+    let step = "OrderChat(hello, bye)";
+    let (tx, rx) = message_stream::channel(1);
+    let request = bearer(ADMIN_TOKEN, with_echo(rx));
+    let mut replies = answer(step, client.order_chat(request).await)?.into_inner();
+    let mut echoes = Vec::new();
+    for text in ["hello", "bye"] {
+        let message = ChatMessage {
+            order_id: "ord-1".into(),
+            sender: "client".into(),
+            text: text.into(),
         };
-        tx.send(update)
-            .await
-            .map_err(|_| "UpdateStatuses: the call ended early".to_owned())?;
-        let order = answers
-            .message()
-            .await
-            .map_err(|s| unexpected("UpdateStatuses", s))?
-            .ok_or_else(|| format!("UpdateStatuses: no answer for {id}"))?;
-        check(order.id == id && order.status() == status, || {
-            format!("UpdateStatuses({id}): got {order:?}")
-        })?;
-        changed.push(format!("{id} {}", status.as_str_name()));
+        if tx.send(message).await.is_err() {
+            return fail(step, "the request stream closed early");
+        }
+        let Some(reply) = answer(step, replies.message().await)? else {
+            return fail(
+                step,
+                format!("the stream ended before the answer to {text:?}"),
+            );
+        };
+        let expected = format!("Echo: {text}");
+        check(
+            step,
+            reply.order_id == "ord-1" && reply.sender == "server" && reply.text == expected,
+            || format!("expected {{ord-1, server, {expected:?}}}, got {reply:?}"),
+        )?;
+        echoes.push(reply.text);
     }
     drop(tx);
-    let end = answers
-        .message()
-        .await
-        .map_err(|s| unexpected("UpdateStatuses", s))?;
-    check(end.is_none(), || format!("UpdateStatuses: extra {end:?}"))?;
-    step("UpdateStatuses", changed.join(", "));
-
-    // ListOrders by status: only the paid order.
-    let mut stream = admin
-        .list_orders(ListOrdersRequest {
-            customer_id: String::new(),
-            status: OrderStatus::Paid.into(),
-        })
-        .await
-        .map_err(|s| unexpected("ListOrders(PAID)", s))?
-        .into_inner();
-    let mut paid = Vec::new();
-    while let Some(order) = stream
-        .message()
-        .await
-        .map_err(|s| unexpected("ListOrders(PAID)", s))?
-    {
-        paid.push(order.id);
-    }
-    check(paid == ["ord-1"], || {
-        format!("ListOrders(PAID): got {paid:?}")
+    let extra = answer(step, replies.message().await)?;
+    check(step, extra.is_none(), || {
+        format!("expected the end, got {extra:?}")
     })?;
-    step("ListOrders(PAID)", paid.join(", "));
+    stream_echoed(step, &mut replies, "OrderChat").await?;
+    steps.pass(step, echoes.join(" | "));
 
-    // Auth: the reader may read but not write; no token is UNAUTHENTICATED.
-    let reader = client(target, Some(READER_TOKEN))?;
-    let read = reader
-        .get_order(GetOrderRequest { id: "ord-2".into() })
-        .await
-        .map_err(|s| unexpected("Auth(reader GetOrder)", s))?
-        .into_inner();
-    check(read.status() == OrderStatus::Shipped, || {
-        format!("Auth(reader GetOrder): got {read:?}")
-    })?;
-    let denied = reader.create_order(CreateOrderRequest {
-        customer_id: "mallory".into(),
-        items: vec![item("book", 1, 1.0)],
-    });
-    let denied = expect_failure(
-        "Auth(reader CreateOrder)",
-        denied.await,
-        Code::PermissionDenied,
-    )?;
-    let anonymous = client(target, None)?;
-    let refused = anonymous.get_order(GetOrderRequest { id: "ord-1".into() });
-    let refused = expect_failure("Auth(no token)", refused.await, Code::Unauthenticated)?;
-    step(
-        "Auth",
-        format!(
-            "reader GetOrder OK; reader CreateOrder {:?}; no token {:?}",
-            denied.code(),
-            refused.code()
-        ),
-    );
+    let step = "OrderChat, 200 ms, nothing sent";
+    let (tx, rx) = message_stream::channel::<ChatMessage>(1);
+    let status = runs_out(step, client.order_chat(bearer(ADMIN_TOKEN, short(rx)))).await?;
+    drop(tx);
+    steps.pass(step, format!("DEADLINE_EXCEEDED: {}", status.message()));
 
-    Ok(steps)
+    Ok(steps.into_passed())
 }

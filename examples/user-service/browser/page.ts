@@ -117,10 +117,10 @@ function errorInfoDesc(): DescMessage {
 
 // The messages of user.proto, as the descriptors shape them (no generated types).
 interface User {
-  id: number;
+  id: string;
   name: string;
   email: string;
-  age: number;
+  createdAt: bigint;
 }
 interface ErrorInfo {
   reason: string;
@@ -141,28 +141,29 @@ function checks(
     [
       "unary",
       async () => {
-        const wanted = { name: "Dora", email: "dora@example.com", age: 41 };
+        const wanted = { name: "Dora", email: "dora@example.com" };
         const created: User = await users.createUser(wanted, options);
-        check(created.id > 0, `CreateUser returned id ${created.id}`);
-        const got: User = await users.getUser({ id: created.id }, options);
-        for (const key of ["id", "name", "email", "age"] as const) {
-          const expected = key === "id" ? created.id : wanted[key];
+        check(created.id !== "", `CreateUser returned id ${JSON.stringify(created.id)}`);
+        check(created.createdAt > 0n, `CreateUser returned created_at ${created.createdAt}`);
+        const got: User = await users.getUser({ userId: created.id }, options);
+        for (const key of ["id", "name", "email", "createdAt"] as const) {
+          const expected = key === "id" || key === "createdAt" ? created[key] : wanted[key];
           check(got[key] === expected, `GetUser ${key}: got ${got[key]}, want ${expected}`);
         }
-        return `CreateUser -> id ${created.id}; GetUser(${got.id}) = ${got.name} <${got.email}> age ${got.age}`;
+        return `CreateUser -> id ${created.id}; GetUser(${got.id}) = ${got.name} <${got.email}> created ${got.createdAt}`;
       },
     ],
     [
       "stream",
       async () => {
-        const ids: number[] = [];
+        const ids: string[] = [];
         for await (const user of users.streamUsers({}, options) as AsyncIterable<User>) {
           ids.push(user.id);
         }
         check(ids.length >= 1, "StreamUsers sent no users");
         check(
-          ids.every((id, i) => i === 0 || id > ids[i - 1]),
-          `ids not ascending: ${ids.join(",")}`,
+          ids.every((id, i) => i === 0 || Number(id) > Number(ids[i - 1])),
+          `ids not in creation order: ${ids.join(",")}`,
         );
         return `StreamUsers -> ${ids.length} users, ids ${ids.join(",")}`;
       },
@@ -170,14 +171,17 @@ function checks(
     [
       "error-details",
       async () => {
-        const err: ConnectError = await users.getUser({ id: 999999 }, options).then(
+        const err: ConnectError = await users.getUser({ userId: "999999" }, options).then(
           (user: User) => {
             throw new Error(`GetUser(999999) succeeded: ${JSON.stringify(user)}`);
           },
           (e: unknown) => ConnectError.from(e),
         );
         check(err.code === Code.NotFound, `want NotFound, got ${describe(err)}`);
-        check(err.rawMessage === "User not found", `message ${JSON.stringify(err.rawMessage)}`);
+        check(
+          err.rawMessage === "user 999999 not found",
+          `message ${JSON.stringify(err.rawMessage)}`,
+        );
         const types = err.details.map((d) => ("desc" in d ? d.desc.typeName : d.type));
         const infos = err.findDetails(errorInfo) as unknown as ErrorInfo[];
         if (infos.length !== 1) {
@@ -194,8 +198,8 @@ function checks(
         const info = infos[0];
         check(info.reason === "USER_NOT_FOUND", `reason ${JSON.stringify(info.reason)}`);
         check(info.domain === "user.example.com", `domain ${JSON.stringify(info.domain)}`);
-        check(info.metadata.id === "999999", `metadata ${JSON.stringify(info.metadata)}`);
-        return `[${Code[err.code]}] ${err.rawMessage}; ErrorInfo ${info.reason} ${info.domain} id=${info.metadata.id}`;
+        check(info.metadata.user_id === "999999", `metadata ${JSON.stringify(info.metadata)}`);
+        return `[${Code[err.code]}] ${err.rawMessage}; ErrorInfo ${info.reason} ${info.domain} user_id=${info.metadata.user_id}`;
       },
     ],
     [
@@ -204,7 +208,7 @@ function checks(
         let header: Headers | undefined;
         let trailer: Headers | undefined;
         await users.getUser(
-          { id: 1 },
+          { userId: "1" },
           {
             ...options,
             headers: { "x-echo-token": "abc" },

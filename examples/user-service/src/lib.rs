@@ -1,30 +1,33 @@
-//! The seeds' UserService on wirecall: an in-memory implementation ([`Users`]), a client
-//! walkthrough ([`walkthrough`]) shared by the client binary and the interop tests, and a
-//! tiny argument parser for the binaries.
+//! The users' `user.UserService` (`proto/user.proto`, completed as its article implies) on
+//! wirecall: the service ([`Users`], in memory), its server ([`server`]: native gRPC,
+//! gRPC-Web, Connect and the REST mapping on one port) and a client that calls every method
+//! and checks every answer ([`walkthrough`]). `examples/README.md` says what each does.
 
 pub mod walkthrough;
 
 mod users;
 
-pub use users::Users;
+pub use users::{Users, DOMAIN};
+
+use example_support::EchoMetadata;
+use wirecall::server::ServerBuilder;
 
 /// The generated code for `package user;`.
-#[allow(missing_docs, clippy::all)]
+#[allow(missing_docs)]
 pub mod pb {
     wirecall::include_proto!("user");
 }
 
-/// The value of `--name VALUE` or `--name=VALUE` in the process arguments.
-pub fn arg(name: &str) -> Option<String> {
-    let flag = format!("--{name}");
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == flag {
-            return args.next();
-        }
-        if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
-            return Some(v.to_owned());
-        }
-    }
-    None
+/// The UserService with the metadata echo, health and reflection, answering native gRPC,
+/// gRPC-Web (pages of any origin), the Connect protocol and the REST mapping of user.proto
+/// (`curl http://ADDR/v1/users/1`).
+pub fn server(users: Users) -> ServerBuilder {
+    wirecall::Server::builder()
+        .interceptor(EchoMetadata)
+        .add_service(pb::UserServiceServer::new(users))
+        .add_health(&wirecall::health::HealthReporter::new())
+        .add_reflection()
+        .accept_grpc_web(wirecall::web::Cors::any_origin())
+        .accept_connect()
+        .accept_rest()
 }

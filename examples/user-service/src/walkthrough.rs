@@ -1,312 +1,248 @@
-//! Calls every UserService method on a freshly started server, checks each answer and
-//! reports it. The client binary prints the report; the interop tests run it against the
-//! wirecall, Python and Node servers.
+//! Calls every method of the `user.UserService` the way `examples/README.md` lists, checking
+//! every answer. Expects a freshly started server (it counts the seeded users).
 
-use wirecall::status::details::ErrorInfo;
-use wirecall::{message_stream, Code, Request, Status};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use example_support::steps::{
+    answer, check, collect, echoed, fail, refused, runs_out, short, stream_echoed, with_echo,
+    Checked, Step, Steps, CALL_TIMEOUT,
+};
+use wirecall::{message_stream, Code, Endpoint};
 
 use crate::pb::{
     ChatMessage, CreateUserRequest, GetUserRequest, ListUsersRequest, StreamUsersRequest, User,
     UserServiceClient,
 };
 
-/// One checked step: its name and what the server answered.
-#[derive(Debug)]
-pub struct Step {
-    /// What was called.
-    pub name: String,
-    /// What came back, for people.
-    pub got: String,
-}
-
-fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
-    if ok {
-        Ok(())
-    } else {
-        Err(what())
-    }
-}
-
 fn show(user: &User) -> String {
-    format!(
-        "#{} {} <{}> age {}",
-        user.id, user.name, user.email, user.age
-    )
+    format!("{} {} <{}>", user.id, user.name, user.email)
 }
 
-fn ids(users: &[User]) -> Vec<i32> {
-    users.iter().map(|u| u.id).collect()
+fn names(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.name.as_str()).collect()
 }
 
-fn status_err(step: &str, status: Status) -> String {
-    format!("{step}: unexpected status {status}")
+fn create(name: &str, email: &str) -> CreateUserRequest {
+    CreateUserRequest {
+        name: name.into(),
+        email: email.into(),
+    }
 }
 
-/// Runs every step; the first wrong answer ends it with a description of the mismatch.
-pub async fn run(client: &UserServiceClient) -> Result<Vec<Step>, String> {
-    let mut steps = Vec::new();
-    let mut step = |name: &str, got: String| {
-        steps.push(Step {
-            name: name.to_owned(),
-            got,
-        })
+/// Whether `millis` (since the epoch) is within a minute of this machine's clock.
+fn recent(millis: i64) -> bool {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    (now - millis).abs() <= 60_000
+}
+
+/// Runs every step against `target` (`http://HOST:PORT`).
+pub async fn run(target: &str) -> Checked<Vec<Step>> {
+    let endpoint = match Endpoint::new(target) {
+        Ok(endpoint) => endpoint,
+        Err(e) => return fail("connect", format!("{target}: {e}")),
     };
+    let client = UserServiceClient::new(endpoint.timeout(CALL_TIMEOUT).connect_lazy());
+    let mut steps = Steps::new();
 
-    // GetUser of a seeded user.
-    let alice = client
-        .get_user(GetUserRequest { id: 1 })
-        .await
-        .map_err(|s| status_err("GetUser(1)", s))?
-        .into_inner();
+    let step = "GetUser(\"1\")";
+    let request = with_echo(GetUserRequest {
+        user_id: "1".into(),
+    });
+    let response = answer(step, client.get_user(request).await)?;
+    echoed(step, response.metadata(), response.trailers(), "GetUser")?;
+    let alice = response.into_inner();
     check(
-        alice.name == "Alice"
-            && alice.email == "alice@example.com"
-            && alice.age == 30
-            && alice.created_at.is_some(),
-        || format!("GetUser(1): got {alice:?}"),
+        step,
+        (alice.name.as_str(), alice.email.as_str(), alice.created_at)
+            == ("Alice", "alice@example.com", 1_700_000_000_000),
+        || format!("expected Alice <alice@example.com> created at 1700000000000, got {alice:?}"),
     )?;
-    step("GetUser(1)", show(&alice));
+    steps.pass(step, show(&alice));
 
-    // GetUser of an unknown id: NOT_FOUND, with the x-method trailer.
-    match client.get_user(GetUserRequest { id: 999 }).await {
-        Err(status) => {
-            check(
-                status.code() == Code::NotFound && status.message() == "User not found",
-                || format!("GetUser(999): got {status}"),
-            )?;
-            check(status.metadata().get("x-method") == Some("GetUser"), || {
-                format!("GetUser(999): trailers {:?}", status.metadata())
-            })?;
-            // Rich error details, when the server sends them (wirecall and grpcio do).
-            let detail = match status.detail::<ErrorInfo>() {
-                Some(info) => {
-                    check(
-                        info.reason == "USER_NOT_FOUND"
-                            && info.domain == crate::users::DOMAIN
-                            && info.metadata.get("id").map(String::as_str) == Some("999"),
-                        || format!("GetUser(999): ErrorInfo {info:?}"),
-                    )?;
-                    format!(" [ErrorInfo {} {} id=999]", info.reason, info.domain)
-                }
-                None => String::new(),
-            };
-            step("GetUser(999)", format!("{status}{detail}"));
-        }
-        Ok(r) => {
-            return Err(format!(
-                "GetUser(999): expected NOT_FOUND, got {:?}",
-                r.get_ref()
-            ))
-        }
-    }
+    let step = "GetUser(\"999\")";
+    let missing = GetUserRequest {
+        user_id: "999".into(),
+    };
+    let status = refused(step, client.get_user(missing).await, Code::NotFound)?;
+    steps.pass(step, format!("NOT_FOUND: {}", status.message()));
 
-    // CreateUser, then its validation error.
-    let dave = client
-        .create_user(CreateUserRequest {
-            name: "Dave".into(),
-            email: "dave@example.com".into(),
-            age: 41,
-        })
-        .await
-        .map_err(|s| status_err("CreateUser(Dave)", s))?
-        .into_inner();
+    let step = "CreateUser(Dave)";
+    let dave = answer(
+        step,
+        client.create_user(create("Dave", "dave@example.com")).await,
+    )?
+    .into_inner();
     check(
-        dave.id == 4 && dave.name == "Dave" && dave.age == 41 && dave.created_at.is_some(),
-        || format!("CreateUser(Dave): got {dave:?}"),
+        step,
+        dave.name == "Dave" && !["", "1", "2", "3"].contains(&dave.id.as_str()),
+        || format!("expected Dave with a new id, got {dave:?}"),
     )?;
-    step("CreateUser(Dave)", show(&dave));
-    match client.create_user(CreateUserRequest::default()).await {
-        Err(status) => {
-            check(
-                status.code() == Code::InvalidArgument && status.message() == "name is required",
-                || format!("CreateUser(\"\"): got {status}"),
-            )?;
-            step("CreateUser(\"\")", status.to_string());
-        }
-        Ok(r) => {
-            return Err(format!(
-                "CreateUser(\"\"): expected INVALID_ARGUMENT, got {:?}",
-                r.get_ref()
-            ))
-        }
-    }
+    check(step, recent(dave.created_at), || {
+        format!(
+            "expected created_at within 60 s of now, got {}",
+            dave.created_at
+        )
+    })?;
+    steps.pass(step, show(&dave));
 
-    // ListUsers: explicit pages, then the defaults (page 1, page_size 10).
-    for (page, page_size, want, want_page_size) in [
-        (1, 2, vec![1, 2], 2),
-        (2, 3, vec![4], 3),
-        (0, 0, vec![1, 2, 3, 4], 10),
-    ] {
-        let list = client
-            .list_users(ListUsersRequest { page, page_size })
-            .await
-            .map_err(|s| status_err("ListUsers", s))?
-            .into_inner();
-        let name = format!("ListUsers(page {page}, page_size {page_size})");
+    let step = "GetUser(Dave's id)";
+    let request = GetUserRequest {
+        user_id: dave.id.clone(),
+    };
+    let got = answer(step, client.get_user(request).await)?.into_inner();
+    check(step, got == dave, || {
+        format!("expected {dave:?}, got {got:?}")
+    })?;
+    steps.pass(step, show(&got));
+
+    let step = "CreateUser(\"\")";
+    let nameless = create("", "nobody@example.com");
+    let status = refused(
+        step,
+        client.create_user(nameless).await,
+        Code::InvalidArgument,
+    )?;
+    steps.pass(step, format!("INVALID_ARGUMENT: {}", status.message()));
+
+    for (page, expected) in [(1, ["Alice", "Bob"]), (2, ["Carol", "Dave"])] {
+        let step = format!("ListUsers(page {page}, page_size 2)");
+        let request = ListUsersRequest { page, page_size: 2 };
+        let listed = answer(&step, client.list_users(request).await)?.into_inner();
         check(
-            ids(&list.users) == want
-                && list.total == 4
-                && list.page == page.max(1)
-                && list.page_size == want_page_size,
-            || {
-                format!(
-                    "{name}: got ids {:?} total {} page {} page_size {}",
-                    ids(&list.users),
-                    list.total,
-                    list.page,
-                    list.page_size
-                )
-            },
+            &step,
+            names(&listed.users) == expected && listed.total == 4,
+            || format!("expected {expected:?} of 4, got {listed:?}"),
         )?;
-        step(
-            &name,
-            format!(
-                "ids {:?} of {} (page {}, page_size {})",
-                ids(&list.users),
-                list.total,
-                list.page,
-                list.page_size
-            ),
+        steps.pass(
+            step,
+            format!("{:?} of {}", names(&listed.users), listed.total),
         );
     }
 
-    // StreamUsers: every user, in order.
-    let mut stream = client
-        .stream_users(StreamUsersRequest {})
-        .await
-        .map_err(|s| status_err("StreamUsers", s))?
-        .into_inner();
-    let mut streamed = Vec::new();
-    while let Some(user) = stream
-        .message()
-        .await
-        .map_err(|s| status_err("StreamUsers", s))?
-    {
-        streamed.push(user);
-    }
-    let trailers = stream
-        .trailers()
-        .await
-        .map_err(|s| status_err("StreamUsers", s))?;
-    check(ids(&streamed) == [1, 2, 3, 4], || {
-        format!("StreamUsers: got ids {:?}", ids(&streamed))
+    let step = "StreamUsers(\"\")";
+    let request = with_echo(StreamUsersRequest::default());
+    let mut stream = answer(step, client.stream_users(request).await)?.into_inner();
+    let streamed = collect(step, &mut stream).await?;
+    stream_echoed(step, &mut stream, "StreamUsers").await?;
+    check(
+        step,
+        names(&streamed) == ["Alice", "Bob", "Carol", "Dave"],
+        || {
+            format!(
+                "expected Alice, Bob, Carol, Dave, got {:?}",
+                names(&streamed)
+            )
+        },
+    )?;
+    steps.pass(step, names(&streamed).join(", "));
+
+    let step = "StreamUsers(\"CAR\")";
+    let request = StreamUsersRequest {
+        filter: "CAR".into(),
+    };
+    let mut stream = answer(step, client.stream_users(request).await)?.into_inner();
+    let streamed = collect(step, &mut stream).await?;
+    check(step, names(&streamed) == ["Carol"], || {
+        format!("expected Carol, got {:?}", names(&streamed))
     })?;
-    check(
-        trailers.as_ref().and_then(|t| t.get("x-method")) == Some("StreamUsers"),
-        || format!("StreamUsers: trailers {trailers:?}"),
-    )?;
-    step(
-        "StreamUsers",
-        streamed.iter().map(show).collect::<Vec<_>>().join(", "),
-    );
+    steps.pass(step, names(&streamed).join(", "));
 
-    // CreateUsers: a client stream of two users.
-    let batch = [
-        ("Eve", "eve@example.com", 22),
-        ("Frank", "frank@example.com", 52),
-    ]
-    .map(|(name, email, age)| CreateUserRequest {
-        name: name.into(),
-        email: email.into(),
-        age,
-    });
-    let created = client
-        .create_users(message_stream::iter(batch))
-        .await
-        .map_err(|s| status_err("CreateUsers", s))?
-        .into_inner();
-    check(
-        created.count == 2 && ids(&created.users) == [5, 6] && created.users[1].name == "Frank",
-        || format!("CreateUsers: got {created:?}"),
+    let step = "CreateUsers(Erin, Frank)";
+    let batch = message_stream::iter([
+        create("Erin", "erin@example.com"),
+        create("Frank", "frank@example.com"),
+    ]);
+    let response = answer(step, client.create_users(with_echo(batch)).await)?;
+    echoed(
+        step,
+        response.metadata(),
+        response.trailers(),
+        "CreateUsers",
     )?;
-    step(
-        "CreateUsers(Eve, Frank)",
-        format!(
-            "count {}: {}",
-            created.count,
-            created
-                .users
+    let created = response.into_inner();
+    let ids: Vec<&str> = created.users.iter().map(|u| u.id.as_str()).collect();
+    check(
+        step,
+        created.count == 2
+            && names(&created.users) == ["Erin", "Frank"]
+            && ids[0] != ids[1]
+            && !ids
                 .iter()
-                .map(show)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+                .any(|id| ["1", "2", "3", dave.id.as_str()].contains(id)),
+        || format!("expected Erin and Frank with new ids, got {created:?}"),
+    )?;
+    steps.pass(
+        step,
+        created
+            .users
+            .iter()
+            .map(show)
+            .collect::<Vec<_>>()
+            .join(", "),
     );
 
-    // Chat: send one, read one, three times, over one bidirectional call.
-    let (tx, rx) = message_stream::channel(4);
-    let mut replies = client
-        .chat(rx)
-        .await
-        .map_err(|s| status_err("Chat", s))?
-        .into_inner();
-    let mut echoed = Vec::new();
-    for text in ["hi", "how are you", "bye"] {
-        tx.send(ChatMessage {
-            user: "rust".into(),
+    let step = "CreateUsers(Gina, \"\")";
+    let batch = message_stream::iter([
+        create("Gina", "gina@example.com"),
+        create("", "x@example.com"),
+    ]);
+    let status = refused(
+        step,
+        client.create_users(batch).await,
+        Code::InvalidArgument,
+    )?;
+    let request = ListUsersRequest {
+        page: 1,
+        page_size: 100,
+    };
+    let listed = answer(step, client.list_users(request).await)?.into_inner();
+    check(step, listed.total == 6, || {
+        format!("expected 6 users (Gina not stored), got {}", listed.total)
+    })?;
+    steps.pass(
+        step,
+        format!("INVALID_ARGUMENT: {}; still 6 users", status.message()),
+    );
+
+    let step = "Chat(hello, bye)";
+    let (tx, rx) = message_stream::channel(1);
+    let mut replies = answer(step, client.chat(with_echo(rx)).await)?.into_inner();
+    let mut echoes = Vec::new();
+    for (id, text) in [("m1", "hello"), ("m2", "bye")] {
+        let message = ChatMessage {
+            id: id.into(),
             text: text.into(),
-        })
-        .await
-        .map_err(|_| "Chat: request stream closed early".to_string())?;
-        let reply = replies
-            .message()
-            .await
-            .map_err(|s| status_err("Chat", s))?
-            .ok_or("Chat: reply stream ended early")?;
+            timestamp: 0,
+        };
+        if tx.send(message).await.is_err() {
+            return fail(step, "the request stream closed early");
+        }
+        let Some(reply) = answer(step, replies.message().await)? else {
+            return fail(step, format!("the stream ended before the answer to {id}"));
+        };
+        let expected = format!("Echo: {text}");
         check(
-            reply.user == "server" && reply.text == format!("echo: {text}"),
-            || format!("Chat: got {reply:?} for {text:?}"),
+            step,
+            reply.id == id && reply.text == expected && recent(reply.timestamp),
+            || format!("expected {{{id}, {expected:?}, now}}, got {reply:?}"),
         )?;
-        echoed.push(reply.text);
+        echoes.push(reply.text);
     }
     drop(tx);
-    let extra = replies.message().await.map_err(|s| status_err("Chat", s))?;
-    check(extra.is_none(), || {
-        format!("Chat: unexpected extra reply {extra:?}")
+    let extra = answer(step, replies.message().await)?;
+    check(step, extra.is_none(), || {
+        format!("expected the end, got {extra:?}")
     })?;
-    step("Chat", echoed.join(" | "));
+    stream_echoed(step, &mut replies, "Chat").await?;
+    steps.pass(step, echoes.join(" | "));
 
-    // Metadata: ASCII and binary values echoed in the headers, x-method in the trailers.
-    let mut request = Request::new(GetUserRequest { id: 2 });
-    request
-        .metadata_mut()
-        .insert("x-echo-token", "abc123")
-        .map_err(|e| e.to_string())?;
-    request
-        .metadata_mut()
-        .insert_bin("x-echo-data-bin", [0u8, 1, 0xfe, 0xff])
-        .map_err(|e| e.to_string())?;
-    request
-        .metadata_mut()
-        .insert("x-other", "not echoed")
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .get_user(request)
-        .await
-        .map_err(|s| status_err("Metadata", s))?;
-    let headers = response.metadata();
-    check(headers.get("x-echo-token") == Some("abc123"), || {
-        format!("Metadata: headers {headers:?}")
-    })?;
-    check(
-        headers
-            .get_bin("x-echo-data-bin")
-            .and_then(Result::ok)
-            .as_deref()
-            == Some(&[0u8, 1, 0xfe, 0xff][..]),
-        || format!("Metadata: headers {headers:?}"),
-    )?;
-    check(!headers.contains_key("x-other"), || {
-        format!("Metadata: x-other echoed: {headers:?}")
-    })?;
-    check(
-        response.trailers().get("x-method") == Some("GetUser"),
-        || format!("Metadata: trailers {:?}", response.trailers()),
-    )?;
-    step(
-        "Metadata",
-        "x-echo-token and x-echo-data-bin echoed; trailer x-method=GetUser".into(),
-    );
+    let step = "Chat, 200 ms, nothing sent";
+    let (tx, rx) = message_stream::channel::<ChatMessage>(1);
+    let status = runs_out(step, client.chat(short(rx))).await?;
+    drop(tx);
+    steps.pass(step, format!("DEADLINE_EXCEEDED: {}", status.message()));
 
-    Ok(steps)
+    Ok(steps.into_passed())
 }

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use user_service::pb::UserServiceServer;
-use user_service::Users;
+use user_service::{server, Users};
 use wirecall::server::Service;
 
 /// The browser binary `browser/run.mjs` drives.
@@ -63,16 +63,9 @@ async fn start_server() -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(
-        wirecall::Server::builder()
-            .add_service(UserServiceServer::new(Users::new()))
-            .accept_grpc_web(wirecall::web::Cors::any_origin())
-            .accept_connect()
-            .accept_rest()
-            .serve_with_listener(listener, async {
-                let _ = stopped.await;
-            }),
-    );
+    tokio::spawn(server(Users::new()).serve_with_listener(listener, async {
+        let _ = stopped.await;
+    }));
     (format!("http://{addr}"), stop)
 }
 

@@ -153,9 +153,11 @@ pub async fn serve(builder: ServerBuilder) -> Served {
     }
 }
 
-/// The example UserService with health (`health`) and, if `reflection`, reflection.
+/// The example UserService (with its metadata echo) with health (`health`) and, if
+/// `reflection`, reflection.
 pub async fn user_service(health: &wirecall::health::HealthReporter, reflection: bool) -> Served {
     let builder = wirecall::Server::builder()
+        .interceptor(example_support::EchoMetadata)
         .add_service(user_service::pb::UserServiceServer::new(
             user_service::Users::new(),
         ))

@@ -170,7 +170,8 @@ impl Channel {
             if let Some(hook) = hook.clone() {
                 stream.set_hook(hook);
             }
-            let headers = stream.take_headers().await?;
+            // Cloned: the stream's `headers()` gives them too, as for a bidirectional call.
+            let headers = stream.headers().await?.clone();
             Ok((headers, stream))
         });
         let result = under_parent(parent, with_deadline(deadline, call)).await;

@@ -144,6 +144,7 @@ pub struct IncomingCall {
     pub(crate) metadata: MetadataMap,
     pub(crate) extensions: Extensions,
     pub(crate) response_metadata: MetadataMap,
+    pub(crate) response_trailers: MetadataMap,
     pub(crate) span: Option<tracing::Span>,
 }
 
@@ -176,6 +177,12 @@ impl IncomingCall {
     /// Metadata added to the response headers (or, for a refused call, to its status).
     pub fn response_metadata_mut(&mut self) -> &mut MetadataMap {
         &mut self.response_metadata
+    }
+
+    /// Metadata added to the response trailers, whichever way the call ends (for a refused
+    /// or failed call, to its status), after what the handler put there.
+    pub fn response_trailers_mut(&mut self) -> &mut MetadataMap {
+        &mut self.response_trailers
     }
 }
 
@@ -302,6 +309,8 @@ pub(crate) struct Observer {
     pub(crate) outcome: Option<Status>,
     /// Response metadata the interceptors asked for.
     pub(crate) response_metadata: MetadataMap,
+    /// Trailer metadata the interceptors asked for.
+    pub(crate) response_trailers: MetadataMap,
     /// The span the handler runs in, if an interceptor set one.
     pub(crate) span: Option<tracing::Span>,
 }
@@ -314,6 +323,7 @@ impl Observer {
             entered: 0,
             outcome: None,
             response_metadata: MetadataMap::new(),
+            response_trailers: MetadataMap::new(),
             span: None,
         }
     }
@@ -329,6 +339,7 @@ impl Observer {
             metadata: std::mem::take(metadata),
             extensions: std::mem::take(extensions),
             response_metadata: MetadataMap::new(),
+            response_trailers: MetadataMap::new(),
             span: None,
         };
         let mut result = Ok(());
@@ -342,6 +353,7 @@ impl Observer {
         *metadata = call.metadata;
         *extensions = call.extensions;
         self.response_metadata = call.response_metadata;
+        self.response_trailers = call.response_trailers;
         self.span = call.span;
         result
     }

@@ -208,10 +208,18 @@ impl ServerCall {
         }
     }
 
+    /// Adds the trailer metadata the interceptors asked for.
+    fn intercepted_trailers(&self, trailers: &mut MetadataMap) {
+        if let Some(observer) = &self.observer {
+            trailers.extend_with_prefix(&observer.response_trailers, "");
+        }
+    }
+
     /// Answers with a trailers-only response carrying `status`.
     fn answer(&mut self, mut status: Status) {
         self.record(&status);
         self.intercepted_metadata(status.metadata_mut());
+        self.intercepted_trailers(status.metadata_mut());
         send_trailers_only(&mut self.respond, status, self.web.as_ref());
     }
 
@@ -226,8 +234,9 @@ impl ServerCall {
     }
 
     /// Ends a response whose headers were sent, with `status` in the trailers.
-    fn end(&mut self, stream: &mut SendStream<Bytes>, status: Status) {
+    fn end(&mut self, stream: &mut SendStream<Bytes>, mut status: Status) {
         self.record(&status);
+        self.intercepted_trailers(status.metadata_mut());
         match &self.web {
             None => send_trailers(stream, status),
             Some(web) => web.send_trailers(stream, &status.into_trailers()),
@@ -235,10 +244,11 @@ impl ServerCall {
     }
 
     /// Ends a successful response with its trailer metadata.
-    fn end_ok(&mut self, stream: &mut SendStream<Bytes>, trailers: MetadataMap) {
+    fn end_ok(&mut self, stream: &mut SendStream<Bytes>, mut trailers: MetadataMap) {
         if self.observer.is_some() {
             self.record(&Status::ok(""));
         }
+        self.intercepted_trailers(&mut trailers);
         let trailers = send::ok_trailers(trailers);
         match &self.web {
             None => {

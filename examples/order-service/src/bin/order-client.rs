@@ -1,18 +1,9 @@
-//! Calls every OrderService method of a fresh server and prints what came back:
-//! `order-client [--addr http://127.0.0.1:50052]`. Exits 1 on the first wrong answer.
+//! Calls every method of the `order.OrderService` at `--addr HOST:PORT` (default
+//! 127.0.0.1:50051) with the article's retry service config, checks every answer and prints
+//! it. Expects a freshly started server.
 
 #[tokio::main]
-async fn main() {
-    let addr = order_service::arg("addr").unwrap_or_else(|| "http://127.0.0.1:50052".into());
-    match order_service::walkthrough::run(&addr).await {
-        Ok(steps) => {
-            for step in steps {
-                println!("{:<22} {}", step.name, step.got);
-            }
-        }
-        Err(mismatch) => {
-            eprintln!("order-client: {mismatch}");
-            std::process::exit(1);
-        }
-    }
+async fn main() -> std::process::ExitCode {
+    let target = example_support::cli::client_target();
+    example_support::steps::report(order_service::walkthrough::run(&target).await)
 }

@@ -1,0 +1,8 @@
+//! Serves the users' `math.Calculator`: `calculator-server [--addr 127.0.0.1:50051]`.
+//! Prints `math.Calculator listening on HOST:PORT` once it accepts connections; stops on
+//! SIGTERM or Ctrl-C.
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    example_support::serve(calculator::server(), "math.Calculator").await
+}

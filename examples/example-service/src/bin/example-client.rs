@@ -1,0 +1,8 @@
+//! Calls every method of the `Example` service at `--addr HOST:PORT` (default
+//! 127.0.0.1:50051), checks every answer and prints it.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let target = example_support::cli::client_target();
+    example_support::steps::report(example_service::walkthrough::run(&target).await)
+}

@@ -1,0 +1,141 @@
+//! Calls every method of the `Example` service the way `examples/README.md` lists, checking
+//! every answer.
+
+use example_support::steps::{
+    answer, check, echoed, refused, runs_out, short, stream_echoed, with_echo, Checked, Failure,
+    Step, Steps, CALL_TIMEOUT,
+};
+use wirecall::{message_stream, Code, Endpoint};
+
+use crate::pb::{ExampleClient, Req, Resp};
+
+fn req(message: &str, count: i32) -> Req {
+    Req {
+        message: message.into(),
+        count,
+    }
+}
+
+fn show(answers: &[Resp]) -> String {
+    let shown: Vec<String> = answers
+        .iter()
+        .map(|r| format!("{{{:?}, {}}}", r.message, r.index))
+        .collect();
+    shown.join(", ")
+}
+
+/// Runs every step against `target` (`http://HOST:PORT`).
+pub async fn run(target: &str) -> Checked<Vec<Step>> {
+    let endpoint = Endpoint::new(target).map_err(|e| Failure {
+        step: "connect".into(),
+        detail: format!("{target}: {e}"),
+    })?;
+    let client = ExampleClient::new(endpoint.timeout(CALL_TIMEOUT).connect_lazy());
+    let mut steps = Steps::new();
+
+    let step = "Unary(\"hi\")";
+    let response = answer(step, client.unary(with_echo(req("hi", 0))).await)?;
+    echoed(step, response.metadata(), response.trailers(), "Unary")?;
+    let got = response.into_inner();
+    check(step, got.message == "unary: hi" && got.index == 1, || {
+        format!("expected {{\"unary: hi\", 1}}, got {got:?}")
+    })?;
+    steps.pass(step, show(&[got]));
+
+    let step = "Unary(\"\")";
+    let status = refused(step, client.unary(req("", 0)).await, Code::InvalidArgument)?;
+    steps.pass(step, format!("INVALID_ARGUMENT: {}", status.message()));
+
+    let step = "ServerStream(\"s\", 4)";
+    let response = answer(step, client.server_stream(with_echo(req("s", 4))).await)?;
+    let mut stream = response.into_inner();
+    let mut answers = Vec::new();
+    while let Some(resp) = answer(step, stream.message().await)? {
+        answers.push(resp);
+    }
+    stream_echoed(step, &mut stream, "ServerStream").await?;
+    let indexes: Vec<i32> = answers.iter().map(|r| r.index).collect();
+    check(
+        step,
+        indexes == [1, 2, 3, 4] && answers.iter().all(|r| r.message == "stream: s"),
+        || {
+            format!(
+                "expected \"stream: s\" with index 1, 2, 3, 4, got {}",
+                show(&answers)
+            )
+        },
+    )?;
+    steps.pass(step, show(&answers));
+
+    let step = "ServerStream(\"s\", 0)";
+    let mut stream = answer(step, client.server_stream(req("s", 0)).await)?.into_inner();
+    let mut answers = Vec::new();
+    while let Some(resp) = answer(step, stream.message().await)? {
+        answers.push(resp);
+    }
+    check(step, answers.len() == 3, || {
+        format!("expected 3 answers, got {}", show(&answers))
+    })?;
+    steps.pass(step, show(&answers));
+
+    let step = "ServerStream(\"s\", 101)";
+    let result = match client.server_stream(req("s", 101)).await {
+        Ok(response) => response.into_inner().message().await,
+        Err(status) => Err(status),
+    };
+    let status = refused(step, result, Code::InvalidArgument)?;
+    steps.pass(step, format!("INVALID_ARGUMENT: {}", status.message()));
+
+    let step = "ClientStream([x, y, z])";
+    let sent = message_stream::iter(["x", "y", "z"].map(|m| req(m, 0)));
+    let response = answer(step, client.client_stream(with_echo(sent)).await)?;
+    echoed(
+        step,
+        response.metadata(),
+        response.trailers(),
+        "ClientStream",
+    )?;
+    let got = response.into_inner();
+    check(step, got.message == "x,y,z" && got.index == 3, || {
+        format!("expected {{\"x,y,z\", 3}}, got {got:?}")
+    })?;
+    steps.pass(step, show(&[got]));
+
+    let step = "Bidirectional(p, q)";
+    let (tx, rx) = message_stream::channel(1);
+    let response = answer(step, client.bidirectional(with_echo(rx)).await)?;
+    let mut replies = response.into_inner();
+    let mut answers = Vec::new();
+    for (i, message) in ["p", "q"].into_iter().enumerate() {
+        tx.send(req(message, 0)).await.map_err(|_| Failure {
+            step: step.into(),
+            detail: "the request stream closed early".into(),
+        })?;
+        let reply = answer(step, replies.message().await)?.ok_or_else(|| Failure {
+            step: step.into(),
+            detail: format!("the answer stream ended before the answer to {message:?}"),
+        })?;
+        let expected = (format!("bidi: {message}"), i as i32 + 1);
+        check(
+            step,
+            (reply.message.clone(), reply.index) == expected,
+            || format!("expected {expected:?}, got {reply:?}"),
+        )?;
+        answers.push(reply);
+    }
+    drop(tx);
+    let extra = answer(step, replies.message().await)?;
+    check(step, extra.is_none(), || {
+        format!("expected the end, got {extra:?}")
+    })?;
+    stream_echoed(step, &mut replies, "Bidirectional").await?;
+    steps.pass(step, show(&answers));
+
+    let step = "Bidirectional, 200 ms, nothing sent";
+    let (tx, rx) = message_stream::channel::<Req>(1);
+    let status = runs_out(step, client.bidirectional(short(rx))).await?;
+    drop(tx);
+    steps.pass(step, format!("DEADLINE_EXCEEDED: {}", status.message()));
+
+    Ok(steps.into_passed())
+}
