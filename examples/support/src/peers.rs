@@ -175,21 +175,26 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit.
-    pub async fn terminate(mut self) -> ExitStatus {
+    pub async fn terminate(self) -> ExitStatus {
+        self.stop("TERM").await
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) and waits for the exit.
+    pub async fn interrupt(self) -> ExitStatus {
+        self.stop("INT").await
+    }
+
+    async fn stop(mut self, signal: &str) -> ExitStatus {
         let pid = self.child.id().expect("a running server has a pid");
         let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .expect("run kill");
-        assert!(sent.success(), "{}: kill -TERM {pid} failed", self.name);
+        assert!(sent.success(), "{}: kill -{signal} {pid} failed", self.name);
+        let name = &self.name;
         tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
             .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{}: still running {STOP_TIMEOUT:?} after SIGTERM",
-                    self.name
-                )
-            })
+            .unwrap_or_else(|_| panic!("{name}: still running {STOP_TIMEOUT:?} after SIG{signal}"))
             .expect("wait for the server")
     }
 }
@@ -269,10 +274,10 @@ pub async fn client_calls_peer(client: &str, lang: Lang, contract: &str) {
 }
 
 /// The wirecall client binary passes against the wirecall server binary, which then stops on
-/// SIGTERM, exiting 0.
+/// SIGINT (Ctrl-C), exiting 0.
 pub async fn client_calls_server(client: &str, server: &str) {
     let running = Server::start(Command::new(server), server).await;
     passes(Command::new(client), running.addr(), client).await;
-    let exit = running.terminate().await;
-    assert!(exit.success(), "{server} exited {exit} after SIGTERM");
+    let exit = running.interrupt().await;
+    assert!(exit.success(), "{server} exited {exit} after SIGINT");
 }
