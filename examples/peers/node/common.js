@@ -478,6 +478,11 @@ function ok(result) {
   return result;
 }
 
+/** A failed call as a step shows it: `CODE: message`. */
+function failed(result) {
+  return `${result.code}: ${result.message}`;
+}
+
 /** Fails unless `result` failed with `code` (a name); returns it. */
 function refused(result, code) {
   if (result.code === 'OK') {
@@ -497,6 +502,40 @@ function echoed(result, method, trailersToo = true) {
   const named = result.trailers ? result.trailers.get('x-method') : [];
   check(named.length === 1 && named[0] === method,
     () => `expected the trailer x-method: ${method}, got trailers ${show(result.trailers ? result.trailers.toJSON() : {})}`);
+}
+
+/**
+ * The ping-pong step of a bidirectional method, with the metadata check: opens `method` with
+ * the request metadata `md` (which carries the echo) and sends each of `requests` in turn,
+ * reading its answer before sending the next; `checkAnswer(answer, request, i)` checks the
+ * answer to the i-th request (from 0) and returns how to show it. Then ends the client's
+ * side and checks that the stream ends OK with no more answers, and the metadata check.
+ * Resolves with the answers shown, then ", ended OK".
+ */
+async function pingPong(client, method, requests, checkAnswer, md = metadata({}, true)) {
+  const call = openBidi(client, method, md);
+  const got = [];
+  for (const [i, request] of requests.entries()) {
+    call.write(request);
+    const answer = await call.next();
+    check(answer !== null, () => `expected an answer to ${show(request)}, got the end of the stream`);
+    got.push(checkAnswer(answer, request, i));
+  }
+  call.end();
+  const res = ok(await call.result());
+  eq(res.answers.length, requests.length, 'the number of answers');
+  echoed(res, method);
+  return `${got.join(', ')}, ended OK`;
+}
+
+/**
+ * The step "200 ms deadline, nothing sent" of a bidirectional method: opens `method` with a
+ * 200 ms deadline and the request metadata `md`, sends nothing, and checks that the call fails
+ * with DEADLINE_EXCEEDED. Resolves with the code's name.
+ */
+async function expectDeadline(client, method, md = metadata()) {
+  const call = openBidi(client, method, md, deadline(200));
+  return refused(await call.result(), 'DEADLINE_EXCEEDED').code;
 }
 
 /**
@@ -554,7 +593,10 @@ module.exports = {
   openServerStream,
   openBidi,
   ok,
+  failed,
   refused,
   echoed,
+  pingPong,
+  expectDeadline,
   runSteps,
 };

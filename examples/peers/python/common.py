@@ -6,8 +6,9 @@ contract's generated stubs and this directory on the path:
     PYTHONPATH=target/peers/py-gen/<contract>:examples/peers/python \\
         target/peers/venv/bin/python examples/peers/python/<contract>/server.py --addr 127.0.0.1:0
 
-Servers use `parse_addr`, `echo`, `abort` and `serve`; clients use `parse_addr`, `Steps`,
-`Feeder` and the `expect_*` / `check_*` functions.
+Servers use `serve` (which reads `--addr`), `echo`, `abort` and `until_cancelled`; clients use
+`parse_addr`, `Steps`, `error`, the `expect_*` / `check_*` functions, and `ping_pong` and
+`expect_deadline` for the two steps of every bidirectional method.
 """
 
 import argparse
@@ -78,6 +79,16 @@ def abort(context, method, code, message, *details):
     context.abort(code, message)
 
 
+def until_cancelled(request_iterator):
+    """The requests of a client stream, ending quietly when the call is cancelled or its
+    deadline passes while waiting for one (grpcio's iterator raises grpc.RpcError then)."""
+    try:
+        for request in request_iterator:
+            yield request
+    except grpc.RpcError:
+        return
+
+
 def bad_request(*violations):
     """A google.rpc.BadRequest of (field, description) pairs."""
     return error_details_pb2.BadRequest(
@@ -88,13 +99,14 @@ def bad_request(*violations):
     )
 
 
-def serve(service_name, addr, register, interceptors=(), on_stop=None, max_workers=32):
-    """Serves until SIGTERM or SIGINT, then exits 0.
+def serve(service_name, register, interceptors=(), on_stop=None, max_workers=32):
+    """Serves `service_name` on `--addr` until SIGTERM or SIGINT, then exits 0.
 
     `register(server)` adds the servicer. Once the server accepts connections, prints exactly
     one line, `<service_name> listening on HOST:PORT`, with the port actually bound. On a signal,
     calls `on_stop()` (which ends the server's endless streams) and stops the server, giving
     running calls STOP_GRACE seconds."""
+    addr = parse_addr("%s server (grpcio)" % service_name)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         interceptors=list(interceptors),
@@ -209,6 +221,11 @@ def short(message):
     return " ".join(text.split()) or "{}"
 
 
+def error(err):
+    """A failed call as a step shows it: `CODE: details`."""
+    return "%s: %s" % (err.code().name, err.details())
+
+
 def echo_metadata(value, *extra):
     """The request metadata of a metadata check: `x-echo-check: <value>`, plus `extra` pairs."""
     return tuple(extra) + (("x-echo-check", value),)
@@ -218,26 +235,25 @@ def _values(metadata, key):
     return [value for k, value in (metadata or ()) if k == key]
 
 
+def _expect_entry(metadata, key, want, where, name):
+    """`metadata` (the response headers or the trailers) carries `key: <want>`, once; a
+    failure shows `name`'s entries but the binary ones."""
+    got = _values(metadata, key)
+    shown = [(k, v) for k, v in metadata or () if not k.endswith("-bin")]
+    expect(
+        got == [want],
+        "%s: expected %s %r, got %r (%s %r)" % (where, key, want, got, name, shown),
+    )
+
+
 def check_headers(call, value):
     """The response headers of `call` carry `x-echo-check: <value>`."""
-    headers = call.initial_metadata()
-    got = _values(headers, "x-echo-check")
-    expect(
-        got == [value],
-        "response headers: expected x-echo-check %r, got %r (headers %r)"
-        % (value, got, [tuple(m) for m in headers or ()]),
-    )
+    _expect_entry(call.initial_metadata(), "x-echo-check", value, "response headers", "headers")
 
 
 def check_trailers(call, method):
     """The trailers of `call` carry `x-method: <method>`."""
-    trailers = call.trailing_metadata()
-    got = _values(trailers, "x-method")
-    expect(
-        got == [method],
-        "trailers: expected x-method %r, got %r (trailers %r)"
-        % (method, got, [(k, v) for k, v in trailers or () if not k.endswith("-bin")]),
-    )
+    _expect_entry(call.trailing_metadata(), "x-method", method, "trailers", "trailers")
 
 
 def check_metadata(call, value, method):
@@ -314,6 +330,48 @@ class Feeder:
 
     def close(self):
         self._queue.put(Feeder._END)
+
+
+def ping_pong(rpc, method, value, pings, check_answer, metadata=()):
+    """The ping-pong step of a bidirectional method, with the metadata check.
+
+    Opens `rpc` (a stub method, e.g. `stub.Chat`) with the TIMEOUT deadline and the request
+    metadata `metadata` + `x-echo-check: <value>`. For each `(what, request)` of `pings`,
+    sends the request, reads one answer and passes it to `check_answer(answer, request,
+    "answer to <what>")`, which checks it (raising CheckFailed) and returns how to show it.
+    Then ends the client's side and checks that the stream ends with OK and nothing more, and
+    that the headers echo `x-echo-check` and the trailers carry `x-method: <method>`. Returns
+    the answers shown, then "; ended OK"."""
+    feeder = Feeder()
+    call = rpc(feeder, timeout=TIMEOUT, metadata=echo_metadata(value, *metadata))
+    got = []
+    try:
+        for what, request in pings:
+            feeder.send(request)
+            answer = next_message(call, "the answer to %s" % what)
+            got.append(check_answer(answer, request, "answer to %s" % what))
+        feeder.close()
+        rest = list(call)
+        expect(rest == [], "expected the stream to end, got more: %s" % [short(m) for m in rest])
+        expect_eq(call.code(), grpc.StatusCode.OK, "status")
+        check_metadata(call, value, method)
+    finally:
+        feeder.close()
+    return "%s; ended OK" % ", ".join(got)
+
+
+def expect_deadline(rpc, metadata=None):
+    """The step "200 ms deadline, nothing sent" of a bidirectional method: opens `rpc` (a stub
+    method) with a 200 ms deadline and `metadata`, sends nothing, and checks that the call
+    fails with DEADLINE_EXCEEDED. Returns the code's name."""
+    feeder = Feeder()
+    try:
+        err = expect_stream_code(
+            grpc.StatusCode.DEADLINE_EXCEEDED, rpc(feeder, timeout=0.2, metadata=metadata)
+        )
+    finally:
+        feeder.close()
+    return err.code().name
 
 
 class Steps:

@@ -13,3 +13,63 @@ mod serve;
 
 pub use echo::EchoMetadata;
 pub use serve::{serve, shutdown_signal};
+
+/// The tests of one contract example, over real sockets on 127.0.0.1: the wirecall client
+/// against the wirecall server (which also answers health and reflection, and stops on
+/// SIGINT), and for each peer language a module with its client against the wirecall server
+/// and the wirecall client against its server (each server stops on SIGTERM). Every server is
+/// a process started with `--addr 127.0.0.1:0`.
+///
+/// ```text
+/// example_support::contract_tests! {
+///     contract: "math",                 // the peers' directory: examples/peers/<lang>/math
+///     service: "math.Calculator",
+///     server: "calculator-server",      // binaries of the crate under test
+///     client: "calculator-client",
+///     peers: [node: Node, python: Python, go: Go],
+/// }
+/// ```
+#[macro_export]
+macro_rules! contract_tests {
+    (
+        contract: $contract:literal,
+        service: $service:literal,
+        server: $server:literal,
+        client: $client:literal,
+        peers: [$($module:ident: $lang:ident),* $(,)?] $(,)?
+    ) => {
+        #[tokio::test]
+        async fn wirecall_client_calls_the_wirecall_server() {
+            $crate::peers::client_calls_server(
+                env!(concat!("CARGO_BIN_EXE_", $client)),
+                env!(concat!("CARGO_BIN_EXE_", $server)),
+                $service,
+            )
+            .await;
+        }
+
+        $(
+            mod $module {
+                #[tokio::test]
+                async fn its_client_calls_the_wirecall_server() {
+                    $crate::peers::peer_client_calls(
+                        env!(concat!("CARGO_BIN_EXE_", $server)),
+                        $crate::peers::Lang::$lang,
+                        $contract,
+                    )
+                    .await;
+                }
+
+                #[tokio::test]
+                async fn the_wirecall_client_calls_its_server() {
+                    $crate::peers::client_calls_peer(
+                        env!(concat!("CARGO_BIN_EXE_", $client)),
+                        $crate::peers::Lang::$lang,
+                        $contract,
+                    )
+                    .await;
+                }
+            }
+        )*
+    };
+}

@@ -212,7 +212,38 @@ pub struct Run {
 
 /// Runs `command --addr ADDR` to its end (killing it after a minute); panics unless it
 /// exited 0 having printed `all N steps passed`, and returns N.
-pub async fn passes(mut command: Command, addr: SocketAddr, name: &str) -> usize {
+pub async fn passes(command: Command, addr: SocketAddr, name: &str) -> usize {
+    let run = run(command, addr, name).await;
+    let steps = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("all ")?.strip_suffix(" steps passed"))
+        .find_map(|n| n.parse::<usize>().ok());
+    match steps {
+        Some(n) if run.status.success() => n,
+        _ => panic!(
+            "{name} failed ({}):\n{}{}",
+            run.status, run.stdout, run.stderr
+        ),
+    }
+}
+
+/// Runs `command --addr ADDR` to its end; panics unless it exited 1 with a `FAILED <step>:`
+/// line on stderr, and returns that line.
+pub async fn fails(command: Command, addr: SocketAddr, name: &str) -> String {
+    let run = run(command, addr, name).await;
+    let failed = run.stderr.lines().find(|l| l.starts_with("FAILED "));
+    match failed {
+        Some(line) if run.status.code() == Some(1) => line.to_owned(),
+        _ => panic!(
+            "{name} did not fail as expected ({}):\n{}{}",
+            run.status, run.stdout, run.stderr
+        ),
+    }
+}
+
+/// Runs `command --addr ADDR` to its end, killing it after [`CLIENT_TIMEOUT`].
+async fn run(mut command: Command, addr: SocketAddr, name: &str) -> Run {
     command
         .arg("--addr")
         .arg(addr.to_string())
@@ -228,18 +259,7 @@ pub async fn passes(mut command: Command, addr: SocketAddr, name: &str) -> usize
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
     println!("--- {name}\n{}{}", run.stdout, run.stderr);
-    let steps = run
-        .stdout
-        .lines()
-        .filter_map(|line| line.strip_prefix("all ")?.strip_suffix(" steps passed"))
-        .find_map(|n| n.parse::<usize>().ok());
-    match steps {
-        Some(n) if run.status.success() => n,
-        _ => panic!(
-            "{name} failed ({}):\n{}{}",
-            run.status, run.stdout, run.stderr
-        ),
-    }
+    run
 }
 
 /// Runs the `lang` peer client of `contract` against `addr`; see [`passes`].
@@ -273,11 +293,65 @@ pub async fn client_calls_peer(client: &str, lang: Lang, contract: &str) {
     );
 }
 
-/// The wirecall client binary passes against the wirecall server binary, which then stops on
-/// SIGINT (Ctrl-C), exiting 0.
-pub async fn client_calls_server(client: &str, server: &str) {
+/// The wirecall client binary passes against the wirecall server binary, which also answers
+/// health and reflection for `service`; then the server stops on SIGINT (Ctrl-C), exiting 0.
+pub async fn client_calls_server(client: &str, server: &str, service: &str) {
     let running = Server::start(Command::new(server), server).await;
     passes(Command::new(client), running.addr(), client).await;
+    serves_health_and_reflection(running.addr(), service).await;
     let exit = running.interrupt().await;
     assert!(exit.success(), "{server} exited {exit} after SIGINT");
+}
+
+/// The server at `addr` reports `service` SERVING (`grpc.health.v1.Health/Check`) and lists
+/// it among its services (server reflection).
+pub async fn serves_health_and_reflection(addr: SocketAddr, service: &str) {
+    use wirecall::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
+    use wirecall::message_stream;
+    use wirecall::reflection::proto::{
+        MessageRequest, MessageResponse, ServerReflectionRequest, ServerReflectionResponse,
+    };
+
+    let channel = wirecall::Endpoint::new(format!("http://{addr}"))
+        .expect("an endpoint")
+        .timeout(CLIENT_TIMEOUT)
+        .connect_lazy();
+    let check = HealthCheckRequest {
+        service: service.to_owned(),
+    };
+    let path = "/grpc.health.v1.Health/Check".parse().expect("a path");
+    let health: HealthCheckResponse = channel
+        .unary(check, path)
+        .await
+        .unwrap_or_else(|status| panic!("health of {service} at {addr}: {status}"))
+        .into_inner();
+    assert_eq!(
+        health.status,
+        ServingStatus::Serving as i32,
+        "health of {service}"
+    );
+
+    let list = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        .parse()
+        .expect("a path");
+    let mut answers = channel
+        .streaming::<_, ServerReflectionResponse>(message_stream::iter([list]), path)
+        .await
+        .unwrap_or_else(|status| panic!("reflection at {addr}: {status}"))
+        .into_inner();
+    let answer = answers.message().await.expect("a reflection answer");
+    let names: Vec<String> = match answer.and_then(|a| a.message_response) {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("reflection at {addr} answered {other:?}"),
+    };
+    assert!(
+        names.iter().any(|n| n == service),
+        "{service} not in {names:?}"
+    );
 }

@@ -7,7 +7,8 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use wirecall::{Code, MetadataMap, Request, Response, Status, Streaming};
+use wirecall::message_stream::Sender;
+use wirecall::{Code, Endpoint, MetadataMap, Request, Response, Status, Streaming};
 
 /// Every call's deadline, unless a step sets its own.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,6 +69,19 @@ impl Steps {
         };
         println!("{:<44} {}", step.name, step.got);
         self.passed.push(step);
+    }
+
+    /// The step `name`, whose call must have failed with `code`: records it as passed with
+    /// the status (`NOT_FOUND: user 999 not found`) and gives the status for more checks.
+    pub fn refused<T: fmt::Debug>(
+        &mut self,
+        name: &str,
+        result: Result<T, Status>,
+        code: Code,
+    ) -> Checked<Status> {
+        let status = refused(name, result, code)?;
+        self.pass(name, format!("{}: {}", code.name(), status.message()));
+        Ok(status)
     }
 
     /// Every step that passed, in order.
@@ -182,6 +196,49 @@ pub fn short<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.set_timeout(SHORT_TIMEOUT);
     request
+}
+
+/// The endpoint of `target` (`http://HOST:PORT`), or the failure of the step `connect`.
+pub fn endpoint(target: &str) -> Checked<Endpoint> {
+    Endpoint::new(target).map_err(|e| Failure {
+        step: "connect".into(),
+        detail: format!("{target}: {e}"),
+    })
+}
+
+/// A ping-pong on a bidirectional call made with [`with_echo`]: sends each of `pings` on
+/// `requests`, reading one answer after each; then ends the request stream and checks that
+/// the answers end there too, with the metadata echo of `method`. The answers, in order.
+pub async fn ping_pong<Req, Resp>(
+    step: &str,
+    requests: Sender<Req>,
+    mut answers: Streaming<Resp>,
+    pings: impl IntoIterator<Item = Req>,
+    method: &str,
+) -> Checked<Vec<Resp>>
+where
+    Resp: prost::Message + Default + fmt::Debug + 'static,
+{
+    let mut got = Vec::new();
+    for (i, ping) in pings.into_iter().enumerate() {
+        if requests.send(ping).await.is_err() {
+            return fail(
+                step,
+                format!("the request stream closed before message {}", i + 1),
+            );
+        }
+        match answer(step, answers.message().await)? {
+            Some(pong) => got.push(pong),
+            None => return fail(step, format!("the answers ended before answer {}", i + 1)),
+        }
+    }
+    drop(requests);
+    let extra = answer(step, answers.message().await)?;
+    check(step, extra.is_none(), || {
+        format!("expected the end, got {extra:?}")
+    })?;
+    stream_echoed(step, &mut answers, method).await?;
+    Ok(got)
 }
 
 /// Fails `step` with `detail`.

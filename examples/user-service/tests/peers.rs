@@ -1,35 +1,26 @@
-//! The user.UserService across implementations, over real sockets on 127.0.0.1: the wirecall client
-//! against the wirecall, Node and Python servers, and the Node and Python clients
-//! against the wirecall server. Every server is a process started with `--addr
-//! 127.0.0.1:0` and stopped with SIGTERM, which it must answer by exiting 0.
+//! `user.UserService` across implementations: the wirecall client and server, and the peers in
+//! Node and Python, both directions (see `example_support::contract_tests!`).
 
-use example_support::peers::{client_calls_peer, client_calls_server, peer_client_calls, Lang};
-
-const CONTRACT: &str = "user";
-const SERVER: &str = env!("CARGO_BIN_EXE_user-server");
-const CLIENT: &str = env!("CARGO_BIN_EXE_user-client");
-
-#[tokio::test]
-async fn wirecall_client_calls_the_wirecall_server() {
-    client_calls_server(CLIENT, SERVER).await;
+example_support::contract_tests! {
+    contract: "user",
+    service: "user.UserService",
+    server: "user-server",
+    client: "user-client",
+    peers: [node: Node, python: Python],
 }
 
+/// The client's checks can fail: against a server of another contract (the Node
+/// `math.Calculator`) its first step fails and it exits 1, saying which step and why.
 #[tokio::test]
-async fn node_client_calls_the_wirecall_server() {
-    peer_client_calls(SERVER, Lang::Node, CONTRACT).await;
-}
+async fn the_client_fails_against_a_server_of_another_contract() {
+    use example_support::peers::{fails, Lang, Server};
 
-#[tokio::test]
-async fn python_client_calls_the_wirecall_server() {
-    peer_client_calls(SERVER, Lang::Python, CONTRACT).await;
-}
-
-#[tokio::test]
-async fn wirecall_client_calls_the_node_server() {
-    client_calls_peer(CLIENT, Lang::Node, CONTRACT).await;
-}
-
-#[tokio::test]
-async fn wirecall_client_calls_the_python_server() {
-    client_calls_peer(CLIENT, Lang::Python, CONTRACT).await;
+    let calculator = Server::peer(Lang::Node, "math").await;
+    let client = tokio::process::Command::new(env!("CARGO_BIN_EXE_user-client"));
+    let failure = fails(client, calculator.addr(), "user-client").await;
+    assert!(
+        failure.starts_with("FAILED GetUser(\"1\"): ") && failure.contains("UNIMPLEMENTED"),
+        "{failure}"
+    );
+    assert!(calculator.terminate().await.success());
 }

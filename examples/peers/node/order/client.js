@@ -8,7 +8,7 @@
 const fs = require('fs');
 const path = require('path');
 const common = require('../common');
-const { grpc, loadProto, addrArg, metadata, deadline, ok, refused, echoed, check, eq, near, show, statusDetails } = common;
+const { grpc, loadProto, addrArg, metadata, ok, failed, refused, echoed, check, eq, near, show, statusDetails } = common;
 
 const { order } = loadProto('order-service/proto/order.proto');
 const serviceConfig = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'order-service', 'service_config.json'), 'utf8');
@@ -21,7 +21,6 @@ const READER = { authorization: 'Bearer reader-token' };
 const admin = (echo = false) => metadata(ADMIN, echo);
 const reader = (echo = false) => metadata(READER, echo);
 const call = (method, request, md) => common.unary(client, method, request, md);
-const failed = (res) => `${res.code}: ${res.message}`;
 const item = (product_id, quantity, unit_price) => ({ product_id, quantity, unit_price });
 const brief = (o) => `${o.id} ${o.customer_id} ${o.items.length} items, total ${o.total}, ${o.status}`;
 
@@ -122,23 +121,12 @@ common.runSteps([
   }],
 
   ['OrderChat ping-pong "hello", "bye" (metadata check)', async () => {
-    const chat = common.openBidi(client, 'OrderChat', admin(true));
-    const got = [];
-    for (const text of ['hello', 'bye']) {
-      chat.write({ order_id: 'ord-1', sender: 'client', text });
-      const answer = await chat.next();
+    const requests = ['hello', 'bye'].map((text) => ({ order_id: 'ord-1', sender: 'client', text }));
+    return common.pingPong(client, 'OrderChat', requests, (answer, { text }) => {
       eq(answer, { order_id: 'ord-1', sender: 'server', text: `Echo: ${text}` }, 'the answer');
-      got.push(`{${answer.order_id}, ${answer.sender}, ${show(answer.text)}}`);
-    }
-    chat.end();
-    const res = ok(await chat.result());
-    eq(res.answers.length, 2, 'the number of answers');
-    echoed(res, 'OrderChat');
-    return `${got.join(', ')}, ended OK`;
+      return `{${answer.order_id}, ${answer.sender}, ${show(answer.text)}}`;
+    }, admin(true));
   }],
 
-  ['OrderChat, 200 ms deadline, nothing sent', async () => {
-    const chat = common.openBidi(client, 'OrderChat', admin(), deadline(200));
-    return refused(await chat.result(), 'DEADLINE_EXCEEDED').code;
-  }],
+  ['OrderChat, 200 ms deadline, nothing sent', async () => common.expectDeadline(client, 'OrderChat', admin())],
 ]);

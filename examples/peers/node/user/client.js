@@ -4,7 +4,7 @@
 'use strict';
 
 const common = require('../common');
-const { grpc, loadProto, addrArg, metadata, deadline, ok, refused, echoed, check, eq, show } = common;
+const { grpc, loadProto, addrArg, metadata, ok, failed, refused, echoed, check, eq, show } = common;
 
 const { user } = loadProto('user-service/proto/user.proto');
 const client = new user.UserService(addrArg(), grpc.credentials.createInsecure());
@@ -19,7 +19,6 @@ function recent(ms, what) {
   check(Math.abs(Number(ms) - Date.now()) <= 60000, () => `expected ${what} within 60 s of now, got ${ms}`);
 }
 
-const failed = (res) => `${res.code}: ${res.message}`;
 let dave;
 
 common.runSteps([
@@ -99,25 +98,13 @@ common.runSteps([
   }],
 
   ['Chat ping-pong m1, m2 (metadata check)', async () => {
-    const chat = common.openBidi(client, 'Chat', ECHO);
-    const got = [];
-    for (const [id, text] of [['m1', 'hello'], ['m2', 'bye']]) {
-      chat.write({ id, text, timestamp: String(Date.now()) });
-      const answer = await chat.next();
-      check(answer !== null, `expected an answer to ${id}, got the end of the stream`);
+    const requests = [['m1', 'hello'], ['m2', 'bye']].map(([id, text]) => ({ id, text, timestamp: String(Date.now()) }));
+    return common.pingPong(client, 'Chat', requests, (answer, { id, text }) => {
       eq([answer.id, answer.text], [id, `Echo: ${text}`], 'the answer');
       recent(answer.timestamp, 'timestamp');
-      got.push(`{${answer.id}, ${show(answer.text)}}`);
-    }
-    chat.end();
-    const res = ok(await chat.result());
-    eq(res.answers.length, 2, 'the number of answers');
-    echoed(res, 'Chat');
-    return `${got.join(', ')}, ended OK`;
+      return `{${answer.id}, ${show(answer.text)}}`;
+    });
   }],
 
-  ['Chat, 200 ms deadline, nothing sent', async () => {
-    const chat = common.openBidi(client, 'Chat', metadata(), deadline(200));
-    return refused(await chat.result(), 'DEADLINE_EXCEEDED').code;
-  }],
+  ['Chat, 200 ms deadline, nothing sent', async () => common.expectDeadline(client, 'Chat')],
 ]);

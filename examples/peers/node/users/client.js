@@ -4,14 +4,13 @@
 'use strict';
 
 const common = require('../common');
-const { grpc, loadProto, addrArg, metadata, deadline, ok, refused, echoed, check, eq, show } = common;
+const { grpc, loadProto, addrArg, metadata, ok, failed, refused, echoed, check, eq, show } = common;
 
 const { users: pkg } = loadProto('users-service/proto/user_service.proto');
 const client = new pkg.UserService(addrArg(), grpc.credentials.createInsecure());
 const ECHO = metadata({}, true);
 
 const call = (method, request, md) => common.unary(client, method, request, md);
-const failed = (res) => `${res.code}: ${res.message}`;
 const ids = (list) => list.map((u) => u.id);
 const brief = (u) => `${u.id} ${u.name} <${u.email}> ${u.age} ${u.department} [${u.roles.join(', ')}]`;
 const SEEDS = ['usr-1', 'usr-2', 'usr-3'];
@@ -121,23 +120,12 @@ common.runSteps([
   }],
 
   ['Chat ping-pong "hello", "bye" (metadata check)', async () => {
-    const chat = common.openBidi(client, 'Chat', ECHO);
-    const got = [];
-    for (const content of ['hello', 'bye']) {
-      chat.write({ sender: 'client', content });
-      const answer = await chat.next();
+    const requests = ['hello', 'bye'].map((content) => ({ sender: 'client', content }));
+    return common.pingPong(client, 'Chat', requests, (answer, { content }) => {
       eq(answer, { sender: 'server', content: `Echo: ${content}` }, 'the answer');
-      got.push(`{${answer.sender}, ${show(answer.content)}}`);
-    }
-    chat.end();
-    const res = ok(await chat.result());
-    eq(res.answers.length, 2, 'the number of answers');
-    echoed(res, 'Chat');
-    return `${got.join(', ')}, ended OK`;
+      return `{${answer.sender}, ${show(answer.content)}}`;
+    });
   }],
 
-  ['Chat, 200 ms deadline, nothing sent', async () => {
-    const chat = common.openBidi(client, 'Chat', metadata(), deadline(200));
-    return refused(await chat.result(), 'DEADLINE_EXCEEDED').code;
-  }],
+  ['Chat, 200 ms deadline, nothing sent', async () => common.expectDeadline(client, 'Chat')],
 ]);

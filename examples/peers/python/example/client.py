@@ -9,7 +9,7 @@ examples/README.md against a server and checks every answer.
 import grpc
 
 import common
-from common import TIMEOUT, expect, expect_code, expect_eq, expect_stream_code
+from common import TIMEOUT, error, expect_code, expect_eq, expect_stream_code
 import example_pb2
 import example_pb2_grpc
 
@@ -39,7 +39,7 @@ def main():
         err = expect_code(
             INVALID_ARGUMENT, stub.Unary, example_pb2.Req(message=""), timeout=TIMEOUT
         )
-        return "%s: %s" % (err.code().name, err.details())
+        return error(err)
 
     def server_stream():
         value = "py-example-server-stream"
@@ -66,7 +66,7 @@ def main():
             INVALID_ARGUMENT,
             stub.ServerStream(example_pb2.Req(message="s", count=101), timeout=TIMEOUT),
         )
-        return "%s: %s" % (err.code().name, err.details())
+        return error(err)
 
     def client_stream():
         value = "py-example-client-stream"
@@ -80,34 +80,20 @@ def main():
         return show(answer)
 
     def bidi():
-        value = "py-example-bidi"
-        feeder = common.Feeder()
-        call = stub.Bidirectional(feeder, timeout=TIMEOUT, metadata=common.echo_metadata(value))
-        try:
-            got = []
-            for message, want in (("p", ("bidi: p", 1)), ("q", ("bidi: q", 2))):
-                feeder.send(example_pb2.Req(message=message))
-                answer = common.next_message(call, "the answer to %r" % message)
-                expect_eq((answer.message, answer.index), want, "answer to %r" % message)
-                got.append(show(answer))
-            feeder.close()
-            rest = list(call)
-            expect(rest == [], "expected the stream to end, got more: %s" % [show(r) for r in rest])
-            expect_eq(call.code(), grpc.StatusCode.OK, "status")
-            common.check_metadata(call, value, "Bidirectional")
-        finally:
-            feeder.close()
-        return "%s; ended OK" % ", ".join(got)
+        # The i-th message (from 1) is answered with {"bidi: " + message, i}.
+        wants = {"p": ("bidi: p", 1), "q": ("bidi: q", 2)}
+
+        def check_answer(answer, request, what):
+            expect_eq((answer.message, answer.index), wants[request.message], what)
+            return show(answer)
+
+        pings = [(repr(message), example_pb2.Req(message=message)) for message in ("p", "q")]
+        return common.ping_pong(
+            stub.Bidirectional, "Bidirectional", "py-example-bidi", pings, check_answer
+        )
 
     def bidi_deadline():
-        feeder = common.Feeder()
-        try:
-            err = expect_stream_code(
-                grpc.StatusCode.DEADLINE_EXCEEDED, stub.Bidirectional(feeder, timeout=0.2)
-            )
-        finally:
-            feeder.close()
-        return err.code().name
+        return common.expect_deadline(stub.Bidirectional)
 
     steps.run('1 Unary("hi")', unary)
     steps.run('2 Unary("")', unary_empty)

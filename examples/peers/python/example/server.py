@@ -41,19 +41,13 @@ class Example(example_pb2_grpc.ExampleServicer):
 
     def Bidirectional(self, request_iterator, context):
         common.echo(context, "Bidirectional")
-        try:
-            for index, request in enumerate(request_iterator, start=1):
-                yield example_pb2.Resp(message="bidi: " + request.message, index=index)
-        except grpc.RpcError:
-            # The call was cancelled or its deadline passed while waiting for a message.
-            return
+        for index, request in enumerate(common.until_cancelled(request_iterator), start=1):
+            yield example_pb2.Resp(message="bidi: " + request.message, index=index)
 
 
 def main():
-    addr = common.parse_addr("Example server (grpcio)")
     common.serve(
         "Example",
-        addr,
         lambda server: example_pb2_grpc.add_ExampleServicer_to_server(Example(), server),
     )
 

@@ -9,7 +9,7 @@ against a server and checks every answer.
 import grpc
 
 import common
-from common import TIMEOUT, expect_code, expect_eq
+from common import TIMEOUT, error, expect_code, expect_eq
 import math_pb2
 import math_pb2_grpc
 
@@ -35,7 +35,7 @@ def main():
             err = expect_code(
                 INVALID_ARGUMENT, stub.Add, math_pb2.AddRequest(a=a, b=b), timeout=TIMEOUT
             )
-            return "%s: %s" % (err.code().name, err.details())
+            return error(err)
 
         return step
 

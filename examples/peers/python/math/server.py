@@ -30,10 +30,8 @@ class Calculator(math_pb2_grpc.CalculatorServicer):
 
 
 def main():
-    addr = common.parse_addr("math.Calculator server (grpcio)")
     common.serve(
         "math.Calculator",
-        addr,
         lambda server: math_pb2_grpc.add_CalculatorServicer_to_server(Calculator(), server),
     )
 

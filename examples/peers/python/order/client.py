@@ -15,7 +15,7 @@ import grpc
 from google.rpc import error_details_pb2
 
 import common
-from common import TIMEOUT, expect, expect_close, expect_code, expect_eq, expect_stream_code
+from common import TIMEOUT, error, expect, expect_close, expect_code, expect_eq
 import order_pb2
 import order_pb2_grpc
 
@@ -47,10 +47,6 @@ def show(order):
         if order.status in order_pb2.OrderStatus.values()
         else order.status,
     )
-
-
-def error(err):
-    return "%s: %s" % (err.code().name, err.details())
 
 
 def bad_request_fields(err):
@@ -235,41 +231,24 @@ def main():
         return "%s; BadRequest fields %s" % (error(err), fields)
 
     def chat():
-        value = "py-order-chat"
-        feeder = common.Feeder()
-        call = stub.OrderChat(
-            feeder, timeout=TIMEOUT, metadata=common.echo_metadata(value, ADMIN)
+        def check_answer(answer, request, what):
+            expect_eq(
+                (answer.order_id, answer.sender, answer.text),
+                ("ord-1", "server", "Echo: " + request.text),
+                what,
+            )
+            return "{%s, %s, %r}" % (answer.order_id, answer.sender, answer.text)
+
+        pings = [
+            (repr(text), order_pb2.ChatMessage(order_id="ord-1", sender="client", text=text))
+            for text in ("hello", "bye")
+        ]
+        return common.ping_pong(
+            stub.OrderChat, "OrderChat", "py-order-chat", pings, check_answer, metadata=(ADMIN,)
         )
-        got = []
-        try:
-            for text in ("hello", "bye"):
-                feeder.send(order_pb2.ChatMessage(order_id="ord-1", sender="client", text=text))
-                answer = common.next_message(call, "the answer to %r" % text)
-                expect_eq(
-                    (answer.order_id, answer.sender, answer.text),
-                    ("ord-1", "server", "Echo: " + text),
-                    "answer to %r" % text,
-                )
-                got.append("{%s, %s, %r}" % (answer.order_id, answer.sender, answer.text))
-            feeder.close()
-            rest = list(call)
-            expect(rest == [], "expected the stream to end, got more: %s" % rest)
-            expect_eq(call.code(), grpc.StatusCode.OK, "status")
-            common.check_metadata(call, value, "OrderChat")
-        finally:
-            feeder.close()
-        return "%s; ended OK" % ", ".join(got)
 
     def chat_deadline():
-        feeder = common.Feeder()
-        try:
-            err = expect_stream_code(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                stub.OrderChat(feeder, timeout=0.2, metadata=(ADMIN,)),
-            )
-        finally:
-            feeder.close()
-        return err.code().name
+        return common.expect_deadline(stub.OrderChat, metadata=(ADMIN,))
 
     steps.run('1 GetOrder("ord-1"), no token', no_token)
     steps.run('2 GetOrder("ord-1"), reader-token', get_as_reader)

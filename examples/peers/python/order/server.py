@@ -60,6 +60,18 @@ def item_violations(index, item):
     return violations
 
 
+def refuse(context, method, what, violations):
+    """Ends the call with INVALID_ARGUMENT, "invalid <what>: <the fields>", and a BadRequest
+    listing the (field, description) `violations`."""
+    common.abort(
+        context,
+        method,
+        INVALID_ARGUMENT,
+        "invalid %s: %s" % (what, ", ".join(field for field, _ in violations)),
+        common.bad_request(*violations),
+    )
+
+
 class AuthInterceptor(grpc.ServerInterceptor):
     """Checks `authorization: Bearer <token>` before any handler runs: a missing or malformed
     header or an unknown token answers UNAUTHENTICATED, a token not allowed to call the method
@@ -128,13 +140,7 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
         for index, line in enumerate(request.items):
             violations.extend(item_violations(index, line))
         if violations:
-            common.abort(
-                context,
-                "CreateOrder",
-                INVALID_ARGUMENT,
-                "invalid order: " + ", ".join(field for field, _ in violations),
-                common.bad_request(*violations),
-            )
+            refuse(context, "CreateOrder", "order", violations)
         with self.lock:
             order = order_pb2.Order(
                 id="ord-%d" % self.next_id,
@@ -185,32 +191,20 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
             summary.total_quantity += line.quantity
             summary.total_amount += line.quantity * line.unit_price
         if refused:
-            common.abort(
-                context,
-                "UploadLineItems",
-                INVALID_ARGUMENT,
-                "invalid line item: " + ", ".join(field for field, _ in refused),
-                common.bad_request(*refused),
-            )
+            refuse(context, "UploadLineItems", "line item", refused)
         return summary
 
     def OrderChat(self, request_iterator, context):
         common.echo(context, "OrderChat")
-        try:
-            for message in request_iterator:
-                yield order_pb2.ChatMessage(
-                    order_id=message.order_id, sender="server", text="Echo: " + message.text
-                )
-        except grpc.RpcError:
-            # The call was cancelled or its deadline passed while waiting for a message.
-            return
+        for message in common.until_cancelled(request_iterator):
+            yield order_pb2.ChatMessage(
+                order_id=message.order_id, sender="server", text="Echo: " + message.text
+            )
 
 
 def main():
-    addr = common.parse_addr("order.OrderService server (grpcio)")
     common.serve(
         "order.OrderService",
-        addr,
         lambda server: order_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(), server),
         interceptors=[AuthInterceptor()],
     )

@@ -9,7 +9,7 @@ against a freshly started server and checks every answer.
 import grpc
 
 import common
-from common import TIMEOUT, expect, expect_code, expect_eq, expect_stream_code
+from common import TIMEOUT, error, expect, expect_code, expect_eq
 import user_pb2
 import user_pb2_grpc
 
@@ -60,7 +60,7 @@ def main():
         err = expect_code(
             NOT_FOUND, stub.GetUser, user_pb2.GetUserRequest(user_id="999"), timeout=TIMEOUT
         )
-        return "%s: %s" % (err.code().name, err.details())
+        return error(err)
 
     def create_dave():
         user = stub.CreateUser(
@@ -88,7 +88,7 @@ def main():
             user_pb2.CreateUserRequest(name="", email="nobody@example.com"),
             timeout=TIMEOUT,
         )
-        return "%s: %s" % (err.code().name, err.details())
+        return error(err)
 
     def list_page(page, want):
         def step():
@@ -156,38 +156,22 @@ def main():
         answer = stub.ListUsers(user_pb2.ListUsersRequest(page=1, page_size=100), timeout=TIMEOUT)
         expect_eq(answer.total, 6, "ListUsers total after the refused CreateUsers")
         expect("Gina" not in names(answer.users), "Gina was stored: %s" % names(answer.users))
-        return "%s: %s; then ListUsers total %d" % (err.code().name, err.details(), answer.total)
+        return "%s; then ListUsers total %d" % (error(err), answer.total)
 
     def chat():
-        value = "py-user-chat"
-        feeder = common.Feeder()
-        call = stub.Chat(feeder, timeout=TIMEOUT, metadata=common.echo_metadata(value))
-        got = []
-        try:
-            for id, text in (("m1", "hello"), ("m2", "bye")):
-                feeder.send(user_pb2.ChatMessage(id=id, text=text, timestamp=common.now_millis()))
-                answer = common.next_message(call, "the answer to %s" % id)
-                expect_eq((answer.id, answer.text), (id, "Echo: " + text), "answer to %s" % id)
-                expect_recent(answer.timestamp, "timestamp of the answer to %s" % id)
-                got.append("{%s, %r}" % (answer.id, answer.text))
-            feeder.close()
-            rest = list(call)
-            expect(rest == [], "expected the stream to end, got more: %s" % rest)
-            expect_eq(call.code(), grpc.StatusCode.OK, "status")
-            common.check_metadata(call, value, "Chat")
-        finally:
-            feeder.close()
-        return "%s; ended OK" % ", ".join(got)
+        def check_answer(answer, request, what):
+            expect_eq((answer.id, answer.text), (request.id, "Echo: " + request.text), what)
+            expect_recent(answer.timestamp, "timestamp of the " + what)
+            return "{%s, %r}" % (answer.id, answer.text)
+
+        pings = [
+            (id, user_pb2.ChatMessage(id=id, text=text, timestamp=common.now_millis()))
+            for id, text in (("m1", "hello"), ("m2", "bye"))
+        ]
+        return common.ping_pong(stub.Chat, "Chat", "py-user-chat", pings, check_answer)
 
     def chat_deadline():
-        feeder = common.Feeder()
-        try:
-            err = expect_stream_code(
-                grpc.StatusCode.DEADLINE_EXCEEDED, stub.Chat(feeder, timeout=0.2)
-            )
-        finally:
-            feeder.close()
-        return err.code().name
+        return common.expect_deadline(stub.Chat)
 
     steps.run('1 GetUser("1")', get_alice)
     steps.run('2 GetUser("999")', get_unknown)

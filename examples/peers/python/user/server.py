@@ -130,21 +130,15 @@ class UserService(user_pb2_grpc.UserServiceServicer):
 
     def Chat(self, request_iterator, context):
         common.echo(context, "Chat")
-        try:
-            for message in request_iterator:
-                yield user_pb2.ChatMessage(
-                    id=message.id, text="Echo: " + message.text, timestamp=common.now_millis()
-                )
-        except grpc.RpcError:
-            # The call was cancelled or its deadline passed while waiting for a message.
-            return
+        for message in common.until_cancelled(request_iterator):
+            yield user_pb2.ChatMessage(
+                id=message.id, text="Echo: " + message.text, timestamp=common.now_millis()
+            )
 
 
 def main():
-    addr = common.parse_addr("user.UserService server (grpcio)")
     common.serve(
         "user.UserService",
-        addr,
         lambda server: user_pb2_grpc.add_UserServiceServicer_to_server(UserService(), server),
     )
 

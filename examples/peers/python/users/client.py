@@ -13,7 +13,7 @@ import time
 import grpc
 
 import common
-from common import TIMEOUT, CheckFailed, expect, expect_code, expect_eq, expect_stream_code
+from common import TIMEOUT, CheckFailed, error, expect, expect_code, expect_eq
 import user_service_pb2 as pb
 import user_service_pb2_grpc as pb_grpc
 
@@ -40,10 +40,6 @@ def department_name(value):
 
 def ids(users):
     return [user.id for user in users]
-
-
-def error(err):
-    return "%s: %s" % (err.code().name, err.details())
 
 
 class Watch:
@@ -284,38 +280,20 @@ def main():
         return "created %d, failed %d" % (summary.created, summary.failed)
 
     def chat():
-        value = "py-users-chat"
-        feeder = common.Feeder()
-        call = stub.Chat(feeder, timeout=TIMEOUT, metadata=common.echo_metadata(value))
-        got = []
-        try:
-            for content in ("hello", "bye"):
-                feeder.send(pb.ChatMessage(sender="client", content=content))
-                answer = common.next_message(call, "the answer to %r" % content)
-                expect_eq(
-                    (answer.sender, answer.content),
-                    ("server", "Echo: " + content),
-                    "answer to %r" % content,
-                )
-                got.append("{%s, %r}" % (answer.sender, answer.content))
-            feeder.close()
-            rest = list(call)
-            expect(rest == [], "expected the stream to end, got more: %s" % rest)
-            expect_eq(call.code(), grpc.StatusCode.OK, "status")
-            common.check_metadata(call, value, "Chat")
-        finally:
-            feeder.close()
-        return "%s; ended OK" % ", ".join(got)
+        def check_answer(answer, request, what):
+            expect_eq(
+                (answer.sender, answer.content), ("server", "Echo: " + request.content), what
+            )
+            return "{%s, %r}" % (answer.sender, answer.content)
+
+        pings = [
+            (repr(content), pb.ChatMessage(sender="client", content=content))
+            for content in ("hello", "bye")
+        ]
+        return common.ping_pong(stub.Chat, "Chat", "py-users-chat", pings, check_answer)
 
     def chat_deadline():
-        feeder = common.Feeder()
-        try:
-            err = expect_stream_code(
-                grpc.StatusCode.DEADLINE_EXCEEDED, stub.Chat(feeder, timeout=0.2)
-            )
-        finally:
-            feeder.close()
-        return err.code().name
+        return common.expect_deadline(stub.Chat)
 
     steps.run('1 GetUser("usr-1")', get_alice)
     steps.run('2 GetUser("usr-404")', get_unknown)

@@ -152,6 +152,14 @@ class Store:
                 events.put(pb.UserEvent(event_type=event_type, user=copy(user)))
 
 
+def found(context, method, id, user):
+    """Returns `user`, what the store answered for the id `id`; if that is None (there is no
+    such user), ends the call with NOT_FOUND instead."""
+    if user is None:
+        common.abort(context, method, NOT_FOUND, "user %s not found" % id)
+    return user
+
+
 def copy(user):
     duplicate = pb.User()
     duplicate.CopyFrom(user)
@@ -164,10 +172,7 @@ class UserService(pb_grpc.UserServiceServicer):
 
     def GetUser(self, request, context):
         common.echo(context, "GetUser")
-        user = self.store.get(request.id)
-        if user is None:
-            common.abort(context, "GetUser", NOT_FOUND, "user %s not found" % request.id)
-        return user
+        return found(context, "GetUser", request.id, self.store.get(request.id))
 
     def CreateUser(self, request, context):
         common.echo(context, "CreateUser")
@@ -253,39 +258,27 @@ class UserService(pb_grpc.UserServiceServicer):
 
     def Chat(self, request_iterator, context):
         common.echo(context, "Chat")
-        try:
-            for message in request_iterator:
-                yield pb.ChatMessage(sender="server", content="Echo: " + message.content)
-        except grpc.RpcError:
-            # The call was cancelled or its deadline passed while waiting for a message.
-            return
+        for message in common.until_cancelled(request_iterator):
+            yield pb.ChatMessage(sender="server", content="Echo: " + message.content)
 
     def UpdateUser(self, request, context):
         common.echo(context, "UpdateUser")
-        if self.store.get(request.id) is None:
-            common.abort(context, "UpdateUser", NOT_FOUND, "user %s not found" % request.id)
+        found(context, "UpdateUser", request.id, self.store.get(request.id))
         reason = invalid(request)
         if reason:
             common.abort(context, "UpdateUser", INVALID_ARGUMENT, reason)
-        user = self.store.update(request)
-        if user is None:  # deleted meanwhile
-            common.abort(context, "UpdateUser", NOT_FOUND, "user %s not found" % request.id)
-        return user
+        # The store answers None if the user was deleted meanwhile.
+        return found(context, "UpdateUser", request.id, self.store.update(request))
 
     def DeleteUser(self, request, context):
         common.echo(context, "DeleteUser")
-        user = self.store.delete(request.id)
-        if user is None:
-            common.abort(context, "DeleteUser", NOT_FOUND, "user %s not found" % request.id)
-        return user
+        return found(context, "DeleteUser", request.id, self.store.delete(request.id))
 
 
 def main():
-    addr = common.parse_addr("users.UserService server (grpcio)")
     store = Store()
     common.serve(
         "users.UserService",
-        addr,
         lambda server: pb_grpc.add_UserServiceServicer_to_server(UserService(store), server),
         on_stop=store.close,
     )
