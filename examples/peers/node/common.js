@@ -1,13 +1,16 @@
 // What the Node peers share (see ../../README.md, "What every program does"): the command
 // line, loading a contract's .proto at run time, the metadata echo and the `x-method`
-// trailer every server sets, google.rpc.Status details, serving until SIGTERM or Ctrl-C,
-// and, for the clients, promise-returning calls and checked, printed steps.
+// trailer every server sets, google.rpc.Status details, serving (with grpc.health.v1.Health
+// and server reflection next to the contract's service) until SIGTERM or Ctrl-C, and, for
+// the clients, promise-returning calls and checked, printed steps.
 'use strict';
 
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const protobuf = require('protobufjs');
+const { HealthImplementation, protoPath: HEALTH_PROTO } = require('grpc-health-check');
+const { ReflectionService } = require('@grpc/reflection');
 
 const DEFAULT_ADDR = '127.0.0.1:50051';
 const EXAMPLES = path.resolve(__dirname, '..', '..');
@@ -38,18 +41,22 @@ function addrArg() {
   return addr.replace(/^https?:\/\//, '').replace(/\/+$/, '');
 }
 
+const LOAD_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+/** The package definition each loaded service came from (its `.service`), for reflection. */
+const definitionOf = new Map();
+
 /** The gRPC objects of `examples/<relPath>`, loaded the way the tutorials do it. */
 function loadProto(relPath) {
   const file = path.join(EXAMPLES, relPath);
   const definition = protoLoader.loadSync(file, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
+    ...LOAD_OPTIONS,
     // user.proto imports google/api/annotations.proto, bundled by wirecall-build.
     includeDirs: [path.dirname(file), path.join(REPO, 'wirecall-build', 'proto')],
   });
+  for (const value of Object.values(definition)) {
+    if (value && !('format' in value)) definitionOf.set(value, definition);
+  }
   return grpc.loadPackageDefinition(definition);
 }
 
@@ -258,13 +265,71 @@ function guardInterceptor(check) {
 }
 
 /**
+ * Works around two flaws of @grpc/reflection 1.0.4, which describes the files proto-loader
+ * regrouped by package (`users.proto`, `google_protobuf.proto`, ...):
+ * - it names the symbols of a .proto without a package with a leading period: ListServices
+ *   answered `.Example` (not `Example`) and FileContainingSymbol knew only `.Example`; such
+ *   services are now listed, and their symbols found, without the period;
+ * - the files it sends do not declare the files they use (`users.proto` did not import
+ *   `google_protobuf.proto`, where google.protobuf.Timestamp is), which strict clients reject;
+ *   each file now declares the files it was found to use.
+ */
+function repairReflection(reflection) {
+  for (const impl of [reflection.v1, reflection.v1Alpha]) {
+    if (!impl || typeof impl.services !== 'object' || typeof impl.symbols !== 'object') continue;
+    for (const [name, file] of Object.entries(impl.symbols)) {
+      if (name.startsWith('.') && !(name.slice(1) in impl.symbols)) impl.symbols[name.slice(1)] = file;
+    }
+    for (const [name, service] of Object.entries(impl.services)) {
+      if (!name.startsWith('.')) continue;
+      delete impl.services[name];
+      impl.services[name.slice(1)] = service;
+    }
+    if (!(impl.fileDependencies instanceof Map) || !(impl.fileEncodings instanceof Map)) continue;
+    for (const [file, used] of impl.fileDependencies) {
+      const declared = new Set(file.dependency || []);
+      const missing = [...new Set(used.map((f) => f.name))].filter((n) => n && !declared.has(n));
+      if (missing.length === 0) continue;
+      file.dependency = [...declared, ...missing];
+      impl.fileEncodings.set(file, file.constructor.encode(file).finish());
+    }
+  }
+  return reflection;
+}
+
+/**
+ * `interceptor` applied to the methods of `serviceName` only: the health and reflection
+ * services next to it (which probes call without the contract's metadata, a bearer token
+ * say) go straight to their handlers.
+ */
+function serviceOnly(serviceName, interceptor) {
+  const prefix = `/${serviceName}/`;
+  return (methodDescriptor, call) =>
+    (methodDescriptor.path.startsWith(prefix) ? interceptor(methodDescriptor, call) : call);
+}
+
+/**
  * Serves `service` with `implementation` on `--addr`, prints `<serviceName> listening on
  * HOST:PORT` once it accepts connections, and exits 0 on SIGTERM or SIGINT.
+ *
+ * `options.interceptors` apply to `serviceName`'s methods only. Next to it the server serves
+ * grpc.health.v1.Health (SERVING for "" and for `serviceName`) and server reflection
+ * (grpc.reflection.v1 and v1alpha ServerReflection, describing `serviceName`'s .proto and
+ * the health service).
  */
 function serve(serviceName, service, implementation, options = {}) {
   const addr = addrArg();
-  const server = new grpc.Server(options);
+  const definition = definitionOf.get(service);
+  if (definition === undefined || definition[serviceName] !== service) {
+    throw new Error(`serve: ${serviceName} is not a service loaded by loadProto`);
+  }
+  const interceptors = (options.interceptors || []).map((i) => serviceOnly(serviceName, i));
+  const server = new grpc.Server({ ...options, interceptors });
   server.addService(service, implementation);
+  const health = new HealthImplementation({ '': 'SERVING', [serviceName]: 'SERVING' });
+  health.addToServer(server);
+  const healthDefinition = protoLoader.loadSync(HEALTH_PROTO, LOAD_OPTIONS);
+  repairReflection(new ReflectionService({ ...definition, ...healthDefinition })).addToServer(server);
   server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => {
     if (err) {
       console.error(`cannot listen on ${addr}: ${err.message}`);
@@ -277,6 +342,7 @@ function serve(serviceName, service, implementation, options = {}) {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    for (const name of ['', serviceName]) health.setStatus(name, 'NOT_SERVING');
     // Open streams (a WatchUsers, say) would keep tryShutdown waiting: cut them after 2 s.
     const force = setTimeout(() => {
       server.forceShutdown();

@@ -6,7 +6,8 @@ contract's generated stubs and this directory on the path:
     PYTHONPATH=target/peers/py-gen/<contract>:examples/peers/python \\
         target/peers/venv/bin/python examples/peers/python/<contract>/server.py --addr 127.0.0.1:0
 
-Servers use `serve` (which reads `--addr`), `echo`, `abort` and `until_cancelled`; clients use
+Servers use `serve` (which reads `--addr`, and adds grpc.health.v1.Health and server reflection
+next to the contract's service), `echo`, `abort` and `until_cancelled`; clients use
 `parse_addr`, `Steps`, `error`, the `expect_*` / `check_*` functions, and `ping_pong` and
 `expect_deadline` for the two steps of every bidirectional method.
 """
@@ -20,7 +21,10 @@ import traceback
 from concurrent import futures
 
 import grpc
+from google.protobuf import descriptor_pool
 from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 DEFAULT_ADDR = "127.0.0.1:50051"
@@ -99,21 +103,47 @@ def bad_request(*violations):
     )
 
 
+class _ServiceOnly(grpc.ServerInterceptor):
+    """Applies `interceptor` to the methods of `service_name` only: the health and reflection
+    services next to it (which probes call without the contract's metadata, a bearer token
+    say) go straight to their handlers."""
+
+    def __init__(self, service_name, interceptor):
+        self._prefix = "/%s/" % service_name
+        self._interceptor = interceptor
+
+    def intercept_service(self, continuation, handler_call_details):
+        if handler_call_details.method.startswith(self._prefix):
+            return self._interceptor.intercept_service(continuation, handler_call_details)
+        return continuation(handler_call_details)
+
+
 def serve(service_name, register, interceptors=(), on_stop=None, max_workers=32):
     """Serves `service_name` on `--addr` until SIGTERM or SIGINT, then exits 0.
 
-    `register(server)` adds the servicer. Once the server accepts connections, prints exactly
-    one line, `<service_name> listening on HOST:PORT`, with the port actually bound. On a signal,
-    calls `on_stop()` (which ends the server's endless streams) and stops the server, giving
-    running calls STOP_GRACE seconds."""
+    `register(server)` adds the servicer; `interceptors` apply to `service_name`'s methods only.
+    Next to it the server serves grpc.health.v1.Health (SERVING for "" and for `service_name`)
+    and server reflection (grpc.reflection.v1alpha.ServerReflection, listing `service_name`,
+    the health service and itself). Once the server accepts connections, prints exactly one
+    line, `<service_name> listening on HOST:PORT`, with the port actually bound. On a signal,
+    sets every health status to NOT_SERVING, calls `on_stop()` (which ends the server's
+    endless streams) and stops the server, giving running calls STOP_GRACE seconds."""
     addr = parse_addr("%s server (grpcio)" % service_name)
+    # The full name as the generated descriptor has it (imported by the server's *_pb2).
+    service_name = descriptor_pool.Default().FindServiceByName(service_name).full_name
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
-        interceptors=list(interceptors),
+        interceptors=[_ServiceOnly(service_name, i) for i in interceptors],
         # A port in use is an error, not shared with the server already there.
         options=[("grpc.so_reuseport", 0)],
     )
     register(server)
+    health_servicer = health.HealthServicer()
+    for name in ("", service_name):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection((service_name, health_name, reflection.SERVICE_NAME), server)
     host = addr.rsplit(":", 1)[0]
     try:
         port = server.add_insecure_port(addr)
@@ -143,6 +173,7 @@ def serve(service_name, register, interceptors=(), on_stop=None, max_workers=32)
     # The handler runs in this thread (during a sleep); the flag is seen within 0.1 s.
     while not stopping:
         time.sleep(0.1)
+    health_servicer.enter_graceful_shutdown()
     if on_stop is not None:
         on_stop()
     server.stop(STOP_GRACE).wait()

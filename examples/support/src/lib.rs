@@ -15,9 +15,10 @@ pub use echo::EchoMetadata;
 pub use serve::{serve, shutdown_signal};
 
 /// The tests of one contract example, over real sockets on 127.0.0.1: the wirecall client
-/// against the wirecall server (which also answers health and reflection, and stops on
-/// SIGINT), and for each peer language a module with its client against the wirecall server
-/// and the wirecall client against its server (each server stops on SIGTERM). Every server is
+/// against the wirecall server (stopped with SIGINT), and for each peer language a module
+/// with its client against the wirecall server and the wirecall client against its server
+/// (each stopped with SIGTERM). Every server must also answer health and reflection for the
+/// service, and exit 0 when stopped. Every server is
 /// a process started with `--addr 127.0.0.1:0`.
 ///
 /// ```text
@@ -66,6 +67,7 @@ macro_rules! contract_tests {
                         env!(concat!("CARGO_BIN_EXE_", $client)),
                         $crate::peers::Lang::$lang,
                         $contract,
+                        $service,
                     )
                     .await;
                 }

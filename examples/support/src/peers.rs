@@ -282,10 +282,11 @@ pub async fn peer_client_calls(server: &str, lang: Lang, contract: &str) {
 }
 
 /// The wirecall client binary `client` passes against the `lang` peer server of `contract`,
-/// which then stops on SIGTERM, exiting 0.
-pub async fn client_calls_peer(client: &str, lang: Lang, contract: &str) {
+/// which also answers health and reflection for `service`, then stops on SIGTERM, exiting 0.
+pub async fn client_calls_peer(client: &str, lang: Lang, contract: &str, service: &str) {
     let running = Server::peer(lang, contract).await;
     passes(Command::new(client), running.addr(), client).await;
+    serves_health_and_reflection(running.addr(), service).await;
     let exit = running.terminate().await;
     assert!(
         exit.success(),
@@ -307,10 +308,6 @@ pub async fn client_calls_server(client: &str, server: &str, service: &str) {
 /// it among its services (server reflection).
 pub async fn serves_health_and_reflection(addr: SocketAddr, service: &str) {
     use wirecall::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
-    use wirecall::message_stream;
-    use wirecall::reflection::proto::{
-        MessageRequest, MessageResponse, ServerReflectionRequest, ServerReflectionResponse,
-    };
 
     let channel = wirecall::Endpoint::new(format!("http://{addr}"))
         .expect("an endpoint")
@@ -331,27 +328,47 @@ pub async fn serves_health_and_reflection(addr: SocketAddr, service: &str) {
         "health of {service}"
     );
 
-    let list = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
-        .parse()
-        .expect("a path");
-    let mut answers = channel
-        .streaming::<_, ServerReflectionResponse>(message_stream::iter([list]), path)
-        .await
-        .unwrap_or_else(|status| panic!("reflection at {addr}: {status}"))
-        .into_inner();
-    let answer = answers.message().await.expect("a reflection answer");
-    let names: Vec<String> = match answer.and_then(|a| a.message_response) {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
+    // grpc.reflection.v1, or v1alpha where a server (grpc-go 1.33) has only that.
+    let names = match list_services(&channel, "v1").await {
+        Err(status) if status.code() == wirecall::Code::Unimplemented => {
+            list_services(&channel, "v1alpha").await
         }
-        other => panic!("reflection at {addr} answered {other:?}"),
-    };
+        other => other,
+    }
+    .unwrap_or_else(|status| panic!("reflection at {addr}: {status}"));
     assert!(
         names.iter().any(|n| n == service),
         "{service} not in {names:?}"
     );
+}
+
+/// The services a server lists through `grpc.reflection.<version>.ServerReflection`.
+async fn list_services(
+    channel: &wirecall::Channel,
+    version: &str,
+) -> Result<Vec<String>, wirecall::Status> {
+    use wirecall::message_stream;
+    use wirecall::reflection::proto::{
+        MessageRequest, MessageResponse, ServerReflectionRequest, ServerReflectionResponse,
+    };
+
+    let list = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let path = format!("/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo")
+        .parse()
+        .expect("a path");
+    let mut answers = channel
+        .streaming::<_, ServerReflectionResponse>(message_stream::iter([list]), path)
+        .await?
+        .into_inner();
+    match answers.message().await?.and_then(|a| a.message_response) {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            Ok(list.service.into_iter().map(|s| s.name).collect())
+        }
+        other => Err(wirecall::Status::internal(format!(
+            "expected the list of services, got {other:?}"
+        ))),
+    }
 }

@@ -1,5 +1,6 @@
 // Package peercommon holds what the Go peer servers and clients of examples/README.md share:
-// the server's listen/print/stop cycle, the x-echo-*/x-method metadata rule, and the client's
+// the server's listen/print/stop cycle (with grpc.health.v1.Health and server reflection next to
+// the contract's service), the x-echo-*/x-method metadata rule, and the client's
 // address parsing and step reporting. build.sh copies it to wirecall.example/peercommon.
 package peercommon
 
@@ -14,7 +15,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
 )
 
 // DefaultAddr is the address servers listen on and clients dial when --addr is not given.
@@ -22,7 +26,20 @@ const DefaultAddr = "127.0.0.1:50051"
 
 // Serve listens on addr, prints "<service> listening on HOST:PORT" (the port actually bound),
 // serves until SIGTERM or SIGINT, then stops (gracefully, forcibly after 2 s) and exits 0.
+// Next to service (already registered on srv) it registers grpc.health.v1.Health (SERVING for ""
+// and for service; NOT_SERVING once stopping) and server reflection
+// (grpc.reflection.v1alpha.ServerReflection, the only version grpc-go 1.33 has), which lists
+// every service srv serves.
 func Serve(srv *grpc.Server, addr, service string) {
+	if _, ok := srv.GetServiceInfo()[service]; !ok {
+		fmt.Fprintf(os.Stderr, "%s: not registered on the server\n", service)
+		os.Exit(1)
+	}
+	hs := health.NewServer() // "" is SERVING from the start
+	hs.SetServingStatus(service, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
 	lis, err := net.Listen("tcp", addr)
@@ -39,6 +56,7 @@ func Serve(srv *grpc.Server, addr, service string) {
 		os.Exit(1)
 	case <-sigc:
 	}
+	hs.Shutdown()
 	done := make(chan struct{})
 	go func() { srv.GracefulStop(); close(done) }()
 	select {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // order.OrderService (order.proto) served with @grpc/grpc-js: node order/server.js [--addr HOST:PORT].
-// Every call needs `authorization: Bearer <token>`, checked by a server interceptor before
-// the handler runs; errors carry google.rpc details in grpc-status-details-bin.
+// Every OrderService call needs `authorization: Bearer <token>`, checked by a server interceptor
+// before the handler runs (serve applies it to OrderService only: health and reflection need
+// no token); errors carry google.rpc details in grpc-status-details-bin.
 'use strict';
 
 const { grpc, loadProto, handlers, guardInterceptor, serve, RpcError } = require('../common');

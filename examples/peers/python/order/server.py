@@ -75,7 +75,9 @@ def refuse(context, method, what, violations):
 class AuthInterceptor(grpc.ServerInterceptor):
     """Checks `authorization: Bearer <token>` before any handler runs: a missing or malformed
     header or an unknown token answers UNAUTHENTICATED, a token not allowed to call the method
-    PERMISSION_DENIED (echoing the x-echo-* metadata and setting x-method like the handlers)."""
+    PERMISSION_DENIED (echoing the x-echo-* metadata and setting x-method like the handlers).
+    common.serve applies it to order.OrderService's methods only: the health and reflection
+    services need no token."""
 
     def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method.rsplit("/", 1)[-1]
