@@ -346,3 +346,90 @@ impl ServerHarness {
         })
     }
 }
+
+/// A request head read by the server's `head::parse`. Input: a byte of flags (bit 0: gRPC-Web
+/// on; bits 1-2: the method), then `name: value` lines (`\n`); a line that is not a header
+/// is skipped. Whatever it answers is consistent with the head: a call only for a POST of a
+/// gRPC (or, when on, gRPC-Web) content type whose path routes, with a timeout that is never
+/// zero; statuses only of the codes the head can cause.
+pub fn call_head(data: &[u8]) {
+    use crate::server::head::{parse, Protocol, Rejection};
+    use http::{Method, StatusCode};
+
+    let Some((&flags, lines)) = data.split_first() else {
+        return;
+    };
+    let web = flags & 1 == 1;
+    let method = [Method::POST, Method::GET, Method::OPTIONS, Method::PUT]
+        [usize::from(flags >> 1 & 3)]
+    .clone();
+    let mut builder = http::Request::builder()
+        .method(method.clone())
+        .uri("/pkg.Svc/Call");
+    for line in lines.split(|b| *b == b'\n') {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(&line[..colon]),
+            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
+        ) else {
+            continue;
+        };
+        builder = builder.header(name, value);
+    }
+    let Ok(request) = builder.body(()) else {
+        return;
+    };
+    let (head, ()) = request.into_parts();
+    let routes = data.len() % 2 == 0;
+    let route = |_: &str| {
+        if routes {
+            Ok(())
+        } else {
+            Err(Status::unimplemented("no such method"))
+        }
+    };
+    match parse(&head, web, route) {
+        Ok(call) => {
+            assert_eq!(method, Method::POST);
+            assert!(routes, "a call without a route");
+            assert!(call.timeout.is_none_or(|t| !t.is_zero()), "a zero timeout");
+            if let Protocol::Web(_) = call.protocol {
+                assert!(web, "gRPC-Web while off");
+            }
+            if let Some(encoding) = call.encoding {
+                assert!(
+                    head.headers.contains_key("grpc-encoding"),
+                    "{encoding:?} from nowhere"
+                );
+            }
+        }
+        Err(Rejection::Preflight) => assert!(web && method == Method::OPTIONS),
+        Err(Rejection::Foreign(code)) => {
+            assert!(
+                code == StatusCode::METHOD_NOT_ALLOWED
+                    || code == StatusCode::UNSUPPORTED_MEDIA_TYPE
+            );
+        }
+        Err(Rejection::Http(code)) => {
+            assert!(
+                code == StatusCode::METHOD_NOT_ALLOWED
+                    || code == StatusCode::UNSUPPORTED_MEDIA_TYPE
+            );
+        }
+        Err(Rejection::Status(status, protocol)) => {
+            assert_eq!(method, Method::POST);
+            assert!(
+                matches!(
+                    status.code(),
+                    Code::Unimplemented | Code::Internal | Code::DeadlineExceeded
+                ),
+                "{status:?}"
+            );
+            if let Protocol::Web(_) = protocol {
+                assert!(web, "gRPC-Web while off");
+            }
+        }
+    }
+}

@@ -12,22 +12,20 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::RecvStream;
-use http::header::{HeaderValue, CONTENT_TYPE, ORIGIN};
-use http::{Method, Request, StatusCode};
+use http::header::{CONTENT_TYPE, ORIGIN};
+use http::{Request, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 use super::activity::Activity;
+use super::head::{self, Protocol, Rejection};
 use super::ping_policy::PingWatch;
 use super::resets::Resets;
 use super::router::{Route, Router};
 use super::send::{send_trailers_only, WebCall};
 use super::{ServerCall, ServerConfig};
-use crate::compression::Encoding;
-use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT};
 use crate::metadata::MetadataMap;
-use crate::web::{Cors, Mode};
-use crate::Status;
+use crate::web::Cors;
 
 /// How long a closing connection keeps reading what its peer still sends (see
 /// `Flusher::linger`).
@@ -295,8 +293,8 @@ where
     flusher.linger(LINGER).await;
 }
 
-/// Checks the request head (PROTOCOL-HTTP2.md, "Requests"): the call and its route, or
-/// `None` when it was answered already (an HTTP error or a trailers-only status).
+/// Reads the request head ([`head::parse`]): the call and its route, or `None` when it was
+/// answered already (an HTTP error, a trailers-only status, a preflight, or the gateway's).
 fn dispatch<'r>(
     request: Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
@@ -304,109 +302,51 @@ fn dispatch<'r>(
     config: &Arc<ServerConfig>,
     peer: &Peer,
 ) -> Option<(&'r Route, ServerCall)> {
-    let remote_addr = peer.remote_addr;
     let (parts, body) = request.into_parts();
-    if parts.method == Method::OPTIONS {
-        if let Some(cors) = &config.web {
-            preflight(&mut respond, cors, &parts.headers);
-            return None;
-        }
-    }
-    let content_type = parts.headers.get(CONTENT_TYPE);
-    // Native gRPC first: the hot path parses nothing more.
-    let grpc = is_grpc_content_type(content_type);
-    let web_mode = if grpc {
-        None
-    } else {
-        content_type
-            .and_then(|v| v.to_str().ok())
-            .and_then(Mode::from_content_type)
+    let web_call = |protocol: Protocol| match protocol {
+        Protocol::Grpc => None,
+        Protocol::Web(mode) => config.web.as_ref().map(|cors| WebCall {
+            mode,
+            cors: cors
+                .allow(parts.headers.get(ORIGIN))
+                .map(|origin| (cors.clone(), origin)),
+        }),
     };
-    #[cfg(feature = "web")]
-    if let (Some(gateway), Some(link)) = (&config.gateway, &peer.link) {
-        if !grpc && web_mode.is_none() {
-            if let Some(claim) = gateway.claim(&parts) {
-                let serving = gateway
-                    .clone()
-                    .serve(claim, parts, body, respond, link.channel());
-                tokio::spawn(serving);
-                return None;
+    let head = match head::parse(&parts, config.web.is_some(), |path| router.route(path)) {
+        Ok(head) => head,
+        Err(Rejection::Preflight) => {
+            if let Some(cors) = &config.web {
+                preflight(&mut respond, cors, &parts.headers);
             }
-        }
-    }
-    if parts.method != Method::POST {
-        tracing::debug!(method = %parts.method, "rejecting non-POST request");
-        send_http_error(&mut respond, StatusCode::METHOD_NOT_ALLOWED);
-        return None;
-    }
-    let web = if grpc {
-        None
-    } else {
-        let mode = config.web.as_ref().and_then(|cors| {
-            let mode = web_mode?;
-            let origin = cors.allow(parts.headers.get(ORIGIN));
-            Some(WebCall {
-                mode,
-                cors: origin.map(|origin| (cors.clone(), origin)),
-            })
-        });
-        if mode.is_none() {
-            tracing::debug!(?content_type, "rejecting non-gRPC content-type");
-            send_http_error(&mut respond, StatusCode::UNSUPPORTED_MEDIA_TYPE);
             return None;
         }
-        mode
-    };
-    let route = match router.route(parts.uri.path()) {
-        Ok(route) => route,
-        Err(status) => {
-            tracing::debug!(path = parts.uri.path(), "no such method");
-            send_trailers_only(&mut respond, status, web.as_ref());
-            return None;
-        }
-    };
-    let request_encoding = match parts.headers.get(&GRPC_ENCODING) {
-        None => None,
-        Some(name) => match Encoding::from_name(name.as_bytes()) {
-            Some(encoding) => Some(encoding),
-            None => {
-                tracing::debug!(?name, "unsupported grpc-encoding");
-                let status = Status::unimplemented(format!(
-                    "message encoding {}",
-                    crate::compression::unsupported(name.as_bytes())
-                ));
-                send_trailers_only(&mut respond, status, web.as_ref());
-                return None;
+        Err(Rejection::Foreign(fallback)) => {
+            #[cfg(feature = "web")]
+            if let (Some(gateway), Some(link)) = (&config.gateway, &peer.link) {
+                if let Some(claim) = gateway.claim(&parts) {
+                    let serving =
+                        gateway
+                            .clone()
+                            .serve(claim, parts, body, respond, link.channel());
+                    tokio::spawn(serving);
+                    return None;
+                }
             }
-        },
-    };
-    let accept_encoding = parts.headers.get(&GRPC_ACCEPT_ENCODING).cloned();
-    let timeout = parts
-        .headers
-        .get(&GRPC_TIMEOUT)
-        .map(|value| crate::deadline::parse_timeout(value.as_bytes()).ok_or(value));
-    let deadline = match timeout {
-        None => None,
-        Some(Ok(timeout)) if timeout.is_zero() => {
-            // Expired on arrival: the handler is not run (as grpc-go).
-            let status = Status::deadline_exceeded("deadline exceeded before the call started");
-            send_trailers_only(&mut respond, status, web.as_ref());
+            tracing::debug!(content_type = ?parts.headers.get(CONTENT_TYPE), "not a gRPC request");
+            send_http_error(&mut respond, fallback);
             return None;
         }
-        Some(Ok(timeout)) => Some(Instant::now() + timeout),
-        Some(Err(value)) => {
-            tracing::debug!(?value, "malformed timeout header");
-            let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
-            send_trailers_only(&mut respond, status, web.as_ref());
+        Err(Rejection::Http(code)) => {
+            send_http_error(&mut respond, code);
+            return None;
+        }
+        Err(Rejection::Status(status, protocol)) => {
+            send_trailers_only(&mut respond, status, web_call(protocol).as_ref());
             return None;
         }
     };
-    if let Some(name) = MetadataMap::malformed_bin(&parts.headers) {
-        tracing::debug!(%name, "malformed binary metadata");
-        let status = Status::internal(format!("malformed binary metadata in header {name:?}"));
-        send_trailers_only(&mut respond, status, web.as_ref());
-        return None;
-    }
+    let web = web_call(head.protocol);
+    let deadline = head.timeout.map(|timeout| Instant::now() + timeout);
     let metadata = MetadataMap::from_headers(parts.headers);
     let call = ServerCall::new(
         metadata,
@@ -414,13 +354,14 @@ fn dispatch<'r>(
         respond,
         config.clone(),
         deadline,
-        remote_addr,
+        peer.remote_addr,
     )
-    .with_encodings(request_encoding, accept_encoding)
+    .with_encodings(head.encoding, head.accept_encoding)
     .with_resets(peer.resets.clone())
     .with_extensions(&peer.extensions)
     .with_in_flight(peer.activity.start())
     .with_web(web);
+    let route = head.route;
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
 }
@@ -445,16 +386,6 @@ async fn start(route: &Route, call: ServerCall, inline: bool) {
         Poll::Ready(())
     })
     .await
-}
-
-/// `application/grpc`, optionally `+proto` or with parameters after `;`.
-fn is_grpc_content_type(value: Option<&HeaderValue>) -> bool {
-    let Some(value) = value else { return false };
-    let value = value.as_bytes();
-    let Some(rest) = value.strip_prefix(b"application/grpc") else {
-        return false;
-    };
-    rest.is_empty() || rest == b"+proto" || rest.starts_with(b";") || rest.starts_with(b"+proto;")
 }
 
 /// The gateway's way into the core for one connection: its in-memory connections are
@@ -516,34 +447,10 @@ fn send_http_error(respond: &mut SendResponse<Bytes>, status: StatusCode) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_types() {
-        let ok = [
-            "application/grpc",
-            "application/grpc+proto",
-            "application/grpc;charset=utf-8",
-        ];
-        for v in ok {
-            assert!(
-                is_grpc_content_type(Some(&HeaderValue::from_static(v))),
-                "{v}"
-            );
-        }
-        let bad = [
-            "application/json",
-            "application/grpc+json",
-            "application/grpcx",
-            "text/plain",
-        ];
-        for v in bad {
-            assert!(
-                !is_grpc_content_type(Some(&HeaderValue::from_static(v))),
-                "{v}"
-            );
-        }
-        assert!(!is_grpc_content_type(None));
-    }
+    use crate::compression::Encoding;
+    use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+    use crate::Status;
+    use http::Method;
 
     /// A service whose method is never reached: the requests here are refused first.
     struct Unreached;

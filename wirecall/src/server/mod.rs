@@ -12,6 +12,7 @@
 mod activity;
 mod call;
 mod connection;
+pub(crate) mod head;
 #[cfg(feature = "web")]
 mod http1;
 mod ping_policy;
