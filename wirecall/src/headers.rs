@@ -1,7 +1,8 @@
-//! The names of the headers gRPC itself uses (PROTOCOL-HTTP2.md), as constants: looking a
-//! header up by a `HeaderName` skips parsing the name on every call.
+//! The names of the headers gRPC itself uses (PROTOCOL-HTTP2.md), and the values every call
+//! sends, as constants: looking a header up by a `HeaderName` skips parsing the name on
+//! every call.
 
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 
 /// The call's status code, in trailers (or a trailers-only response).
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -16,3 +17,8 @@ pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeou
 pub(crate) const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 /// The compressions the sender can read.
 pub(crate) const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+
+/// The `content-type` of native gRPC requests and responses.
+pub(crate) const CONTENT_TYPE_GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
+/// The `te` a gRPC request carries: the client reads trailers.
+pub(crate) const TE_TRAILERS: HeaderValue = HeaderValue::from_static("trailers");

@@ -123,6 +123,7 @@ mod flow_control;
 mod headers;
 mod keepalive;
 mod limits;
+mod random;
 mod streaming;
 mod task;
 mod transport;

@@ -6,10 +6,9 @@
 //! A `traceparent` value is `00-<trace-id: 32 hex>-<parent-id: 16 hex>-<flags: 2 hex>`,
 //! lowercase; all-zero ids are invalid.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::random::random_u64;
 
 /// The metadata key.
 pub const TRACEPARENT: &str = "traceparent";
@@ -101,16 +100,6 @@ impl fmt::Display for TraceParent {
             self.trace_id, self.span_id, self.flags
         )
     }
-}
-
-/// A non-zero id, unpredictable across processes and unique within one.
-pub(crate) fn random_u64() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static SEED: RandomState = RandomState::new();
-    }
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    SEED.with(|seed| seed.hash_one(n)).max(1)
 }
 
 #[cfg(test)]

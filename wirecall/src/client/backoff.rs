@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::random::random_unit;
+
 /// How a subchannel spaces its connection attempts after failures (connection-backoff.md).
 /// The defaults are the spec's: 1 s initial, multiplier 1.6, jitter 0.2, at most 120 s.
 /// The minimum connect timeout (20 s) is [`Endpoint::connect_timeout`](crate::Endpoint::connect_timeout).
@@ -82,7 +84,7 @@ impl Backoff {
         let grown = base.as_secs_f64() * self.config.multiplier.max(1.0);
         self.current = Duration::from_secs_f64(grown.min(self.config.max.as_secs_f64()));
         let jitter = self.config.jitter.clamp(0.0, 1.0);
-        let factor = 1.0 + jitter * (2.0 * unit() - 1.0);
+        let factor = 1.0 + jitter * (2.0 * random_unit() - 1.0);
         Duration::from_secs_f64((base.as_secs_f64() * factor).max(0.0))
     }
 
@@ -102,12 +104,7 @@ pub(crate) fn retry_wait(
 ) -> Duration {
     let exponent = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
     let ceiling = (initial.as_secs_f64() * multiplier.powi(exponent)).min(max.as_secs_f64());
-    Duration::from_secs_f64(ceiling.max(0.0) * unit())
-}
-
-/// A random number in `[0, 1)`, enough to spread waits apart (not for secrets).
-fn unit() -> f64 {
-    (crate::trace::random_u64() >> 11) as f64 / (1u64 << 53) as f64
+    Duration::from_secs_f64(ceiling.max(0.0) * random_unit())
 }
 
 #[cfg(test)]

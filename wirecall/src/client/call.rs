@@ -28,9 +28,9 @@ use crate::service_config::{MethodConfig, RetryPolicy};
 use crate::status::from_h2_error;
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
 
-const GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
-const TRAILERS: HeaderValue = HeaderValue::from_static("trailers");
-use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT};
+use crate::headers::{
+    CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT, TE_TRAILERS,
+};
 
 impl Channel {
     /// A unary call with protobuf messages: one request, one response.
@@ -511,8 +511,8 @@ impl Channel {
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
         metadata.append_to(headers);
-        headers.insert(CONTENT_TYPE, GRPC);
-        headers.insert(TE, TRAILERS);
+        headers.insert(CONTENT_TYPE, CONTENT_TYPE_GRPC);
+        headers.insert(TE, TE_TRAILERS);
         headers.insert(USER_AGENT, self.inner.endpoint.config.user_agent.clone());
         headers.insert(GRPC_ACCEPT_ENCODING, ACCEPT_ENCODING);
         if let Some(encoding) = encoding {

@@ -368,7 +368,7 @@ fn dispatch<'r>(
 
 /// `age`, 10% more or less at random.
 fn jittered(age: Duration) -> Duration {
-    let unit = (crate::trace::random_u64() % 2001) as f64 / 1000.0 - 1.0; // -1.0..=1.0
+    let unit = 2.0 * crate::random::random_unit() - 1.0; // -1.0..1.0
     age.mul_f64(1.0 + 0.1 * unit)
 }
 

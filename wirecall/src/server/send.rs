@@ -9,12 +9,10 @@ use http::HeaderMap;
 use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::metadata::MetadataMap;
 
-use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+use crate::headers::{CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use crate::web::{Cors, Mode};
 use crate::Status;
 use std::sync::Arc;
-
-pub(crate) const GRPC_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/grpc");
 
 fn head(metadata: MetadataMap, web: Option<&WebCall>) -> http::Response<()> {
     let mut response = http::Response::new(());
@@ -22,7 +20,7 @@ fn head(metadata: MetadataMap, web: Option<&WebCall>) -> http::Response<()> {
     metadata.append_to(headers);
     match web {
         None => {
-            headers.insert(CONTENT_TYPE, GRPC_CONTENT_TYPE);
+            headers.insert(CONTENT_TYPE, CONTENT_TYPE_GRPC);
         }
         Some(web) => web.add_headers(headers),
     }
