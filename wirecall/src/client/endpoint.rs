@@ -12,6 +12,8 @@ use crate::compression::Encoding;
 use crate::interceptor::{ClientInterceptor, ClientInterceptors};
 use crate::limits::Limits;
 use crate::service_config::{LoadBalancingPolicy, ServiceConfig};
+#[cfg(feature = "tls")]
+use crate::transport::TlsSettings;
 use crate::Error;
 
 /// Settings shared by every call on a channel.
@@ -88,23 +90,6 @@ pub(crate) struct ResolverHandle(pub(crate) std::sync::Arc<dyn Resolver>);
 impl std::fmt::Debug for ResolverHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Resolver")
-    }
-}
-
-/// TLS settings of an endpoint.
-#[cfg(feature = "tls")]
-#[derive(Clone)]
-pub(crate) struct TlsSettings {
-    pub(crate) config: std::sync::Arc<rustls::ClientConfig>,
-    pub(crate) server_name: rustls::pki_types::ServerName<'static>,
-}
-
-#[cfg(feature = "tls")]
-impl std::fmt::Debug for TlsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSettings")
-            .field("server_name", &self.server_name)
-            .finish_non_exhaustive()
     }
 }
 

@@ -72,10 +72,27 @@ pub(crate) async fn connect_unix(path: &std::path::Path) -> io::Result<tokio::ne
     tokio::net::UnixStream::connect(path).await
 }
 
+/// How a client connection does TLS: an endpoint's rustls config and the name it checks.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct TlsSettings {
+    pub(crate) config: std::sync::Arc<rustls::ClientConfig>,
+    pub(crate) server_name: rustls::pki_types::ServerName<'static>,
+}
+
+#[cfg(feature = "tls")]
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Runs the client side of a TLS handshake and checks that the server chose `h2`.
 #[cfg(feature = "tls")]
 pub(crate) async fn tls_connect(
-    tls: &crate::client::endpoint::TlsSettings,
+    tls: &TlsSettings,
     io: TcpStream,
 ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
