@@ -127,6 +127,31 @@ impl HealthReporter {
     }
 }
 
+impl crate::server::Lifecycle for HealthReporter {
+    /// Every service served is `SERVING`, unless its status was set before.
+    fn serving(&self, services: &[&'static str]) {
+        for name in services {
+            if self.status(name).is_none() {
+                self.set_status(name, ServingStatus::Serving);
+            }
+        }
+    }
+
+    fn shutting_down(&self) {
+        self.shut_down();
+    }
+}
+
+impl crate::server::ServerBuilder {
+    /// Serves `grpc.health.v1.Health` from `health`: every service added (before or after
+    /// this call) is marked `SERVING`, and a graceful shutdown marks everything
+    /// `NOT_SERVING` before connections are asked to go away. Feature `health` (default).
+    pub fn add_health(self, health: &HealthReporter) -> Self {
+        self.add_service(health.service())
+            .with_lifecycle(Arc::new(health.clone()))
+    }
+}
+
 /// `grpc.health.v1.Health`, serving a [`HealthReporter`]'s statuses.
 #[derive(Debug, Clone)]
 pub struct HealthService {

@@ -232,3 +232,24 @@ reflection_service!(
     ReflectionV1Alpha,
     "grpc.reflection.v1alpha.ServerReflection"
 );
+
+impl crate::server::ServerBuilder {
+    /// Serves server reflection, `grpc.reflection.v1` and `v1alpha`, describing every
+    /// service of this server (added before or after this call) from the descriptors its
+    /// generated code carries; see [`crate::reflection`]. Feature `reflection` (default).
+    pub fn add_reflection(self) -> Self {
+        self.finish_router_with(with_reflection)
+    }
+}
+
+/// `router` with the reflection services added, describing every service it routes to
+/// (the reflection services included).
+fn with_reflection(mut router: crate::server::router::Router) -> crate::server::router::Router {
+    let names = router
+        .service_names()
+        .chain([ReflectionV1::NAME, ReflectionV1Alpha::NAME]);
+    let reflection = Reflection::new(names, router.descriptor_sets().iter().copied());
+    router.add(reflection.v1());
+    router.add(reflection.v1alpha());
+    router
+}

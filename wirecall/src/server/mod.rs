@@ -17,7 +17,7 @@ pub(crate) mod head;
 mod http1;
 mod ping_policy;
 mod resets;
-mod router;
+pub(crate) mod router;
 mod send;
 mod service;
 #[cfg(feature = "tower")]
@@ -123,18 +123,26 @@ impl Server {
     }
 }
 
+/// What a server tells about its life to those who report it (the health service): it
+/// starts serving `services`, then a graceful shutdown starts.
+pub(crate) trait Lifecycle: Send + Sync + std::fmt::Debug {
+    /// Serving starts, with these services (the fully qualified names of all it routes to).
+    fn serving(&self, services: &[&'static str]);
+    /// A graceful shutdown starts: no new connections; calls in flight may finish.
+    fn shutting_down(&self);
+}
+
 /// Collects services and settings, then serves them.
 #[derive(Debug, Default)]
 pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
-    #[cfg(feature = "health")]
-    health: Option<crate::health::HealthReporter>,
-    /// What `add_reflection` asked for: a function, not a flag, so that a server that never
-    /// calls `add_reflection` does not link the reflection service (about 460 KB of a
-    /// release binary).
-    #[cfg(feature = "reflection")]
-    reflection: Option<fn(Router) -> Router>,
+    /// Told when serving starts and when a shutdown starts (the health service).
+    lifecycle: Vec<Arc<dyn Lifecycle>>,
+    /// Services added once every other one is known (reflection, which describes them all):
+    /// a function, not a flag, so that a server that never asks for reflection does not link
+    /// the reflection service (about 460 KB of a release binary).
+    finish_router: Option<fn(Router) -> Router>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -146,13 +154,17 @@ impl ServerBuilder {
         self
     }
 
-    /// Serves `grpc.health.v1.Health` from `health`: every service added (before or after
-    /// this call) is marked `SERVING`, and a graceful shutdown marks everything
-    /// `NOT_SERVING` before connections are asked to go away. Feature `health` (default).
+    /// Tells `lifecycle` when serving starts and when a shutdown starts.
     #[cfg(feature = "health")]
-    pub fn add_health(mut self, health: &crate::health::HealthReporter) -> Self {
-        self.router.add(health.service());
-        self.health = Some(health.clone());
+    pub(crate) fn with_lifecycle(mut self, lifecycle: Arc<dyn Lifecycle>) -> Self {
+        self.lifecycle.push(lifecycle);
+        self
+    }
+
+    /// Runs `finish` on the router once every service is added, when serving starts.
+    #[cfg(feature = "reflection")]
+    pub(crate) fn finish_router_with(mut self, finish: fn(Router) -> Router) -> Self {
+        self.finish_router = Some(finish);
         self
     }
 
@@ -194,15 +206,6 @@ impl ServerBuilder {
     #[cfg(feature = "web")]
     pub fn accept_rest(mut self) -> Self {
         self.config.rest = true;
-        self
-    }
-
-    /// Serves server reflection, `grpc.reflection.v1` and `v1alpha`, describing every
-    /// service of this server (added before or after this call) from the descriptors its
-    /// generated code carries; see [`crate::reflection`]. Feature `reflection` (default).
-    #[cfg(feature = "reflection")]
-    pub fn add_reflection(mut self) -> Self {
-        self.reflection = Some(with_reflection);
         self
     }
 
@@ -444,22 +447,15 @@ impl ServerBuilder {
     ) -> Result<(), Error> {
         #[cfg(feature = "tls")]
         let acceptor = self.tls.map(tokio_rustls::TlsAcceptor::from);
-        #[cfg(feature = "health")]
-        if let Some(health) = &self.health {
-            for name in self.router.service_names() {
-                if health.status(name).is_none() {
-                    health.set_status(name, crate::health::ServingStatus::Serving);
-                }
-            }
-        }
-        #[cfg(feature = "health")]
-        let health = self.health;
-        let router = self.router;
-        #[cfg(feature = "reflection")]
-        let router = match self.reflection {
-            Some(add_reflection) => add_reflection(router),
-            None => router,
+        let lifecycle = self.lifecycle;
+        let router = match self.finish_router {
+            Some(finish) => finish(self.router),
+            None => self.router,
         };
+        let names: Vec<&'static str> = router.service_names().collect();
+        for hook in &lifecycle {
+            hook.serving(&names);
+        }
         let router = Arc::new(router);
         let config = self.config;
         #[cfg(feature = "web")]
@@ -542,9 +538,8 @@ impl ServerBuilder {
             }
         }
         drop(listener);
-        #[cfg(feature = "health")]
-        if let Some(health) = &health {
-            health.shut_down();
+        for hook in &lifecycle {
+            hook.shutting_down();
         }
         let _ = shutdown_tx.send(true);
         drop(alive);
@@ -569,18 +564,4 @@ impl ServerBuilder {
         }
         Ok(())
     }
-}
-
-/// `router` with the reflection services added, describing every service it routes to
-/// (the reflection services included).
-#[cfg(feature = "reflection")]
-fn with_reflection(mut router: Router) -> Router {
-    use crate::reflection::{Reflection, ReflectionV1, ReflectionV1Alpha};
-    let names = router
-        .service_names()
-        .chain([ReflectionV1::NAME, ReflectionV1Alpha::NAME]);
-    let reflection = Reflection::new(names, router.descriptor_sets().iter().copied());
-    router.add(reflection.v1());
-    router.add(reflection.v1alpha());
-    router
 }
