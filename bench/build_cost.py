@@ -47,7 +47,8 @@ APPS = ["wirecall", "tonic"]
 # Environment variables that would change what is measured (a compiler cache makes a clean
 # build a cache lookup); removed for the builds.
 DROPPED_ENV = ["RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER",
-               "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "CARGO_INCREMENTAL"]
+               "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "CARGO_INCREMENTAL",
+               "CARGO_PROFILE_DEV_DEBUG", "CARGO_PROFILE_RELEASE_DEBUG"]
 
 
 def log(message):
