@@ -1,42 +1,16 @@
-//! Sending under HTTP/2 flow control, shared by both sides of a call, and the batching of
-//! messages that are ready at once into one DATA write.
+//! The batching of messages that are ready at once into one DATA write, shared by both
+//! sides of a call.
 
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::Poll;
 
-use bytes::Bytes;
 use futures_core::Stream;
-use h2::SendStream;
 
 /// How many encoded bytes a stream's sender gathers from messages that are ready at once
 /// before it hands them to HTTP/2 as one chunk. Without it every small message costs a
 /// wake-up of the connection task and a write of its own.
 pub(crate) const BATCH_BYTES: usize = 32 * 1024;
-
-/// Sends `data` without outrunning the peer's flow-control window: waits for capacity and
-/// sends as much as is granted each time.
-pub(crate) async fn send_data(
-    stream: &mut SendStream<Bytes>,
-    mut data: Bytes,
-) -> Result<(), h2::Error> {
-    while !data.is_empty() {
-        if stream.capacity() >= data.len() {
-            return stream.send_data(data, false);
-        }
-        stream.reserve_capacity(data.len());
-        let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
-            Some(result) => result?,
-            None => return Err(h2::Error::from(h2::Reason::STREAM_CLOSED)),
-        };
-        if granted == 0 {
-            continue;
-        }
-        let chunk = data.split_to(granted.min(data.len()));
-        stream.send_data(chunk, false)?;
-    }
-    Ok(())
-}
 
 /// What [`take_ready`] stopped at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -127,6 +127,7 @@ mod random;
 mod streaming;
 mod task;
 mod transport;
+mod wire;
 
 #[cfg(feature = "tls")]
 pub mod tls;

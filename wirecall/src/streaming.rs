@@ -7,8 +7,6 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use h2::client::ResponseFuture;
-use h2::RecvStream;
 use http::HeaderMap;
 use tokio::time::Sleep;
 
@@ -19,6 +17,7 @@ use crate::compression::{DecompressError, Encoding};
 use crate::frame::{FrameDecoder, FrameError};
 use crate::interceptor::{ClientObserver, MessageHook};
 use crate::metadata::MetadataMap;
+use crate::wire::{PendingResponse, RecvBody, StreamError};
 use crate::{Code, Status};
 
 /// A stream of received messages. Yields `Err` once, at the end, if the call failed.
@@ -27,7 +26,7 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     head: Option<PendingHead>,
     /// The response headers, once read.
     headers: Option<MetadataMap>,
-    body: Option<RecvStream>,
+    body: Option<RecvBody>,
     decoder: D,
     frames: FrameDecoder,
     chunk: Bytes,
@@ -53,7 +52,7 @@ pub struct Streaming<T, D = ProstCodec<T>> {
 /// A client's response head still to come.
 enum PendingHead {
     /// The head of the call's one attempt.
-    Plain(ResponseFuture),
+    Plain(PendingResponse),
     /// The attempt loop of a retried streaming call.
     Retried(crate::client::RetriedHead),
 }
@@ -73,12 +72,12 @@ pub(crate) enum Side {
 }
 
 impl<T, D: Decoder<Item = T>> Streaming<T, D> {
-    pub(crate) fn new(body: RecvStream, decoder: D, max_message_size: usize, side: Side) -> Self {
+    pub(crate) fn new(body: RecvBody, decoder: D, max_message_size: usize, side: Side) -> Self {
         Streaming::build(None, Some(body), decoder, max_message_size, side)
     }
 
     /// Client side: a stream whose response headers are still to come.
-    pub(crate) fn pending(head: ResponseFuture, decoder: D, max_message_size: usize) -> Self {
+    pub(crate) fn pending(head: PendingResponse, decoder: D, max_message_size: usize) -> Self {
         Streaming::build(
             Some(PendingHead::Plain(head)),
             None,
@@ -105,7 +104,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     fn build(
         head: Option<PendingHead>,
-        body: Option<RecvStream>,
+        body: Option<RecvBody>,
         decoder: D,
         max_message_size: usize,
         side: Side,
@@ -230,7 +229,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     /// or a trailers-only OK follow).
     pub(crate) fn answered(
         head: Head,
-        body: RecvStream,
+        body: RecvBody,
         decoder: D,
         max_message_size: usize,
     ) -> Self {
@@ -241,12 +240,14 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     /// Takes in the response head; `Some(status)` when it ends the call with an error.
-    fn accept(&mut self, result: Result<http::Response<RecvStream>, h2::Error>) -> Option<Status> {
-        let parsed = result.map_err(|e| self.h2_status(&e)).and_then(|response| {
-            let (parts, body) = response.into_parts();
-            self.body = Some(body);
-            crate::client::head::parse(parts.status, parts.headers)
-        });
+    fn accept(&mut self, result: Result<http::Response<RecvBody>, StreamError>) -> Option<Status> {
+        let parsed = result
+            .map_err(|e| self.wire_status(e.status))
+            .and_then(|response| {
+                let (parts, body) = response.into_parts();
+                self.body = Some(body);
+                crate::client::head::parse(parts.status, parts.headers)
+            });
         self.apply(parsed)
     }
 
@@ -282,13 +283,13 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             .then(|| Status::deadline_exceeded("deadline exceeded"))
     }
 
-    /// The status for an HTTP/2 error, unless our own request sender failed first (e.g. a
+    /// The status for a failed stream, unless our own request sender failed first (e.g. a
     /// request message over the send limit), whose status is the better answer.
-    fn h2_status(&self, err: &h2::Error) -> Status {
+    fn wire_status(&self, status: Status) -> Status {
         self.sender
             .as_ref()
             .and_then(RequestSender::error)
-            .unwrap_or_else(|| crate::status::from_h2_error(err))
+            .unwrap_or(status)
     }
 
     /// The next message; `Ok(None)` once the peer has finished successfully.
@@ -373,7 +374,6 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                     };
                     match ready!(body.poll_data(cx)) {
                         Some(Ok(data)) => {
-                            let _ = body.flow_control().release_capacity(data.len());
                             self.chunk = match &mut self.text {
                                 None => data,
                                 Some(text) => match text.decode(&data) {
@@ -382,8 +382,8 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                                 },
                             };
                         }
-                        Some(Err(err)) => {
-                            let status = self.h2_status(&err);
+                        Some(Err(status)) => {
+                            let status = self.wire_status(status);
                             return self.fail(status);
                         }
                         None => {
@@ -411,8 +411,8 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                                 "server closed the stream without sending trailers",
                             ))
                         }
-                        Err(err) => {
-                            let status = self.h2_status(&err);
+                        Err(status) => {
+                            let status = self.wire_status(status);
                             return self.fail(status);
                         }
                     }

@@ -6,9 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Instant;
 
-use bytes::Bytes;
-use h2::client::SendRequest;
-
 use super::connection::{Connection, InFlight};
 use super::endpoint::Endpoint;
 use super::resolver::{Address, Resolver};
@@ -92,7 +89,7 @@ impl Balancer {
     pub(crate) async fn pick(
         self: &Arc<Self>,
         wait_for_ready: bool,
-    ) -> Result<(SendRequest<Bytes>, InFlight), Status> {
+    ) -> Result<(crate::wire::Opener, InFlight), Status> {
         self.start();
         // The common case: a READY backend.
         if let Some(connection) = self.choose() {

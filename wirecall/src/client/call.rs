@@ -7,10 +7,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_core::Stream;
-use h2::client::ResponseFuture;
-use h2::SendStream;
 use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::Uri;
@@ -25,7 +23,7 @@ use crate::context::{earliest, under_parent, CallContext};
 use crate::interceptor::{AttemptHook, ClientObserver, Direction, MessageHook, StartedAttempt};
 use crate::metadata::MetadataMap;
 use crate::service_config::{MethodConfig, RetryPolicy};
-use crate::status::from_h2_error;
+use crate::wire::{PendingResponse, SendBody};
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
 
 use crate::headers::{
@@ -504,7 +502,7 @@ impl Channel {
         metadata: MetadataMap,
         encoding: Option<Encoding>,
         attempt: Attempt,
-    ) -> Result<(ResponseFuture, SendStream<Bytes>, InFlight), Status> {
+    ) -> Result<(PendingResponse, SendBody, InFlight), Status> {
         let (mut sender, in_flight) = self.ready_sender(attempt.wait_for_ready).await?;
         let mut request = http::Request::new(());
         *request.method_mut() = http::Method::POST;
@@ -525,9 +523,7 @@ impl Channel {
         if attempt.previous > 0 {
             headers.insert(PREVIOUS_ATTEMPTS, HeaderValue::from(attempt.previous));
         }
-        let (response, send) = sender
-            .send_request(request, false)
-            .map_err(|e| from_h2_error(&e))?;
+        let (response, send) = sender.open(request)?;
         Ok((response, send, in_flight))
     }
 }

@@ -6,9 +6,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use h2::client::SendRequest;
-
 use super::backoff::Backoff;
 use super::balancer::Balancer;
 use super::connection::{self, Connection, InFlight};
@@ -164,7 +161,7 @@ impl Channel {
     pub(crate) async fn ready_sender(
         &self,
         wait_for_ready: bool,
-    ) -> Result<(SendRequest<Bytes>, InFlight), Status> {
+    ) -> Result<(crate::wire::Opener, InFlight), Status> {
         if let Route::Balanced(balancer) = &self.inner.route {
             return balancer.pick(wait_for_ready).await;
         }

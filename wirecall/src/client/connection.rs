@@ -8,16 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use h2::client::SendRequest;
 use tokio::sync::Notify;
 
 use super::endpoint::{Endpoint, Transport};
+use crate::wire::Opener;
 use crate::Error;
 
 /// A live connection; clones share it.
 #[derive(Clone)]
 pub(crate) struct Connection {
-    pub(crate) sender: SendRequest<Bytes>,
+    pub(crate) opener: Opener,
     pub(crate) closed: Arc<Closed>,
     /// Calls in flight on it (keepalive pings only while there are some, by default).
     pub(crate) calls: Arc<AtomicUsize>,
@@ -57,8 +57,8 @@ impl Closed {
 impl Connection {
     /// A sender ready for one more stream and the call's place in the count; an error (and
     /// the connection marked closed) when the connection can take no more.
-    pub(crate) async fn ready(&self) -> Result<(SendRequest<Bytes>, InFlight), h2::Error> {
-        match self.sender.clone().ready().await {
+    pub(crate) async fn ready(&self) -> Result<(Opener, InFlight), h2::Error> {
+        match self.opener.clone().ready().await {
             Ok(sender) => Ok((sender, InFlight::new(&self.calls))),
             Err(err) => {
                 tracing::debug!(%err, "connection lost");
@@ -107,6 +107,13 @@ pub(crate) async fn connect(
                     .await
                     .map_err(|e| Error::connect(address, e))?;
                 return start(endpoint, address, io).await;
+            }
+            Transport::Direct(direct) => {
+                return Ok(Connection {
+                    opener: Opener::Direct(direct.clone()),
+                    closed: Arc::default(),
+                    calls: Arc::default(),
+                })
             }
             Transport::InProcess(connector) => {
                 let io = connector
@@ -187,7 +194,7 @@ where
         signal.close();
     });
     Ok(Connection {
-        sender,
+        opener: Opener::H2(sender),
         closed,
         calls,
     })

@@ -79,6 +79,8 @@ pub(crate) enum Transport {
     Unix(std::path::PathBuf),
     /// An in-process listener.
     InProcess(crate::in_process::Connector),
+    /// A server's call core in this process, without HTTP/2 (the gateway's way in).
+    Direct(crate::wire::Direct),
     /// The addresses a resolver finds, balanced per call.
     Resolved(ResolverHandle),
 }
@@ -187,6 +189,16 @@ impl Endpoint {
             Authority::from_static("in-process"),
             "in-process".to_owned(),
             Transport::InProcess(connector),
+        )
+    }
+
+    /// An endpoint whose calls go straight to a server's call core (see [`crate::wire`]).
+    pub(crate) fn direct(direct: crate::wire::Direct) -> Endpoint {
+        Endpoint::with(
+            Scheme::HTTP,
+            Authority::from_static("in-process"),
+            "direct".to_owned(),
+            Transport::Direct(direct),
         )
     }
 

@@ -9,21 +9,20 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use h2::SendStream;
 use tokio::sync::mpsc;
 
 use super::sender::{fail, Batch, Batches, RequestSender};
 use super::Channel;
 use crate::codec::Encoder;
 use crate::compression::Encoding;
-use crate::flow_control::send_data;
 use crate::interceptor::MessageHook;
 use crate::task::AbortOnDrop;
+use crate::wire::SendBody;
 use crate::Status;
 
 /// The attempt loop's side of a replaying sender.
 pub(crate) struct Replay {
-    attempts: mpsc::UnboundedSender<SendStream<Bytes>>,
+    attempts: mpsc::UnboundedSender<SendBody>,
     state: Arc<Shared>,
 }
 
@@ -37,7 +36,7 @@ struct Shared {
 
 impl Replay {
     /// Hands a new attempt's stream to the sender, which resends everything to it.
-    pub(crate) fn next_attempt(&self, stream: SendStream<Bytes>) {
+    pub(crate) fn next_attempt(&self, stream: SendBody) {
         let _ = self.attempts.send(stream);
     }
 
@@ -98,7 +97,7 @@ impl Drop for Kept {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn<S, E>(
     channel: Channel,
-    first: SendStream<Bytes>,
+    first: SendBody,
     messages: S,
     encoder: E,
     max: usize,
@@ -137,8 +136,8 @@ where
 
 #[allow(clippy::too_many_arguments)]
 async fn send_and_keep<S, E>(
-    first: SendStream<Bytes>,
-    mut attempts: mpsc::UnboundedReceiver<SendStream<Bytes>>,
+    first: SendBody,
+    mut attempts: mpsc::UnboundedReceiver<SendBody>,
     messages: S,
     mut encoder: E,
     mut batches: Batches,
@@ -167,13 +166,13 @@ async fn send_and_keep<S, E>(
                 };
                 let mut resent = true;
                 for chunk in &kept.chunks {
-                    if send_data(&mut stream, chunk.clone()).await.is_err() {
+                    if stream.send_data(chunk.clone()).await.is_err() {
                         resent = false;
                         break;
                     }
                 }
                 if resent && ended {
-                    let _ = stream.send_data(Bytes::new(), true);
+                    let _ = stream.send_now(Bytes::new(), true);
                 }
                 current = resent.then_some(stream);
             }
@@ -184,7 +183,7 @@ async fn send_and_keep<S, E>(
                     Batch::Failed(status) => {
                         fail(&error, status);
                         if let Some(stream) = current.as_mut() {
-                            stream.send_reset(h2::Reason::CANCEL);
+                            stream.reset();
                         }
                         return;
                     }
@@ -199,11 +198,11 @@ async fn send_and_keep<S, E>(
                 }
                 ended = last;
                 if let Some(stream) = current.as_mut() {
-                    let sent = bytes.is_empty() || send_data(stream, bytes).await.is_ok();
+                    let sent = bytes.is_empty() || stream.send_data(bytes).await.is_ok();
                     if !sent {
                         current = None;
                     } else if ended {
-                        let _ = stream.send_data(Bytes::new(), true);
+                        let _ = stream.send_now(Bytes::new(), true);
                     }
                 }
             }

@@ -12,8 +12,6 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use h2::client::ResponseFuture;
-use h2::RecvStream;
 use http::Uri;
 
 use super::backoff::retry_wait;
@@ -26,6 +24,7 @@ use crate::compression::Encoding;
 use crate::interceptor::{AttemptHook, StartedAttempt};
 use crate::metadata::MetadataMap;
 use crate::service_config::{HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling};
+use crate::wire::{PendingResponse, RecvBody, StreamError};
 use crate::Status;
 
 /// The request header telling the server how many attempts came before this one.
@@ -122,21 +121,21 @@ impl RetryBackoff {
 /// The attempt that committed the call: its response head has arrived.
 pub(crate) struct Committed {
     pub(crate) head: Head,
-    pub(crate) body: RecvStream,
+    pub(crate) body: RecvBody,
     pub(crate) in_flight: InFlight,
 }
 
 /// What an attempt's response head says.
 enum Outcome {
     /// Messages (or a trailers-only OK) follow: the call is committed to this attempt.
-    Commit(Head, RecvStream),
+    Commit(Head, RecvBody),
     /// The server refused the stream before its application saw it.
     Refused(Status),
     /// The attempt failed with this status.
     Failed(Status),
 }
 
-fn outcome(result: Result<http::Response<RecvStream>, h2::Error>) -> Outcome {
+fn outcome(result: Result<http::Response<RecvBody>, StreamError>) -> Outcome {
     match result {
         Ok(response) => {
             let (parts, body) = response.into_parts();
@@ -145,10 +144,11 @@ fn outcome(result: Result<http::Response<RecvStream>, h2::Error>) -> Outcome {
                 Err(status) => Outcome::Failed(status),
             }
         }
-        Err(err) if err.reason() == Some(h2::Reason::REFUSED_STREAM) => {
-            Outcome::Refused(crate::status::from_h2_error(&err))
-        }
-        Err(err) => Outcome::Failed(crate::status::from_h2_error(&err)),
+        Err(StreamError {
+            status,
+            refused: true,
+        }) => Outcome::Refused(status),
+        Err(StreamError { status, .. }) => Outcome::Failed(status),
     }
 }
 
@@ -282,7 +282,7 @@ impl Channel {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn retried_head(
         &self,
-        first: (ResponseFuture, InFlight, StartedAttempt),
+        first: (PendingResponse, InFlight, StartedAttempt),
         (uri, metadata, encoding): (Uri, MetadataMap, Option<Encoding>),
         (attempt, attempts): (Attempt, Option<AttemptHook>),
         policy: RetryPolicy,
@@ -451,7 +451,7 @@ impl Channel {
         &self,
         prepared: &Prepared,
         previous: u32,
-    ) -> Result<(ResponseFuture, InFlight), Status> {
+    ) -> Result<(PendingResponse, InFlight), Status> {
         let attempt = Attempt {
             previous,
             ..prepared.attempt
@@ -464,7 +464,7 @@ impl Channel {
                 attempt,
             )
             .await?;
-        if let Err(err) = send.send_data(prepared.body.clone(), true) {
+        if let Err(err) = send.send_now(prepared.body.clone(), true) {
             // The server may already have answered from the headers alone (e.g.
             // UNIMPLEMENTED): its answer is in the response.
             tracing::debug!(%err, "request message not sent; reading the server's answer");

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use h2::SendStream;
 
 use crate::codec::{encode_frame, Encoder};
 use crate::compression::Encoding;
-use crate::flow_control::{send_data, take_ready, Ready, BATCH_BYTES};
+use crate::flow_control::{take_ready, Ready, BATCH_BYTES};
 use crate::interceptor::{Direction, MessageHook};
 use crate::task::AbortOnDrop;
+use crate::wire::SendBody;
 use crate::Status;
 
 /// A running request sender; dropping it stops the task.
@@ -27,7 +27,7 @@ pub(crate) struct RequestSender {
 impl RequestSender {
     /// Starts sending every message of `messages`, then END_STREAM.
     pub(crate) fn spawn<S, E>(
-        send: SendStream<Bytes>,
+        send: SendBody,
         messages: S,
         encoder: E,
         max: usize,
@@ -67,7 +67,7 @@ impl RequestSender {
 }
 
 async fn send_all<S, E>(
-    mut send: SendStream<Bytes>,
+    mut send: SendBody,
     messages: S,
     mut encoder: E,
     max: usize,
@@ -85,11 +85,11 @@ async fn send_all<S, E>(
             Batch::End => break,
             Batch::Failed(status) => {
                 fail(&error, status);
-                send.send_reset(h2::Reason::CANCEL);
+                send.reset();
                 return;
             }
             Batch::Chunk { bytes, last } => {
-                if let Err(err) = send_data(&mut send, bytes).await {
+                if let Err(err) = send.send_data(bytes).await {
                     tracing::debug!(%err, "request stream closed while sending");
                     return;
                 }
@@ -99,7 +99,7 @@ async fn send_all<S, E>(
             }
         }
     }
-    let _ = send.send_data(Bytes::new(), true);
+    let _ = send.send_now(Bytes::new(), true);
 }
 
 /// Records why the sender gave up.

@@ -5,19 +5,18 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use h2::server::SendResponse;
-use h2::{RecvStream, SendStream};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::web::Cors;
+use crate::wire::{RecvBody, Respond, SendBody};
 use crate::Status;
 
 /// The request's head, its body still to read, and where the response goes.
 pub(crate) struct Exchange {
     pub(crate) head: http::request::Parts,
     body: Incoming,
-    respond: SendResponse<Bytes>,
+    respond: Respond,
     /// The CORS policy and the request's allowed origin, when it came from another origin.
     cors: Option<(Arc<Cors>, HeaderValue)>,
 }
@@ -25,8 +24,8 @@ pub(crate) struct Exchange {
 impl Exchange {
     pub(crate) fn new(
         head: http::request::Parts,
-        body: RecvStream,
-        respond: SendResponse<Bytes>,
+        body: RecvBody,
+        respond: Respond,
         cors: Option<&Arc<Cors>>,
     ) -> Exchange {
         let cors = cors.and_then(|cors| {
@@ -63,7 +62,7 @@ impl Exchange {
 
     /// Resolves when the client resets the stream (it gave up on the call).
     pub(crate) async fn reset(&mut self) {
-        let _ = poll_fn(|cx| self.respond.poll_reset(cx)).await;
+        poll_fn(|cx| self.respond.poll_reset(cx)).await;
     }
 
     /// The response head with `status`, `headers`, and CORS's.
@@ -80,9 +79,9 @@ impl Exchange {
     /// Answers with a whole response.
     pub(crate) fn respond(&mut self, status: StatusCode, headers: HeaderMap, body: Bytes) {
         let head = self.head(status, headers);
-        match self.respond.send_response(head, body.is_empty()) {
+        match self.respond.send_headers(head, body.is_empty()) {
             Ok(mut stream) if !body.is_empty() => {
-                if let Err(err) = stream.send_data(body, true) {
+                if let Err(err) = stream.send_now(body, true) {
                     tracing::debug!(%err, "could not send a gateway response body");
                 }
             }
@@ -100,7 +99,7 @@ impl Exchange {
     /// Starts a streamed response; its body follows through [`Body`].
     pub(crate) fn start(&mut self, status: StatusCode, headers: HeaderMap) -> Option<Body> {
         let head = self.head(status, headers);
-        match self.respond.send_response(head, false) {
+        match self.respond.send_headers(head, false) {
             Ok(stream) => Some(Body(stream)),
             Err(err) => {
                 tracing::debug!(%err, "could not start a gateway response");
@@ -111,41 +110,33 @@ impl Exchange {
 }
 
 /// A request body being read (none once taken).
-pub(crate) struct Incoming(Option<RecvStream>);
+pub(crate) struct Incoming(Option<RecvBody>);
 
 impl Incoming {
     /// The next chunk of the body, its flow-control window given back.
     pub(crate) async fn chunk(&mut self) -> Option<Result<Bytes, Status>> {
-        let body = self.0.as_mut()?;
-        let chunk = poll_fn(|cx| body.poll_data(cx)).await?;
-        Some(match chunk {
-            Ok(data) => {
-                let _ = body.flow_control().release_capacity(data.len());
-                Ok(data)
-            }
-            Err(err) => Err(crate::status::from_h2_error(&err)),
-        })
+        self.0.as_mut()?.data().await
     }
 }
 
 /// A response body being sent.
-pub(crate) struct Body(SendStream<Bytes>);
+pub(crate) struct Body(SendBody);
 
 impl Body {
     /// Sends `data` under flow control; `Err` once the client is gone.
-    pub(crate) async fn send(&mut self, data: Bytes) -> Result<(), h2::Error> {
-        crate::flow_control::send_data(&mut self.0, data).await
+    pub(crate) async fn send(&mut self, data: Bytes) -> Result<(), Status> {
+        self.0.send_data(data).await
     }
 
     /// Ends the body with `last`.
     pub(crate) fn finish(mut self, last: Bytes) {
-        if let Err(err) = self.0.send_data(last, true) {
+        if let Err(err) = self.0.send_now(last, true) {
             tracing::debug!(%err, "could not end a gateway response");
         }
     }
 
     /// Resolves when the client resets the stream.
     pub(crate) async fn reset(&mut self) {
-        let _ = poll_fn(|cx| self.0.poll_reset(cx)).await;
+        poll_fn(|cx| self.0.poll_reset(cx)).await;
     }
 }

@@ -24,11 +24,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use h2::server::SendResponse;
-use h2::RecvStream;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Method as Verb};
-use tokio::io::DuplexStream;
 
 use crate::compression::{DecompressError, Encoding};
 use crate::metadata::MetadataMap;
@@ -111,8 +108,8 @@ impl Gateway {
         self: Arc<Self>,
         claim: Claim,
         head: http::request::Parts,
-        body: RecvStream,
-        respond: SendResponse<Bytes>,
+        body: crate::wire::RecvBody,
+        respond: crate::wire::Respond,
         channel: Channel,
     ) {
         let exchange = Exchange::new(head, body, respond, self.cors.as_ref());
@@ -130,30 +127,26 @@ impl Gateway {
     }
 }
 
-/// One client connection's way into the core: an in-memory HTTP/2 connection, made when
-/// its first gateway call comes.
+/// One client connection's way into the core: a channel whose calls go straight to the
+/// server's call core ([`crate::wire::Direct`]), made when its first gateway call comes.
 pub(crate) struct Link {
     channel: OnceLock<Channel>,
-    connector: crate::in_process::Connector,
+    direct: crate::wire::Direct,
     /// The server's message limits, mirrored by the in-memory client.
     max_request: usize,
     max_response: usize,
 }
 
 impl Link {
-    /// A link whose connections `serve` serves (spawning a connection task of the core).
+    /// A link whose calls `direct` hands to the core.
     pub(crate) fn new(
-        serve: impl Fn(DuplexStream) + Send + Sync + 'static,
+        direct: crate::wire::Direct,
         max_request: usize,
         max_response: usize,
     ) -> Link {
-        let connector = crate::in_process::Connector::new(move |pipe| {
-            serve(pipe);
-            Ok(())
-        });
         Link {
             channel: OnceLock::new(),
-            connector,
+            direct,
             max_request,
             max_response,
         }
@@ -163,7 +156,7 @@ impl Link {
     pub(crate) fn channel(&self) -> Channel {
         self.channel
             .get_or_init(|| {
-                Endpoint::in_process(self.connector.clone())
+                Endpoint::direct(self.direct.clone())
                     .max_encoding_message_size(self.max_request)
                     .max_decoding_message_size(self.max_response)
                     .connect_lazy()

@@ -14,8 +14,6 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use h2::server::SendResponse;
-use h2::{RecvStream, SendStream};
 use http::Extensions;
 use tokio::time::Sleep;
 use tracing::Instrument;
@@ -29,14 +27,15 @@ use crate::flow_control::{take_ready, Ready, BATCH_BYTES};
 use crate::interceptor::{CallInfo, Chain, Direction, Observer};
 use crate::metadata::MetadataMap;
 use crate::streaming::Side;
+use crate::wire::{RecvBody, Respond, SendBody};
 use crate::{Request, Response, Status, Streaming};
 use http::HeaderValue;
 
 /// A call routed to a service, handed to the generated `Service::call`.
 pub struct ServerCall {
     metadata: MetadataMap,
-    body: Option<RecvStream>,
-    respond: SendResponse<Bytes>,
+    body: Option<RecvBody>,
+    respond: Respond,
     config: Arc<ServerConfig>,
     deadline: Option<Instant>,
     /// The deadline's timer, made once and only when the client sent `grpc-timeout`.
@@ -89,8 +88,8 @@ enum Interrupted {
 impl ServerCall {
     pub(crate) fn new(
         metadata: MetadataMap,
-        body: RecvStream,
-        respond: SendResponse<Bytes>,
+        body: RecvBody,
+        respond: Respond,
         config: Arc<ServerConfig>,
         deadline: Option<Instant>,
         remote_addr: Option<SocketAddr>,
@@ -170,10 +169,7 @@ impl ServerCall {
         };
         let respond = &mut self.respond;
         let intercept = observer.on_call(&mut self.metadata, &mut self.extensions);
-        let result = race(intercept, &mut self.timer, |cx| {
-            respond.poll_reset(cx).map(drop)
-        })
-        .await;
+        let result = race(intercept, &mut self.timer, |cx| respond.poll_reset(cx)).await;
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(status)) => {
@@ -228,13 +224,13 @@ impl ServerCall {
         &mut self,
         mut metadata: MetadataMap,
         encoding: Option<Encoding>,
-    ) -> Option<SendStream<Bytes>> {
+    ) -> Option<SendBody> {
         self.intercepted_metadata(&mut metadata);
         send::send_headers(&mut self.respond, metadata, encoding, self.web.as_ref()).ok()
     }
 
     /// Ends a response whose headers were sent, with `status` in the trailers.
-    fn end(&mut self, stream: &mut SendStream<Bytes>, mut status: Status) {
+    fn end(&mut self, stream: &mut SendBody, mut status: Status) {
         self.record(&status);
         self.intercepted_trailers(status.metadata_mut());
         match &self.web {
@@ -244,7 +240,7 @@ impl ServerCall {
     }
 
     /// Ends a successful response with its trailer metadata.
-    fn end_ok(&mut self, stream: &mut SendStream<Bytes>, mut trailers: MetadataMap) {
+    fn end_ok(&mut self, stream: &mut SendBody, mut trailers: MetadataMap) {
         if self.observer.is_some() {
             self.record(&Status::ok(""));
         }
@@ -412,7 +408,7 @@ impl ServerCall {
             return;
         };
         self.sent(buf.len());
-        if stream.send_data(self.wire(buf.freeze()), false).is_ok() {
+        if stream.send_now(self.wire(buf.freeze()), false).is_ok() {
             self.end_ok(&mut stream, trailers);
         }
     }
@@ -531,7 +527,7 @@ impl ServerCall {
     /// Runs the handler's future until it finishes, the client cancels or the deadline passes.
     async fn run<Fut: Future>(&mut self, fut: Fut) -> Result<Fut::Output, Interrupted> {
         let respond = &mut self.respond;
-        let reset = |cx: &mut Context<'_>| respond.poll_reset(cx).map(drop);
+        let reset = |cx: &mut Context<'_>| respond.poll_reset(cx);
         match self.observer.as_ref().and_then(|o| o.span.clone()) {
             Some(span) => race(fut.instrument(span), &mut self.timer, reset).await,
             None => race(fut, &mut self.timer, reset).await,
@@ -583,8 +579,7 @@ impl ServerCall {
         let max = self.config.limits.max_encoding_message_size;
         loop {
             let next = poll_fn(|cx| messages.as_mut().poll_next(cx));
-            let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx).map(drop)).await
-            {
+            let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx)).await {
                 Ok(item) => item,
                 Err(Interrupted::Cancelled) => return self.cancelled_by_client(),
                 Err(Interrupted::DeadlineExceeded) => {
@@ -630,7 +625,8 @@ impl ServerCall {
             };
             // Messages encoded before a failure are still sent, ahead of its status.
             if !buf.is_empty()
-                && crate::flow_control::send_data(&mut stream, self.wire(buf.split().freeze()))
+                && stream
+                    .send_data(self.wire(buf.split().freeze()))
                     .await
                     .is_err()
             {

@@ -10,10 +10,8 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use h2::server::SendResponse;
-use h2::RecvStream;
 use http::header::{CONTENT_TYPE, ORIGIN};
-use http::{Request, StatusCode};
+use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
@@ -26,13 +24,14 @@ use super::send::{send_trailers_only, WebCall};
 use super::{ServerCall, ServerConfig};
 use crate::metadata::MetadataMap;
 use crate::web::Cors;
+use crate::wire::{RecvBody, Respond};
 
 /// How long a closing connection keeps reading what its peer still sends (see
 /// `Flusher::linger`).
 const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every call of one connection shares.
-struct Peer {
+pub(crate) struct Peer {
     remote_addr: Option<SocketAddr>,
     /// Its client-cancelled calls (rapid-reset protection).
     resets: Arc<Resets>,
@@ -43,6 +42,98 @@ struct Peer {
     /// Its way into the core for the gateway's calls, when the gateway is on.
     #[cfg(feature = "web")]
     link: Option<Arc<crate::gateway::Link>>,
+}
+
+impl Peer {
+    /// The shared state of a new connection served with `serving`.
+    pub(crate) fn new(serving: &Serving) -> Peer {
+        Peer::of(
+            serving.remote_addr,
+            serving.extensions.clone(),
+            &serving.router,
+            &serving.config,
+        )
+    }
+
+    /// The shared state of a new connection from `remote_addr` to `router`.
+    pub(crate) fn of(
+        remote_addr: Option<SocketAddr>,
+        extensions: http::Extensions,
+        router: &Arc<Router>,
+        config: &Arc<ServerConfig>,
+    ) -> Peer {
+        #[allow(unused_mut)] // Without `web`, there is no gateway to link.
+        let mut peer = Peer {
+            remote_addr,
+            resets: Arc::new(Resets::new(config.max_resets)),
+            extensions,
+            activity: Activity::new(),
+            #[cfg(feature = "web")]
+            link: None,
+        };
+        #[cfg(feature = "web")]
+        if config.gateway.is_some() {
+            peer.link = Some(Arc::new(peer.gateway_link(router, config)));
+        }
+        #[cfg(not(feature = "web"))]
+        let _ = router;
+        peer
+    }
+
+    /// The gateway's way into the core for this connection: its calls are dispatched like
+    /// this connection's streams, and counted with them.
+    #[cfg(feature = "web")]
+    fn gateway_link(
+        &self,
+        router: &Arc<Router>,
+        config: &Arc<ServerConfig>,
+    ) -> crate::gateway::Link {
+        let core = Core {
+            peer: Peer {
+                remote_addr: self.remote_addr,
+                resets: self.resets.clone(),
+                extensions: self.extensions.clone(),
+                activity: self.activity.clone(),
+                link: None,
+            },
+            router: router.clone(),
+            config: config.clone(),
+        };
+        let limits = &config.limits;
+        crate::gateway::Link::new(
+            core.direct(),
+            limits.max_decoding_message_size,
+            limits.max_encoding_message_size,
+        )
+    }
+}
+
+/// A server's call core for requests that no HTTP/2 connection carries (HTTP/1.1's, the
+/// gateway's): each is dispatched like a stream of one.
+pub(crate) struct Core {
+    pub(crate) peer: Peer,
+    pub(crate) router: Arc<Router>,
+    pub(crate) config: Arc<ServerConfig>,
+}
+
+impl Core {
+    /// Dispatches one request; its call, if it is one, runs as a task of its own.
+    pub(crate) fn serve(&self, request: http::Request<RecvBody>, respond: Respond) {
+        let (parts, body) = request.into_parts();
+        if let Some((route, call)) =
+            dispatch(parts, body, respond, &self.router, &self.config, &self.peer)
+        {
+            route.service.start(route.method, call, None);
+        }
+    }
+
+    /// A client's way into this core: each stream opened is a request served here.
+    pub(crate) fn direct(self) -> crate::wire::Direct {
+        let window = self.config.limits.initial_stream_window_size as usize;
+        crate::wire::Direct::new(window, move |request, respond| {
+            self.serve(request, respond);
+        })
+    }
 }
 
 /// The ping policy's view of a connection's bytes.
@@ -119,18 +210,13 @@ pub(crate) async fn serve<IO>(io: IO, serving: Serving)
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    #[cfg(feature = "web")]
-    let link = serving
-        .config
-        .gateway
-        .as_ref()
-        .map(|_| Arc::new(gateway_link(&serving)));
+    let peer = Peer::new(&serving);
     let Serving {
         remote_addr,
-        extensions,
         router,
         config,
         shutdown,
+        ..
     } = serving;
     let mut builder = h2::server::Builder::new();
     builder
@@ -146,7 +232,7 @@ where
     // below ends with the flusher.
     // The calls in flight (for the ping policy and max_connection_idle), and the ping
     // policy watching the connection's bytes.
-    let activity = Activity::new();
+    let activity = peer.activity.clone();
     let pinged_too_often = Arc::new(AtomicBool::new(false));
     let watch = PingObserver {
         watch: PingWatch::new(config.ping_policy),
@@ -181,7 +267,7 @@ where
         conn.graceful_shutdown();
     }
     let mut aborting = false;
-    let resets = Arc::new(Resets::new(config.max_resets));
+    let resets = peer.resets.clone();
     let mut calmed = false;
     let pings = config.keepalive.zip(conn.ping_pong());
     let mut watching = pings.is_some();
@@ -192,14 +278,6 @@ where
         }
     });
     // max_connection_idle: a look every quarter of the limit at the connection's calls.
-    let peer = Peer {
-        remote_addr,
-        resets: resets.clone(),
-        extensions,
-        activity: activity.clone(),
-        #[cfg(feature = "web")]
-        link,
-    };
     let idle_limit = config
         .max_connection_idle
         .unwrap_or(Duration::from_secs(3600));
@@ -235,7 +313,9 @@ where
                         }
                         continue;
                     }
-                    if let Some((route, call)) = dispatch(request, respond, &router, &config, &peer) {
+                    let (parts, body) = request.into_parts();
+                    let (body, respond) = (RecvBody::H2(body), Respond::H2(respond));
+                    if let Some((route, call)) = dispatch(parts, body, respond, &router, &config, &peer) {
                         start(route, call, config.inline_first_poll).await;
                     }
                 }
@@ -295,14 +375,14 @@ where
 
 /// Reads the request head ([`head::parse`]): the call and its route, or `None` when it was
 /// answered already (an HTTP error, a trailers-only status, a preflight, or the gateway's).
-fn dispatch<'r>(
-    request: Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
+pub(crate) fn dispatch<'r>(
+    parts: http::request::Parts,
+    body: RecvBody,
+    mut respond: Respond,
     router: &'r Router,
     config: &Arc<ServerConfig>,
     peer: &Peer,
 ) -> Option<(&'r Route, ServerCall)> {
-    let (parts, body) = request.into_parts();
     let web_call = |protocol: Protocol| match protocol {
         Protocol::Grpc => None,
         Protocol::Web(mode) => config.web.as_ref().map(|cors| WebCall {
@@ -388,38 +468,8 @@ async fn start(route: &Route, call: ServerCall, inline: bool) {
     .await
 }
 
-/// The gateway's way into the core for one connection: its in-memory connections are
-/// served like this one (same remote address, TLS identity, router, settings, shutdown).
-#[cfg(feature = "web")]
-fn gateway_link(serving: &Serving) -> crate::gateway::Link {
-    let remote_addr = serving.remote_addr;
-    let extensions = serving.extensions.clone();
-    let router = serving.router.clone();
-    let config = serving.config.clone();
-    let graceful = serving.shutdown.graceful.clone();
-    let abort = serving.shutdown.abort.clone();
-    let limits = config.limits.clone();
-    crate::gateway::Link::new(
-        move |pipe| {
-            let serving = Serving {
-                remote_addr,
-                extensions: extensions.clone(),
-                router: router.clone(),
-                config: config.clone(),
-                shutdown: Shutdown {
-                    graceful: graceful.clone(),
-                    abort: abort.clone(),
-                },
-            };
-            tokio::spawn(serve(pipe, serving));
-        },
-        limits.max_decoding_message_size,
-        limits.max_encoding_message_size,
-    )
-}
-
 /// Answers a CORS preflight: 204 with the CORS headers, or 403 for an origin not allowed.
-fn preflight(respond: &mut SendResponse<Bytes>, cors: &Cors, request: &http::HeaderMap) {
+fn preflight(respond: &mut Respond, cors: &Cors, request: &http::HeaderMap) {
     let mut response = http::Response::new(());
     match cors.preflight(request) {
         Some(headers) => {
@@ -431,15 +481,15 @@ fn preflight(respond: &mut SendResponse<Bytes>, cors: &Cors, request: &http::Hea
             *response.status_mut() = StatusCode::FORBIDDEN;
         }
     }
-    if let Err(err) = respond.send_response(response, true) {
+    if let Err(err) = respond.send_headers(response, true) {
         tracing::debug!(%err, "could not answer a CORS preflight");
     }
 }
 
-fn send_http_error(respond: &mut SendResponse<Bytes>, status: StatusCode) {
+fn send_http_error(respond: &mut Respond, status: StatusCode) {
     let mut response = http::Response::new(());
     *response.status_mut() = status;
-    if let Err(err) = respond.send_response(response, true) {
+    if let Err(err) = respond.send_headers(response, true) {
         tracing::debug!(%err, "could not send HTTP error");
     }
 }
@@ -482,7 +532,7 @@ mod tests {
             let (sender, connection) = h2::client::handshake(client).await.unwrap();
             tokio::spawn(connection);
             let mut sender = sender.ready().await.unwrap();
-            let request = Request::builder()
+            let request = http::Request::builder()
                 .method(Method::POST)
                 .uri("http://in-process/t.T/M")
                 .header(CONTENT_TYPE, "application/grpc")

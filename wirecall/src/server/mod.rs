@@ -440,13 +440,34 @@ impl ServerBuilder {
         self.serve_accepting(listener, signal).await
     }
 
-    async fn serve_accepting<A: Accept>(
-        self,
-        mut listener: A,
-        signal: impl Future<Output = ()>,
-    ) -> Result<(), Error> {
-        #[cfg(feature = "tls")]
-        let acceptor = self.tls.map(tokio_rustls::TlsAcceptor::from);
+    /// A channel whose calls go straight to this server's services, in memory: no socket and
+    /// no HTTP/2, and the same gRPC on the way (routing, metadata, deadlines, cancellation,
+    /// limits, compression, interceptors, status and trailers). For tests above all; use
+    /// [`serve_in_process`](Self::serve_in_process) where the HTTP/2 layer matters too
+    /// (keepalive, GOAWAY, flow control between connections).
+    ///
+    /// The services serve as long as a clone of the channel lives; there is no shutdown.
+    /// [`direct_endpoint`](Self::direct_endpoint) gives the endpoint, to set the client's
+    /// settings (a service config, timeouts, limits) before connecting.
+    pub fn direct_channel(self) -> crate::Channel {
+        self.direct_endpoint().connect_lazy()
+    }
+
+    /// The endpoint of [`direct_channel`](Self::direct_channel)'s calls.
+    pub fn direct_endpoint(self) -> crate::Endpoint {
+        let (router, config, _lifecycle) = self.finish();
+        let peer = connection::Peer::of(None, http::Extensions::new(), &router, &config);
+        let core = connection::Core {
+            peer,
+            router,
+            config,
+        };
+        crate::Endpoint::direct(core.direct())
+    }
+
+    /// The router with the built-in services added, the settings with the gateway built
+    /// from the router's descriptors, and the lifecycle hooks, told that the services serve.
+    fn finish(self) -> (Arc<Router>, Arc<ServerConfig>, Vec<Arc<dyn Lifecycle>>) {
         let lifecycle = self.lifecycle;
         let router = match self.finish_router {
             Some(finish) => finish(self.router),
@@ -472,7 +493,17 @@ impl ServerBuilder {
             }),
             ..config
         };
-        let config = Arc::new(config);
+        (router, Arc::new(config), lifecycle)
+    }
+
+    async fn serve_accepting<A: Accept>(
+        self,
+        mut listener: A,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        #[cfg(feature = "tls")]
+        let acceptor = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        let (router, config, lifecycle) = self.finish();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (abort_tx, abort_rx) = watch::channel(false);
         // Every connection task holds a clone of `alive`; `recv` returns once all are gone.

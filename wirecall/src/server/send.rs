@@ -1,8 +1,6 @@
 //! Writing a response: headers, messages under HTTP/2 flow control, trailers.
 
 use bytes::Bytes;
-use h2::server::SendResponse;
-use h2::SendStream;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::HeaderMap;
 
@@ -11,6 +9,7 @@ use crate::metadata::MetadataMap;
 
 use crate::headers::{CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use crate::web::{Cors, Mode};
+use crate::wire::{Respond, SendBody};
 use crate::Status;
 use std::sync::Arc;
 
@@ -56,9 +55,9 @@ impl WebCall {
     }
 
     /// Ends the response with `trailers` in a trailer frame (gRPC-Web has no HTTP trailers).
-    pub(crate) fn send_trailers(&self, stream: &mut SendStream<Bytes>, trailers: &HeaderMap) {
+    pub(crate) fn send_trailers(&self, stream: &mut SendBody, trailers: &HeaderMap) {
         let frame = self.wire(crate::web::trailer_frame(trailers));
-        if let Err(err) = stream.send_data(frame, true) {
+        if let Err(err) = stream.send_now(frame, true) {
             tracing::debug!(%err, "could not send the gRPC-Web trailer frame");
         }
     }
@@ -67,35 +66,31 @@ impl WebCall {
 /// Sends the response headers, naming the messages' encoding if they are compressed; the
 /// stream stays open for messages and trailers.
 pub(crate) fn send_headers(
-    respond: &mut SendResponse<Bytes>,
+    respond: &mut Respond,
     metadata: MetadataMap,
     encoding: Option<Encoding>,
     web: Option<&WebCall>,
-) -> Result<SendStream<Bytes>, h2::Error> {
+) -> Result<SendBody, Status> {
     let mut head = head(metadata, web);
     if let Some(encoding) = encoding {
         head.headers_mut()
             .insert(GRPC_ENCODING, encoding.header_value());
     }
-    respond.send_response(head, false)
+    respond.send_headers(head, false)
 }
 
 /// Answers with a trailers-only response: one HEADERS frame holding the status (gRPC-Web
 /// clients read it from the headers too).
-pub(crate) fn send_trailers_only(
-    respond: &mut SendResponse<Bytes>,
-    status: Status,
-    web: Option<&WebCall>,
-) {
+pub(crate) fn send_trailers_only(respond: &mut Respond, status: Status, web: Option<&WebCall>) {
     let mut response = head(MetadataMap::new(), web);
     status.write_to(response.headers_mut());
-    if let Err(err) = respond.send_response(response, true) {
+    if let Err(err) = respond.send_headers(response, true) {
         tracing::debug!(%err, "could not send trailers-only response");
     }
 }
 
 /// Ends the response with `status` in the trailers.
-pub(crate) fn send_trailers(stream: &mut SendStream<Bytes>, status: Status) {
+pub(crate) fn send_trailers(stream: &mut SendBody, status: Status) {
     if let Err(err) = stream.send_trailers(status.into_trailers()) {
         tracing::debug!(%err, "could not send trailers");
     }

@@ -1,0 +1,365 @@
+//! The wire under one call: the halves of one HTTP stream, whatever carries them. The call
+//! core (server calls, [`crate::Streaming`], the response writers) reads and writes through
+//! these three types and nothing else:
+//!
+//! - [`RecvBody`]: receive data, then trailers; a reset arrives as an error status;
+//! - [`Respond`]: a server call's response before its headers: send them, or see the reset;
+//! - [`SendBody`]: send data under flow control (waiting for credit), trailers, or see the
+//!   reset.
+//!
+//! Each is an enum over the transports: `H2` (a stream of an h2 connection, the native gRPC
+//! path), `Queue` (an in-memory stream, [`queue`]: what HTTP/1.1, the gateway and the tests
+//! hand a call) and, for request bodies read by hyper, `Http1`. An enum rather than a trait
+//! object: the set is closed, and the hot path pays one match, not a virtual call and a box.
+
+pub(crate) mod queue;
+
+use std::future::poll_fn;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use crate::Status;
+
+/// The receiving half of a stream: a request body on the server, a response body on the
+/// client.
+pub(crate) enum RecvBody {
+    /// A stream of an h2 connection.
+    H2(h2::RecvStream),
+    /// An in-memory stream.
+    Queue(queue::Receiver),
+    /// A request body read by hyper (HTTP/1.1); boxed, as it is the largest.
+    #[cfg(feature = "web")]
+    Http1(Box<Http1Body>),
+}
+
+impl RecvBody {
+    /// The next chunk of data, its flow-control credit handed back as it is taken; `None`
+    /// once the data has ended (trailers may follow). A reset is an error.
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Status>>> {
+        match self {
+            RecvBody::H2(body) => match ready!(body.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    let _ = body.flow_control().release_capacity(data.len());
+                    Poll::Ready(Some(Ok(data)))
+                }
+                Some(Err(err)) => Poll::Ready(Some(Err(crate::status::from_h2_error(&err)))),
+                None => Poll::Ready(None),
+            },
+            RecvBody::Queue(body) => body.poll_data(cx),
+            #[cfg(feature = "web")]
+            RecvBody::Http1(body) => body.poll_data(cx),
+        }
+    }
+
+    /// The trailers after the data, if any.
+    pub(crate) fn poll_trailers(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<HeaderMap>, Status>> {
+        match self {
+            RecvBody::H2(body) => body
+                .poll_trailers(cx)
+                .map_err(|err| crate::status::from_h2_error(&err)),
+            RecvBody::Queue(body) => body.poll_trailers(cx),
+            #[cfg(feature = "web")]
+            RecvBody::Http1(body) => Poll::Ready(Ok(body.trailers.take())),
+        }
+    }
+
+    /// The next chunk of data (see [`poll_data`](Self::poll_data)).
+    #[cfg(feature = "web")]
+    pub(crate) async fn data(&mut self) -> Option<Result<Bytes, Status>> {
+        poll_fn(|cx| self.poll_data(cx)).await
+    }
+}
+
+/// The sending half of a stream: a response body on the server, a request body on the
+/// client.
+pub(crate) enum SendBody {
+    /// A stream of an h2 connection.
+    H2(h2::SendStream<Bytes>),
+    /// An in-memory stream.
+    Queue(queue::Sender),
+}
+
+impl SendBody {
+    /// Sends `data` without outrunning the peer's flow-control window: waits for credit and
+    /// sends as much as is granted each time.
+    pub(crate) async fn send_data(&mut self, data: Bytes) -> Result<(), Status> {
+        match self {
+            SendBody::H2(stream) => send_h2_data(stream, data).await,
+            SendBody::Queue(stream) => {
+                poll_fn(|cx| stream.poll_ready(cx)).await?;
+                stream.send(queue::Frame::Data(data))
+            }
+        }
+    }
+
+    /// Sends `data` at once, whatever the window: the transport keeps what the window does
+    /// not allow yet (a unary response's one message, sent as it is ready).
+    pub(crate) fn send_now(&mut self, data: Bytes, end_stream: bool) -> Result<(), Status> {
+        match self {
+            SendBody::H2(stream) => stream
+                .send_data(data, end_stream)
+                .map_err(|err| crate::status::from_h2_error(&err)),
+            SendBody::Queue(stream) => {
+                if !data.is_empty() {
+                    stream.send(queue::Frame::Data(data))?;
+                }
+                if end_stream {
+                    stream.send(queue::Frame::End)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the stream with `trailers`.
+    pub(crate) fn send_trailers(&mut self, trailers: HeaderMap) -> Result<(), Status> {
+        match self {
+            SendBody::H2(stream) => stream
+                .send_trailers(trailers)
+                .map_err(|err| crate::status::from_h2_error(&err)),
+            SendBody::Queue(stream) => stream.send(queue::Frame::Trailers(trailers)),
+        }
+    }
+
+    /// Ends the stream abruptly (RST_STREAM CANCEL on HTTP/2).
+    pub(crate) fn reset(&mut self) {
+        match self {
+            SendBody::H2(stream) => stream.send_reset(h2::Reason::CANCEL),
+            SendBody::Queue(stream) => {
+                let _ = stream.send(queue::Frame::Reset(Status::cancelled("stream reset")));
+            }
+        }
+    }
+
+    /// Ready once the peer has reset the stream (or gone).
+    pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            SendBody::H2(stream) => stream.poll_reset(cx).map(drop),
+            SendBody::Queue(stream) => stream.poll_closed(cx),
+        }
+    }
+}
+
+/// Sends `data` on an h2 stream under its flow control.
+async fn send_h2_data(stream: &mut h2::SendStream<Bytes>, mut data: Bytes) -> Result<(), Status> {
+    let failed = |err: h2::Error| crate::status::from_h2_error(&err);
+    while !data.is_empty() {
+        if stream.capacity() >= data.len() {
+            return stream.send_data(data, false).map_err(failed);
+        }
+        stream.reserve_capacity(data.len());
+        let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(result) => result.map_err(failed)?,
+            None => return Err(failed(h2::Error::from(h2::Reason::STREAM_CLOSED))),
+        };
+        if granted == 0 {
+            continue;
+        }
+        let chunk = data.split_to(granted.min(data.len()));
+        stream.send_data(chunk, false).map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// A server call's response, before its headers are sent.
+pub(crate) enum Respond {
+    /// A stream of an h2 connection.
+    H2(h2::server::SendResponse<Bytes>),
+    /// An in-memory stream.
+    Queue(queue::Responder),
+}
+
+impl Respond {
+    /// Sends the response head; with `end_stream` it is the whole response (trailers-only, an
+    /// HTTP error), else the body follows on the [`SendBody`] returned.
+    pub(crate) fn send_headers(
+        &mut self,
+        head: http::Response<()>,
+        end_stream: bool,
+    ) -> Result<SendBody, Status> {
+        match self {
+            Respond::H2(respond) => respond
+                .send_response(head, end_stream)
+                .map(SendBody::H2)
+                .map_err(|err| crate::status::from_h2_error(&err)),
+            Respond::Queue(respond) => respond.send(head, end_stream).map(SendBody::Queue),
+        }
+    }
+
+    /// Ready once the peer has reset the stream (or gone) before the response.
+    pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Respond::H2(respond) => respond.poll_reset(cx).map(drop),
+            Respond::Queue(respond) => respond.poll_closed(cx),
+        }
+    }
+}
+
+/// A request body read by hyper: its data, then the trailers hyper found after it.
+#[cfg(feature = "web")]
+pub(crate) struct Http1Body {
+    body: hyper::body::Incoming,
+    trailers: Option<HeaderMap>,
+}
+
+#[cfg(feature = "web")]
+impl Http1Body {
+    pub(crate) fn new(body: hyper::body::Incoming) -> Self {
+        Http1Body {
+            body,
+            trailers: None,
+        }
+    }
+
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Status>>> {
+        use hyper::body::Body;
+        loop {
+            let frame = match ready!(std::pin::Pin::new(&mut self.body).poll_frame(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(err)) => {
+                    tracing::debug!(%err, "HTTP/1.1 request body failed");
+                    return Poll::Ready(Some(Err(Status::cancelled(format!(
+                        "request body failed: {err}"
+                    )))));
+                }
+                Some(Ok(frame)) => frame,
+            };
+            match frame.into_data() {
+                Ok(data) if data.is_empty() => continue,
+                Ok(data) => return Poll::Ready(Some(Ok(data))),
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        self.trailers = Some(trailers);
+                        return Poll::Ready(None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A client's way to open streams on one connection.
+#[derive(Clone)]
+pub(crate) enum Opener {
+    /// An h2 connection.
+    H2(h2::client::SendRequest<Bytes>),
+    /// A server's call core, reached without HTTP/2.
+    Direct(Direct),
+}
+
+/// What hands a request straight to a server's call core: the head with its body, and where
+/// to answer. Nothing is framed or parsed on the way; the server reads the same head and
+/// body an HTTP/2 stream would give it.
+#[derive(Clone)]
+pub(crate) struct Direct {
+    serve: std::sync::Arc<dyn Fn(http::Request<RecvBody>, Respond) + Send + Sync>,
+    /// The flow-control window of each direction of its streams.
+    window: usize,
+}
+
+impl Direct {
+    /// Streams given to `serve`, each direction with `window` bytes of credit.
+    pub(crate) fn new(
+        window: usize,
+        serve: impl Fn(http::Request<RecvBody>, Respond) + Send + Sync + 'static,
+    ) -> Direct {
+        Direct {
+            serve: std::sync::Arc::new(serve),
+            window,
+        }
+    }
+}
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct")
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opener {
+    /// Waits until the connection takes one more stream.
+    pub(crate) async fn ready(self) -> Result<Opener, h2::Error> {
+        match self {
+            Opener::H2(sender) => sender.ready().await.map(Opener::H2),
+            Opener::Direct(direct) => Ok(Opener::Direct(direct)),
+        }
+    }
+
+    /// Opens a stream with the request head: where the response head will arrive, and the
+    /// request body's sending half.
+    pub(crate) fn open(
+        &mut self,
+        head: http::Request<()>,
+    ) -> Result<(PendingResponse, SendBody), Status> {
+        match self {
+            Opener::H2(sender) => sender
+                .send_request(head, false)
+                .map(|(response, body)| (PendingResponse::H2(response), SendBody::H2(body)))
+                .map_err(|err| crate::status::from_h2_error(&err)),
+            Opener::Direct(direct) => {
+                let (sender, receiver) = queue::channel(direct.window);
+                let (responder, response) = queue::respond(direct.window);
+                let request = head.map(|()| RecvBody::Queue(receiver));
+                (direct.serve)(request, Respond::Queue(responder));
+                Ok((PendingResponse::Queue(response), SendBody::Queue(sender)))
+            }
+        }
+    }
+}
+
+/// Why a stream ended before its response head.
+#[derive(Debug)]
+pub(crate) struct StreamError {
+    /// The status the call fails with.
+    pub(crate) status: Status,
+    /// The server refused the stream before its application saw it (REFUSED_STREAM): safe
+    /// to retry.
+    pub(crate) refused: bool,
+}
+
+/// A client's response head still to come.
+pub(crate) enum PendingResponse {
+    /// On an h2 connection.
+    H2(h2::client::ResponseFuture),
+    /// From a server's call core, in memory.
+    Queue(queue::ResponseHead),
+}
+
+impl std::future::Future for PendingResponse {
+    type Output = Result<http::Response<RecvBody>, StreamError>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            PendingResponse::H2(response) => {
+                let result = ready!(std::pin::Pin::new(response).poll(cx));
+                Poll::Ready(match result {
+                    Ok(response) => Ok(response.map(RecvBody::H2)),
+                    Err(err) => Err(StreamError {
+                        status: crate::status::from_h2_error(&err),
+                        refused: err.reason() == Some(h2::Reason::REFUSED_STREAM),
+                    }),
+                })
+            }
+            PendingResponse::Queue(response) => {
+                let result = ready!(std::pin::Pin::new(response).poll(cx));
+                Poll::Ready(match result {
+                    Ok(response) => Ok(response.map(RecvBody::Queue)),
+                    Err(_) => Err(StreamError {
+                        status: Status::unavailable("the server dropped the call unanswered"),
+                        refused: false,
+                    }),
+                })
+            }
+        }
+    }
+}
