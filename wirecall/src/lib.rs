@@ -117,9 +117,9 @@ pub mod status;
 pub mod trace;
 pub mod web;
 
+mod batch;
 mod descriptors;
 mod error;
-mod flow_control;
 mod headers;
 mod keepalive;
 mod limits;

@@ -8,12 +8,12 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http::HeaderMap;
-use tokio::time::Sleep;
 
 use crate::client::head::Head;
 use crate::client::RequestSender;
 use crate::codec::{Decoder, ProstCodec};
 use crate::compression::{DecompressError, Encoding};
+use crate::deadline::Timer;
 use crate::frame::{FrameDecoder, FrameError};
 use crate::interceptor::{ClientObserver, MessageHook};
 use crate::metadata::MetadataMap;
@@ -35,7 +35,7 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     encoding: Option<Encoding>,
     max_message_size: usize,
     trailers: Option<MetadataMap>,
-    deadline: Option<Pin<Box<Sleep>>>,
+    deadline: Timer,
     /// Client side: the task sending our request stream; stopped when the call ends.
     sender: Option<RequestSender>,
     /// Server side: the interceptors told about each received message.
@@ -121,7 +121,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             encoding: None,
             max_message_size,
             trailers: None,
-            deadline: None,
+            deadline: Timer::default(),
             sender: None,
             hook: None,
             observer: None,
@@ -136,7 +136,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         self.encoding = encoding;
     }
 
-    pub(crate) fn set_deadline(&mut self, deadline: Option<Pin<Box<Sleep>>>) {
+    pub(crate) fn set_deadline(&mut self, deadline: Timer) {
         self.deadline = deadline;
     }
 
@@ -275,12 +275,10 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Option<Status> {
-        let deadline = self.deadline.as_mut()?;
-        deadline
-            .as_mut()
-            .poll(cx)
+        self.deadline
+            .poll_expired(cx)
             .is_ready()
-            .then(|| Status::deadline_exceeded("deadline exceeded"))
+            .then(crate::deadline::exceeded)
     }
 
     /// The status for a failed stream, unless our own request sender failed first (e.g. a
@@ -312,7 +310,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
 
     fn end(&mut self) {
         self.state = State::Done;
-        self.deadline = None;
+        self.deadline.clear();
         self.sender = None;
     }
 

@@ -20,6 +20,7 @@ use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::context::{earliest, under_parent, CallContext};
+use crate::deadline::Timer;
 use crate::interceptor::{AttemptHook, ClientObserver, Direction, MessageHook, StartedAttempt};
 use crate::metadata::MetadataMap;
 use crate::service_config::{MethodConfig, RetryPolicy};
@@ -185,7 +186,7 @@ impl Channel {
                 stream.set_observer(observer);
             }
         }
-        stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
+        stream.set_deadline(Timer::new(deadline));
         let mut response = Response::new(stream);
         *response.metadata_mut() = headers;
         Ok(response)
@@ -263,7 +264,7 @@ impl Channel {
         if let Some(observer) = observer {
             stream.set_observer(observer);
         }
-        stream.set_deadline(deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))));
+        stream.set_deadline(Timer::new(deadline));
         Ok(Response::new(stream))
     }
 
@@ -590,12 +591,7 @@ async fn with_deadline<T>(
     deadline: Option<Instant>,
     call: impl Future<Output = Result<T, Status>>,
 ) -> Result<T, Status> {
-    match deadline {
-        None => call.await,
-        Some(deadline) => tokio::time::timeout_at(deadline.into(), call)
-            .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
-    }
+    Timer::new(deadline).limit(call).await
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
-use super::sender::{fail, Batch, Batches, RequestSender};
+use super::sender::{fail, RequestSender};
 use super::Channel;
+use crate::batch::{Batch, Batches};
 use crate::codec::Encoder;
 use crate::compression::Encoding;
 use crate::interceptor::MessageHook;
@@ -176,11 +177,11 @@ async fn send_and_keep<S, E>(
                 }
                 current = resent.then_some(stream);
             }
-            batch = batches.next(messages.as_mut(), &mut encoder), if !ended => {
+            batch = batches.next(messages.as_mut(), &mut encoder, Ok), if !ended => {
                 let (bytes, last) = match batch {
                     Batch::End => (Bytes::new(), true),
                     Batch::Chunk { bytes, last } => (bytes, last),
-                    Batch::Failed(status) => {
+                    Batch::Failed { status, .. } => {
                         fail(&error, status);
                         if let Some(stream) = current.as_mut() {
                             stream.reset();

@@ -1,17 +1,16 @@
 //! The task that sends a client-streaming or bidirectional call's request messages, under
 //! flow control, while the caller reads responses.
 
-use std::future::poll_fn;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_core::Stream;
 
-use crate::codec::{encode_frame, Encoder};
+use crate::batch::{Batch, Batches};
+use crate::codec::Encoder;
 use crate::compression::Encoding;
-use crate::flow_control::{take_ready, Ready, BATCH_BYTES};
-use crate::interceptor::{Direction, MessageHook};
+use crate::interceptor::MessageHook;
 use crate::task::AbortOnDrop;
 use crate::wire::SendBody;
 use crate::Status;
@@ -81,9 +80,9 @@ async fn send_all<S, E>(
     let mut messages = pin!(messages);
     let mut batches = Batches::new(max, encoding, hook);
     loop {
-        match batches.next(messages.as_mut(), &mut encoder).await {
+        match batches.next(messages.as_mut(), &mut encoder, Ok).await {
             Batch::End => break,
-            Batch::Failed(status) => {
+            Batch::Failed { status, .. } => {
                 fail(&error, status);
                 send.reset();
                 return;
@@ -107,75 +106,5 @@ pub(crate) fn fail(error: &Mutex<Option<Status>>, status: Status) {
     tracing::debug!(%status, "cancelling call: a request message could not be sent");
     if let Ok(mut slot) = error.lock() {
         *slot = Some(status);
-    }
-}
-
-/// The next piece of a request stream to send.
-pub(crate) enum Batch {
-    /// Framed messages: the next one and every one already waiting behind it (up to
-    /// [`BATCH_BYTES`]); `last` when the stream ended after them.
-    Chunk { bytes: Bytes, last: bool },
-    /// The stream ended.
-    End,
-    /// A message could not be encoded (e.g. over the send limit).
-    Failed(Status),
-}
-
-/// Encodes request messages into batches.
-pub(crate) struct Batches {
-    buf: BytesMut,
-    max: usize,
-    encoding: Option<Encoding>,
-    hook: Option<MessageHook>,
-}
-
-impl Batches {
-    pub(crate) fn new(max: usize, encoding: Option<Encoding>, hook: Option<MessageHook>) -> Self {
-        Batches {
-            buf: BytesMut::new(),
-            max,
-            encoding,
-            hook,
-        }
-    }
-
-    /// Waits for the next message, then takes every one already waiting behind it.
-    pub(crate) async fn next<S, E>(&mut self, mut messages: Pin<&mut S>, encoder: &mut E) -> Batch
-    where
-        S: Stream<Item = E::Item>,
-        E: Encoder,
-    {
-        let Some(message) = poll_fn(|cx| messages.as_mut().poll_next(cx)).await else {
-            return Batch::End;
-        };
-        let mut failed = None;
-        let (buf, max, encoding, hook) = (&mut self.buf, self.max, self.encoding, &self.hook);
-        let mut take = |message: E::Item| {
-            let before = buf.len();
-            match encode_frame(encoder, &message, buf, max, encoding) {
-                Ok(()) => {
-                    if let Some(hook) = hook {
-                        hook.report(Direction::Sent, buf.len() - before);
-                    }
-                    buf.len() < BATCH_BYTES
-                }
-                Err(status) => {
-                    failed = Some(status);
-                    false
-                }
-            }
-        };
-        let ready = if take(message) {
-            take_ready(messages.as_mut(), take).await
-        } else {
-            Ready::Stopped
-        };
-        if let Some(status) = failed {
-            return Batch::Failed(status);
-        }
-        Batch::Chunk {
-            bytes: self.buf.split().freeze(),
-            last: ready == Ready::Ended,
-        }
     }
 }

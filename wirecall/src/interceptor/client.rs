@@ -427,7 +427,7 @@ impl Drop for StartedAttempt {
         if self.0.is_some() {
             let deadline = self.0.as_ref().and_then(|(hook, _)| hook.info.deadline);
             let status = if deadline.is_some_and(|d| Instant::now() >= d) {
-                Status::deadline_exceeded("deadline exceeded")
+                crate::deadline::exceeded()
             } else {
                 Status::cancelled("the attempt was cancelled")
             };

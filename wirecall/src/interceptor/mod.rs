@@ -358,8 +358,8 @@ impl Observer {
         result
     }
 
-    /// A hook for a request stream: reports each received message.
-    pub(crate) fn received_hook(&self) -> MessageHook {
+    /// A hook for a message stream: reports each message received or sent.
+    pub(crate) fn message_hook(&self) -> MessageHook {
         let chain: Chain = self.chain[..self.entered].to_vec();
         let info = self.info.clone();
         MessageHook::new(move |direction, size| {

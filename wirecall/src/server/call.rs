@@ -7,7 +7,6 @@ use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -15,15 +14,15 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::Extensions;
-use tokio::time::Sleep;
 use tracing::Instrument;
 
 use super::send::{self, send_trailers, send_trailers_only, WebCall};
 use super::ServerConfig;
+use crate::batch::{Batch, Batches};
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::Encoding;
 use crate::context::{CallContext, CancelOnDrop};
-use crate::flow_control::{take_ready, Ready, BATCH_BYTES};
+use crate::deadline::Timer;
 use crate::interceptor::{CallInfo, Chain, Direction, Observer};
 use crate::metadata::MetadataMap;
 use crate::streaming::Side;
@@ -38,8 +37,8 @@ pub struct ServerCall {
     respond: Respond,
     config: Arc<ServerConfig>,
     deadline: Option<Instant>,
-    /// The deadline's timer, made once and only when the client sent `grpc-timeout`.
-    timer: Option<Pin<Box<Sleep>>>,
+    /// The deadline's timer (none when the client sent no `grpc-timeout`).
+    timer: Timer,
     remote_addr: Option<SocketAddr>,
     /// The request's `grpc-encoding`.
     request_encoding: Option<Encoding>,
@@ -108,7 +107,7 @@ impl ServerCall {
             respond,
             config,
             deadline,
-            timer: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+            timer: Timer::new(deadline),
             remote_addr,
             request_encoding: None,
             accept_encoding: None,
@@ -491,7 +490,7 @@ impl ServerCall {
             stream.set_text_body();
         }
         if let Some(observer) = &self.observer {
-            stream.set_hook(observer.received_hook());
+            stream.set_hook(observer.message_hook());
         }
         let mut request = Request::from_server(
             std::mem::take(&mut self.metadata),
@@ -542,7 +541,7 @@ impl ServerCall {
                 self.cancelled_by_client();
             }
             Interrupted::DeadlineExceeded => {
-                self.answer(Status::deadline_exceeded("deadline exceeded"));
+                self.answer(crate::deadline::exceeded());
             }
             Interrupted::Panicked(what) => {
                 tracing::error!(
@@ -575,16 +574,16 @@ impl ServerCall {
             return;
         };
         let mut messages = pin!(messages);
-        let mut buf = BytesMut::new();
+        let hook = self.observer.as_ref().map(|o| o.message_hook());
         let max = self.config.limits.max_encoding_message_size;
+        let mut batches = Batches::new(max, encoding, hook);
         loop {
-            let next = poll_fn(|cx| messages.as_mut().poll_next(cx));
-            let item = match race(next, &mut self.timer, |cx| stream.poll_reset(cx)).await {
-                Ok(item) => item,
+            let next = batches.next(messages.as_mut(), &mut encoder, |item| item);
+            let batch = match race(next, &mut self.timer, |cx| stream.poll_reset(cx)).await {
+                Ok(batch) => batch,
                 Err(Interrupted::Cancelled) => return self.cancelled_by_client(),
                 Err(Interrupted::DeadlineExceeded) => {
-                    let status = Status::deadline_exceeded("deadline exceeded");
-                    return self.end(&mut stream, status);
+                    return self.end(&mut stream, crate::deadline::exceeded());
                 }
                 Err(Interrupted::Panicked(what)) => {
                     tracing::error!(
@@ -596,46 +595,19 @@ impl ServerCall {
                     return self.end(&mut stream, Status::internal("the handler panicked"));
                 }
             };
-            let Some(item) = item else { break };
-            // Encode this message and every one already waiting behind it into one chunk.
-            let mut failed = None;
-            let observer = self.observer.as_deref();
-            let mut take = |item: Result<E::Item, Status>| {
-                let before = buf.len();
-                let encoded = item.and_then(|message| {
-                    encode_frame(&mut encoder, &message, &mut buf, max, encoding)
-                });
-                match encoded {
-                    Ok(()) => {
-                        if let Some(observer) = observer {
-                            observer.on_message(Direction::Sent, buf.len() - before);
-                        }
-                        buf.len() < BATCH_BYTES
-                    }
-                    Err(status) => {
-                        failed = Some(status);
-                        false
-                    }
-                }
+            let (bytes, last, failed) = match batch {
+                Batch::End => break,
+                Batch::Chunk { bytes, last } => (bytes, last, None),
+                // Messages encoded before a failure are still sent, ahead of its status.
+                Batch::Failed { status, before } => (before, true, Some(status)),
             };
-            let ready = if take(item) {
-                take_ready(messages.as_mut(), take).await
-            } else {
-                Ready::Stopped
-            };
-            // Messages encoded before a failure are still sent, ahead of its status.
-            if !buf.is_empty()
-                && stream
-                    .send_data(self.wire(buf.split().freeze()))
-                    .await
-                    .is_err()
-            {
+            if !bytes.is_empty() && stream.send_data(self.wire(bytes)).await.is_err() {
                 return;
             }
             if let Some(status) = failed {
                 return self.end(&mut stream, status);
             }
-            if ready == Ready::Ended {
+            if last {
                 break;
             }
         }
@@ -659,7 +631,7 @@ impl From<Status> for ReadError {
 /// A panic while polling `fut` ends it too: the handler is not polled again.
 async fn race<Fut: Future>(
     fut: Fut,
-    timer: &mut Option<Pin<Box<Sleep>>>,
+    timer: &mut Timer,
     mut reset: impl FnMut(&mut Context<'_>) -> Poll<()>,
 ) -> Result<Fut::Output, Interrupted> {
     let mut fut = pin!(fut);
@@ -672,10 +644,8 @@ async fn race<Fut: Future>(
         if reset(cx).is_ready() {
             return Poll::Ready(Err(Interrupted::Cancelled));
         }
-        if let Some(timer) = timer {
-            if timer.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Err(Interrupted::DeadlineExceeded));
-            }
+        if timer.poll_expired(cx).is_ready() {
+            return Poll::Ready(Err(Interrupted::DeadlineExceeded));
         }
         Poll::Pending
     })

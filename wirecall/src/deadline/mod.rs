@@ -1,5 +1,10 @@
-//! The `grpc-timeout` header (PROTOCOL-HTTP2.md): at most 8 ASCII digits followed by a unit,
-//! `H`ours, `M`inutes, `S`econds, `m`illiseconds, `u` (micro) or `n`anoseconds. Pure code.
+//! Deadlines: the `grpc-timeout` header (PROTOCOL-HTTP2.md), at most 8 ASCII digits followed
+//! by a unit, `H`ours, `M`inutes, `S`econds, `m`illiseconds, `u` (micro) or `n`anoseconds,
+//! read and written here by pure code; and the timer every call waits on (`timer`).
+
+mod timer;
+
+pub(crate) use timer::{exceeded, Timer};
 
 use std::time::Duration;
 
