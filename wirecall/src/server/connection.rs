@@ -1,15 +1,15 @@
-//! One HTTP/2 connection: accepts streams, checks that each is a gRPC request, routes it and
-//! spawns its call. Runs until the peer closes or the server shuts down gracefully.
+//! What a connection of any kind shares: its [`Peer`] state, the server's [`Serving`]
+//! settings, and [`dispatch`], which reads each request's head and routes it to a call (or
+//! answers it: an HTTP error, a trailers-only status, a preflight, the gateway). HTTP/2
+//! connections are served by `http2`, HTTP/1.1 ones by `http1`; [`Core`] takes requests that
+//! come without a connection (the gateway's, the direct channel's).
 
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
 use http::header::{CONTENT_TYPE, ORIGIN};
 use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -17,7 +17,6 @@ use tokio::sync::watch;
 
 use super::activity::Activity;
 use super::head::{self, Protocol, Rejection};
-use super::ping_policy::PingWatch;
 use super::resets::Resets;
 use super::router::{Route, Router};
 use super::send::{send_trailers_only, WebCall};
@@ -26,19 +25,15 @@ use crate::metadata::MetadataMap;
 use crate::web::Cors;
 use crate::wire::{RecvBody, Respond};
 
-/// How long a closing connection keeps reading what its peer still sends (see
-/// `Flusher::linger`).
-const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// What every call of one connection shares.
 pub(crate) struct Peer {
     remote_addr: Option<SocketAddr>,
     /// Its client-cancelled calls (rapid-reset protection).
-    resets: Arc<Resets>,
+    pub(crate) resets: Arc<Resets>,
     /// Put in every call's request extensions (the TLS client's certificates).
     extensions: http::Extensions,
     /// Its calls in flight.
-    activity: Arc<Activity>,
+    pub(crate) activity: Arc<Activity>,
     /// Its way into the core for the gateway's calls, when the gateway is on.
     #[cfg(feature = "web")]
     link: Option<Arc<crate::gateway::Link>>,
@@ -136,28 +131,6 @@ impl Core {
     }
 }
 
-/// The ping policy's view of a connection's bytes.
-struct PingObserver {
-    watch: PingWatch,
-    activity: Arc<Activity>,
-    abuse: Arc<AtomicBool>,
-}
-
-impl crate::transport::Observe for PingObserver {
-    fn read(&mut self, bytes: &[u8]) {
-        if self
-            .watch
-            .read(bytes, Instant::now(), self.activity.has_calls())
-        {
-            self.abuse.store(true, Ordering::Release);
-        }
-    }
-
-    fn wrote(&mut self, bytes: &[u8]) {
-        self.watch.wrote(bytes);
-    }
-}
-
 /// The server's two shutdown signals, as a connection sees them.
 pub(crate) struct Shutdown {
     /// GOAWAY, refuse new calls, let in-flight ones finish.
@@ -197,180 +170,11 @@ where
             }
         };
         if http2 {
-            return serve(io, serving).await;
+            return super::http2::serve(io, serving).await;
         }
         return super::http1::serve(io, serving).await;
     }
-    serve(io, serving).await
-}
-
-/// Serves one connection until it closes; on `shutdown` it sends GOAWAY and lets in-flight
-/// calls finish, and closes at once when told to abort.
-pub(crate) async fn serve<IO>(io: IO, serving: Serving)
-where
-    IO: AsyncRead + AsyncWrite + Unpin,
-{
-    let peer = Peer::new(&serving);
-    let Serving {
-        remote_addr,
-        router,
-        config,
-        shutdown,
-        ..
-    } = serving;
-    let mut builder = h2::server::Builder::new();
-    builder
-        .initial_window_size(config.limits.initial_stream_window_size)
-        .initial_connection_window_size(config.limits.initial_connection_window_size)
-        .max_concurrent_streams(config.max_concurrent_streams)
-        .max_header_list_size(config.limits.max_header_list_size)
-        .max_frame_size(config.max_frame_size)
-        // As on the client: small DATA frames may wait unread up to the connection window
-        // (h2's default follows the 64 KiB initial window).
-        .data_frame_budget(config.limits.initial_connection_window_size as usize);
-    // One socket write per turn of this task (see transport::coalesce): every poll of h2
-    // below ends with the flusher.
-    // The calls in flight (for the ping policy and max_connection_idle), and the ping
-    // policy watching the connection's bytes.
-    let activity = peer.activity.clone();
-    let pinged_too_often = Arc::new(AtomicBool::new(false));
-    let watch = PingObserver {
-        watch: PingWatch::new(config.ping_policy),
-        activity: activity.clone(),
-        abuse: pinged_too_often.clone(),
-    };
-    let (io, flusher) = crate::transport::coalesce_observed(io, Some(Box::new(watch)));
-    let mut handshake = pin!(builder.handshake::<_, Bytes>(io));
-    let handshake = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)));
-    let mut conn = match tokio::time::timeout(config.handshake_timeout, handshake).await {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(err)) => {
-            tracing::debug!(?remote_addr, %err, "HTTP/2 handshake failed");
-            return;
-        }
-        Err(_) => {
-            let limit = config.handshake_timeout;
-            tracing::debug!(
-                ?remote_addr,
-                ?limit,
-                "no HTTP/2 preface within the handshake timeout: closed"
-            );
-            return;
-        }
-    };
-    let Shutdown {
-        graceful: mut shutdown,
-        mut abort,
-    } = shutdown;
-    let mut closing = *shutdown.borrow();
-    if closing {
-        conn.graceful_shutdown();
-    }
-    let mut aborting = false;
-    let resets = peer.resets.clone();
-    let mut calmed = false;
-    let pings = config.keepalive.zip(conn.ping_pong());
-    let mut watching = pings.is_some();
-    let mut keepalive = pin!(async move {
-        match pings {
-            Some((keepalive, pings)) => crate::keepalive::watch(pings, keepalive, None).await,
-            None => crate::keepalive::Ended::Closed,
-        }
-    });
-    // max_connection_idle: a look every quarter of the limit at the connection's calls.
-    let idle_limit = config
-        .max_connection_idle
-        .unwrap_or(Duration::from_secs(3600));
-    let mut idle_check = tokio::time::interval(idle_limit / 4);
-    // max_connection_age: GOAWAY at the age (±10%), closed after the grace.
-    let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
-    let (age_at, age_grace) = match config.max_connection_age {
-        Some((age, grace)) => (Instant::now() + jittered(age), grace),
-        None => (far, Duration::ZERO),
-    };
-    let mut age = pin!(tokio::time::sleep_until(age_at.into()));
-    let mut aged = config.max_connection_age.is_none();
-    let mut age_goaway_sent = false;
-    loop {
-        tokio::select! {
-            next = poll_fn(|cx| flusher.turn(cx, |cx| {
-                let next = conn.poll_accept(cx);
-                if pinged_too_often.swap(false, Ordering::AcqRel) && !calmed {
-                    calmed = true;
-                    tracing::warn!(?remote_addr, policy = ?config.ping_policy, "too many pings: GOAWAY ENHANCE_YOUR_CALM");
-                    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
-                    // h2 sends it on its next poll.
-                    cx.waker().wake_by_ref();
-                }
-                next
-            })) => match next {
-                Some(Ok((request, respond))) => {
-                    if resets.exceeded(Instant::now()) {
-                        if !calmed {
-                            calmed = true;
-                            tracing::warn!(?remote_addr, limit = ?config.max_resets, "too many cancelled calls (rapid reset?): GOAWAY ENHANCE_YOUR_CALM");
-                            conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
-                        }
-                        continue;
-                    }
-                    let (parts, body) = request.into_parts();
-                    let (body, respond) = (RecvBody::H2(body), Respond::H2(respond));
-                    if let Some((route, call)) = dispatch(parts, body, respond, &router, &config, &peer) {
-                        start(route, call, config.inline_first_poll).await;
-                    }
-                }
-                Some(Err(err)) => {
-                    tracing::debug!(?remote_addr, %err, "connection error");
-                    break;
-                }
-                None => break,
-            },
-            changed = shutdown.changed(), if !closing => {
-                closing = true;
-                if changed.is_ok() {
-                    conn.graceful_shutdown();
-                }
-            }
-            _ = idle_check.tick(), if config.max_connection_idle.is_some() && !closing => {
-                let idle_since = activity.idle_since();
-                if idle_since.is_some_and(|since| since.elapsed() >= idle_limit) {
-                    tracing::debug!(?remote_addr, ?idle_limit, "idle connection: GOAWAY");
-                    closing = true;
-                    conn.graceful_shutdown();
-                }
-            }
-            () = &mut age, if !aged => {
-                if age_goaway_sent {
-                    // The grace after the age is over.
-                    aged = true;
-                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
-                } else {
-                    tracing::debug!(?remote_addr, "connection at its maximum age: GOAWAY");
-                    age_goaway_sent = true;
-                    closing = true;
-                    conn.graceful_shutdown();
-                    age.as_mut().reset((Instant::now() + age_grace).into());
-                }
-            }
-            ended = &mut keepalive, if watching => {
-                watching = false;
-                if ended == crate::keepalive::Ended::PeerSilent {
-                    tracing::warn!(?remote_addr, "no keepalive pong: closing the connection");
-                    break;
-                }
-            }
-            changed = abort.changed(), if !aborting => {
-                aborting = true;
-                if changed.is_ok() {
-                    // The last GOAWAY; streams still open fail, and their handlers are
-                    // dropped as they see it.
-                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
-                }
-            }
-        }
-    }
-    drop(conn);
-    flusher.linger(LINGER).await;
+    super::http2::serve(io, serving).await
 }
 
 /// Reads the request head ([`head::parse`]): the call and its route, or `None` when it was
@@ -446,15 +250,9 @@ pub(crate) fn dispatch<'r>(
     Some((route, call.routed(service, method)))
 }
 
-/// `age`, 10% more or less at random.
-fn jittered(age: Duration) -> Duration {
-    let unit = 2.0 * crate::random::random_unit() - 1.0; // -1.0..1.0
-    age.mul_f64(1.0 + 0.1 * unit)
-}
-
 /// Starts a routed call: its first poll here, on this connection's task, when `inline`
 /// (see `ServerBuilder::inline_first_poll`), else as a task of its own.
-async fn start(route: &Route, call: ServerCall, inline: bool) {
+pub(crate) async fn start(route: &Route, call: ServerCall, inline: bool) {
     if !inline {
         return route.service.start(route.method, call, None);
     }
@@ -544,7 +342,7 @@ mod tests {
             response.await.unwrap().into_parts().0.headers
         };
         tokio::select! {
-            () = serve(server, serving) => panic!("the connection ended before the answer"),
+            () = crate::server::http2::serve(server, serving) => panic!("the connection ended before the answer"),
             headers = call => headers,
         }
     }

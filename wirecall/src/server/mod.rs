@@ -15,6 +15,7 @@ mod connection;
 pub(crate) mod head;
 #[cfg(feature = "web")]
 mod http1;
+mod http2;
 mod ping_policy;
 mod resets;
 pub(crate) mod router;
@@ -551,7 +552,7 @@ impl ServerBuilder {
                                         extensions.insert(crate::tls::PeerCertificates(certs.into()));
                                     }
                                     let serving = connection::Serving { extensions, ..serving };
-                                    connection::serve(io, serving).await
+                                    http2::serve(io, serving).await
                                 }
                                 Ok(Err(err)) => tracing::debug!(?peer, %err, "TLS handshake failed"),
                                 Err(_) => tracing::debug!(?peer, "TLS handshake timed out"),

@@ -1,0 +1,319 @@
+//! One HTTP/2 connection, served by h2: accepts streams and hands each to
+//! [`dispatch`](super::connection::dispatch), enforces the connection's limits (ping policy,
+//! rapid reset, idle and age limits, keepalive), and drains on shutdown. Where the connection
+//! is in its life is one [`Phase`], with its transitions written down there.
+
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::activity::Activity;
+use super::connection::{dispatch, start, Peer, Serving, Shutdown};
+use super::ping_policy::PingWatch;
+use super::ServerConfig;
+use crate::wire::{RecvBody, Respond};
+
+/// How long a closing connection keeps reading what its peer still sends (see
+/// `Flusher::linger`).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Where a connection is in its life. The transitions:
+///
+/// | from | event | to | sent |
+/// |---|---|---|---|
+/// | `Serving` | server shutdown, `max_connection_idle`, `max_connection_age` | `Draining` | GOAWAY NO_ERROR; calls in flight finish |
+/// | `Draining(Shutdown or Idle)` | `max_connection_age` | `Draining(Age)` | (the grace timer starts) |
+/// | `Draining(Age)` | the age's grace is over | `Closing` | GOAWAY NO_ERROR, streams reset |
+/// | `Serving`, `Draining` | too many pings, too many resets | `Calmed` | GOAWAY ENHANCE_YOUR_CALM |
+/// | any but `Aborted` | the server's grace period is over | `Aborted` | GOAWAY NO_ERROR, streams reset |
+///
+/// The connection ends when h2 says it is done (the peer closed, or every stream ended after
+/// a GOAWAY), whatever the phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Taking new calls.
+    Serving,
+    /// GOAWAY sent: no new calls; those in flight finish.
+    Draining(Drain),
+    /// The age's grace is over: closed at once.
+    Closing,
+    /// The peer abused the connection: closed with ENHANCE_YOUR_CALM.
+    Calmed,
+    /// The server's grace period is over: closed at once.
+    Aborted,
+}
+
+/// Why a connection drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// The server shuts down.
+    Shutdown,
+    /// `max_connection_idle`: no calls for that long.
+    Idle,
+    /// `max_connection_age`.
+    Age,
+}
+
+impl Phase {
+    /// Whether a graceful GOAWAY may still be sent (nothing is closing the connection yet).
+    fn serving(self) -> bool {
+        self == Phase::Serving
+    }
+
+    /// Whether the age timer still matters: before the age, or in its grace.
+    fn ages(self) -> bool {
+        matches!(self, Phase::Serving | Phase::Draining(_))
+    }
+
+    /// Whether an ENHANCE_YOUR_CALM GOAWAY may still be sent.
+    fn calmable(self) -> bool {
+        matches!(self, Phase::Serving | Phase::Draining(_))
+    }
+}
+
+/// The ping policy's view of a connection's bytes.
+struct PingObserver {
+    watch: PingWatch,
+    activity: Arc<Activity>,
+    abuse: Arc<AtomicBool>,
+}
+
+impl crate::transport::Observe for PingObserver {
+    fn read(&mut self, bytes: &[u8]) {
+        if self
+            .watch
+            .read(bytes, Instant::now(), self.activity.has_calls())
+        {
+            self.abuse.store(true, Ordering::Release);
+        }
+    }
+
+    fn wrote(&mut self, bytes: &[u8]) {
+        self.watch.wrote(bytes);
+    }
+}
+
+/// Serves one connection until it closes; on `shutdown` it sends GOAWAY and lets in-flight
+/// calls finish, and closes at once when told to abort.
+pub(crate) async fn serve<IO>(io: IO, serving: Serving)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let peer = Peer::new(&serving);
+    let Serving {
+        remote_addr,
+        router,
+        config,
+        shutdown,
+        ..
+    } = serving;
+    // The ping policy watches the connection's bytes, knowing whether calls are in flight.
+    let pinged_too_often = Arc::new(AtomicBool::new(false));
+    let watch = PingObserver {
+        watch: PingWatch::new(config.ping_policy),
+        activity: peer.activity.clone(),
+        abuse: pinged_too_often.clone(),
+    };
+    // One socket write per turn of this task (see transport::coalesce): every poll of h2
+    // below ends with the flusher.
+    let (io, flusher) = crate::transport::coalesce_observed(io, Some(Box::new(watch)));
+    let mut handshake = pin!(builder(&config).handshake::<_, Bytes>(io));
+    let handshake = poll_fn(|cx| flusher.turn(cx, |cx| handshake.as_mut().poll(cx)));
+    let Some(mut conn) = within_handshake_timeout(handshake, &config, remote_addr).await else {
+        return;
+    };
+    let Shutdown {
+        graceful: mut shutdown,
+        mut abort,
+    } = shutdown;
+    let mut phase = Phase::Serving;
+    if *shutdown.borrow() {
+        phase = Phase::Draining(Drain::Shutdown);
+        conn.graceful_shutdown();
+    }
+    let pings = config.keepalive.zip(conn.ping_pong());
+    let mut keepalive =
+        pings.map(|(keepalive, pings)| Box::pin(crate::keepalive::watch(pings, keepalive, None)));
+    // max_connection_idle: a look every quarter of the limit at the connection's calls.
+    let idle_limit = config
+        .max_connection_idle
+        .unwrap_or(Duration::from_secs(3600));
+    let mut idle_check = tokio::time::interval(idle_limit / 4);
+    // max_connection_age: GOAWAY at the age (±10%), closed after the grace.
+    let mut age = config
+        .max_connection_age
+        .map(|(age, _)| Box::pin(tokio::time::sleep(jittered(age))));
+    loop {
+        tokio::select! {
+            next = poll_fn(|cx| flusher.turn(cx, |cx| {
+                let next = conn.poll_accept(cx);
+                if pinged_too_often.swap(false, Ordering::AcqRel) && phase.calmable() {
+                    phase = Phase::Calmed;
+                    tracing::warn!(?remote_addr, policy = ?config.ping_policy, "too many pings: GOAWAY ENHANCE_YOUR_CALM");
+                    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    // h2 sends it on its next poll.
+                    cx.waker().wake_by_ref();
+                }
+                next
+            })) => match next {
+                Some(Ok((request, respond))) => {
+                    if peer.resets.exceeded(Instant::now()) {
+                        if phase.calmable() {
+                            phase = Phase::Calmed;
+                            tracing::warn!(?remote_addr, limit = ?config.max_resets, "too many cancelled calls (rapid reset?): GOAWAY ENHANCE_YOUR_CALM");
+                            conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                        }
+                        continue;
+                    }
+                    let (parts, body) = request.into_parts();
+                    let (body, respond) = (RecvBody::H2(body), Respond::H2(respond));
+                    if let Some((route, call)) = dispatch(parts, body, respond, &router, &config, &peer) {
+                        start(route, call, config.inline_first_poll).await;
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::debug!(?remote_addr, %err, "connection error");
+                    break;
+                }
+                None => break,
+            },
+            changed = shutdown.changed(), if phase.serving() => {
+                phase = Phase::Draining(Drain::Shutdown);
+                if changed.is_ok() {
+                    conn.graceful_shutdown();
+                }
+            }
+            _ = idle_check.tick(), if config.max_connection_idle.is_some() && phase.serving() => {
+                let idle_since = peer.activity.idle_since();
+                if idle_since.is_some_and(|since| since.elapsed() >= idle_limit) {
+                    tracing::debug!(?remote_addr, ?idle_limit, "idle connection: GOAWAY");
+                    phase = Phase::Draining(Drain::Idle);
+                    conn.graceful_shutdown();
+                }
+            }
+            () = expired(&mut age), if phase.ages() => {
+                if phase == Phase::Draining(Drain::Age) {
+                    phase = Phase::Closing;
+                    age = None;
+                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+                } else {
+                    tracing::debug!(?remote_addr, "connection at its maximum age: GOAWAY");
+                    phase = Phase::Draining(Drain::Age);
+                    conn.graceful_shutdown();
+                    let grace = config.max_connection_age.map_or(Duration::ZERO, |(_, grace)| grace);
+                    age = Some(Box::pin(tokio::time::sleep(grace)));
+                }
+            }
+            ended = expired(&mut keepalive) => {
+                keepalive = None;
+                if ended == crate::keepalive::Ended::PeerSilent {
+                    tracing::warn!(?remote_addr, "no keepalive pong: closing the connection");
+                    break;
+                }
+            }
+            changed = abort.changed(), if phase != Phase::Aborted => {
+                phase = Phase::Aborted;
+                if changed.is_ok() {
+                    // The last GOAWAY; streams still open fail, and their handlers are
+                    // dropped as they see it.
+                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+                }
+            }
+        }
+    }
+    drop(conn);
+    flusher.linger(LINGER).await;
+}
+
+/// h2's server settings from the server's.
+fn builder(config: &ServerConfig) -> h2::server::Builder {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(config.limits.initial_stream_window_size)
+        .initial_connection_window_size(config.limits.initial_connection_window_size)
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .max_header_list_size(config.limits.max_header_list_size)
+        .max_frame_size(config.max_frame_size)
+        // As on the client: small DATA frames may wait unread up to the connection window
+        // (h2's default follows the 64 KiB initial window).
+        .data_frame_budget(config.limits.initial_connection_window_size as usize);
+    builder
+}
+
+/// The handshake's connection, or `None` (logged) when it failed or took longer than the
+/// handshake timeout.
+async fn within_handshake_timeout<T>(
+    handshake: impl Future<Output = Result<T, h2::Error>>,
+    config: &ServerConfig,
+    remote_addr: Option<SocketAddr>,
+) -> Option<T> {
+    let limit = config.handshake_timeout;
+    match tokio::time::timeout(limit, handshake).await {
+        Ok(Ok(conn)) => Some(conn),
+        Ok(Err(err)) => {
+            tracing::debug!(?remote_addr, %err, "HTTP/2 handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(
+                ?remote_addr,
+                ?limit,
+                "no HTTP/2 preface within the handshake timeout: closed"
+            );
+            None
+        }
+    }
+}
+
+/// The output of an optional future; pending forever without one.
+async fn expired<F: Future + ?Sized>(future: &mut Option<Pin<Box<F>>>) -> F::Output {
+    match future {
+        Some(future) => future.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `age`, 10% more or less at random.
+fn jittered(age: Duration) -> Duration {
+    let unit = 2.0 * crate::random::random_unit() - 1.0; // -1.0..1.0
+    age.mul_f64(1.0 + 0.1 * unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_phases_allow_what_their_table_says() {
+        let draining = [Drain::Shutdown, Drain::Idle, Drain::Age].map(Phase::Draining);
+        assert!(Phase::Serving.serving() && Phase::Serving.ages() && Phase::Serving.calmable());
+        for phase in draining {
+            assert!(
+                !phase.serving(),
+                "{phase:?} sends no second graceful GOAWAY"
+            );
+            assert!(phase.ages() && phase.calmable(), "{phase:?}");
+        }
+        for phase in [Phase::Closing, Phase::Calmed, Phase::Aborted] {
+            assert!(
+                !phase.serving() && !phase.ages() && !phase.calmable(),
+                "{phase:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_jittered_age_stays_within_ten_percent() {
+        let age = Duration::from_secs(100);
+        for _ in 0..1000 {
+            let jittered = jittered(age);
+            assert!(jittered >= Duration::from_secs(90) && jittered <= Duration::from_secs(110));
+        }
+    }
+}
