@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_core::Stream;
 use http::Extensions;
 use tracing::Instrument;
 
-use super::send::{self, send_trailers, send_trailers_only, WebCall};
+use super::send::{self, Reply, ReplyBody};
 use super::ServerConfig;
 use crate::batch::{Batch, Batches};
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
@@ -26,7 +26,7 @@ use crate::deadline::Timer;
 use crate::interceptor::{CallInfo, Chain, Direction, Observer};
 use crate::metadata::MetadataMap;
 use crate::streaming::Side;
-use crate::wire::{RecvBody, Respond, SendBody};
+use crate::wire::RecvBody;
 use crate::{Request, Response, Status, Streaming};
 use http::HeaderValue;
 
@@ -34,7 +34,7 @@ use http::HeaderValue;
 pub struct ServerCall {
     metadata: MetadataMap,
     body: Option<RecvBody>,
-    respond: Respond,
+    reply: Reply,
     config: Arc<ServerConfig>,
     deadline: Option<Instant>,
     /// The deadline's timer (none when the client sent no `grpc-timeout`).
@@ -61,8 +61,6 @@ pub struct ServerCall {
     resets: Option<Arc<super::resets::Resets>>,
     /// Counts this call as in flight on its connection (ping policy, max_connection_idle).
     _in_flight: Option<super::activity::InFlight>,
-    /// A gRPC-Web call's wire differences.
-    web: Option<WebCall>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -88,7 +86,7 @@ impl ServerCall {
     pub(crate) fn new(
         metadata: MetadataMap,
         body: RecvBody,
-        respond: Respond,
+        reply: Reply,
         config: Arc<ServerConfig>,
         deadline: Option<Instant>,
         remote_addr: Option<SocketAddr>,
@@ -104,7 +102,7 @@ impl ServerCall {
             context,
             metadata,
             body: Some(body),
-            respond,
+            reply,
             config,
             deadline,
             timer: Timer::new(deadline),
@@ -113,14 +111,7 @@ impl ServerCall {
             accept_encoding: None,
             resets: None,
             _in_flight: None,
-            web: None,
         }
-    }
-
-    /// Makes the call a gRPC-Web one.
-    pub(crate) fn with_web(mut self, web: Option<WebCall>) -> Self {
-        self.web = web;
-        self
     }
 
     /// Names the routed service and method, and adds the server's interceptors.
@@ -166,9 +157,9 @@ impl ServerCall {
         let Some(observer) = self.observer.as_mut() else {
             return Ok(());
         };
-        let respond = &mut self.respond;
+        let reply = &mut self.reply;
         let intercept = observer.on_call(&mut self.metadata, &mut self.extensions);
-        let result = race(intercept, &mut self.timer, |cx| respond.poll_reset(cx)).await;
+        let result = race(intercept, &mut self.timer, |cx| reply.poll_reset(cx)).await;
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(status)) => {
@@ -215,7 +206,7 @@ impl ServerCall {
         self.record(&status);
         self.intercepted_metadata(status.metadata_mut());
         self.intercepted_trailers(status.metadata_mut());
-        send_trailers_only(&mut self.respond, status, self.web.as_ref());
+        self.reply.trailers_only(status);
     }
 
     /// Sends the response headers.
@@ -223,42 +214,25 @@ impl ServerCall {
         &mut self,
         mut metadata: MetadataMap,
         encoding: Option<Encoding>,
-    ) -> Option<SendBody> {
+    ) -> Option<ReplyBody> {
         self.intercepted_metadata(&mut metadata);
-        send::send_headers(&mut self.respond, metadata, encoding, self.web.as_ref()).ok()
+        self.reply.headers(metadata, encoding).ok()
     }
 
     /// Ends a response whose headers were sent, with `status` in the trailers.
-    fn end(&mut self, stream: &mut SendBody, mut status: Status) {
+    fn end(&mut self, body: &mut ReplyBody, mut status: Status) {
         self.record(&status);
         self.intercepted_trailers(status.metadata_mut());
-        match &self.web {
-            None => send_trailers(stream, status),
-            Some(web) => web.send_trailers(stream, &status.into_trailers()),
-        }
+        body.trailers(status.into_trailers());
     }
 
     /// Ends a successful response with its trailer metadata.
-    fn end_ok(&mut self, stream: &mut SendBody, mut trailers: MetadataMap) {
+    fn end_ok(&mut self, body: &mut ReplyBody, mut trailers: MetadataMap) {
         if self.observer.is_some() {
             self.record(&Status::ok(""));
         }
         self.intercepted_trailers(&mut trailers);
-        let trailers = send::ok_trailers(trailers);
-        match &self.web {
-            None => {
-                let _ = stream.send_trailers(trailers);
-            }
-            Some(web) => web.send_trailers(stream, &trailers),
-        }
-    }
-
-    /// Response body bytes as they go on the wire (base64 for gRPC-Web text).
-    fn wire(&self, bytes: Bytes) -> Bytes {
-        match &self.web {
-            None => bytes,
-            Some(web) => web.wire(bytes),
-        }
+        body.trailers(send::ok_trailers(trailers));
     }
 
     /// The context the call runs in (see [`crate::context`]).
@@ -407,7 +381,7 @@ impl ServerCall {
             return;
         };
         self.sent(buf.len());
-        if stream.send_now(self.wire(buf.freeze()), false).is_ok() {
+        if stream.data_now(buf.freeze()).is_ok() {
             self.end_ok(&mut stream, trailers);
         }
     }
@@ -482,11 +456,7 @@ impl ServerCall {
             Side::Server,
         );
         stream.set_encoding(self.request_encoding);
-        if self
-            .web
-            .as_ref()
-            .is_some_and(|w| w.mode == crate::web::Mode::Text)
-        {
+        if self.reply.text_body() {
             stream.set_text_body();
         }
         if let Some(observer) = &self.observer {
@@ -525,8 +495,8 @@ impl ServerCall {
 
     /// Runs the handler's future until it finishes, the client cancels or the deadline passes.
     async fn run<Fut: Future>(&mut self, fut: Fut) -> Result<Fut::Output, Interrupted> {
-        let respond = &mut self.respond;
-        let reset = |cx: &mut Context<'_>| respond.poll_reset(cx);
+        let reply = &mut self.reply;
+        let reset = |cx: &mut Context<'_>| reply.poll_reset(cx);
         match self.observer.as_ref().and_then(|o| o.span.clone()) {
             Some(span) => race(fut.instrument(span), &mut self.timer, reset).await,
             None => race(fut, &mut self.timer, reset).await,
@@ -601,7 +571,7 @@ impl ServerCall {
                 // Messages encoded before a failure are still sent, ahead of its status.
                 Batch::Failed { status, before } => (before, true, Some(status)),
             };
-            if !bytes.is_empty() && stream.send_data(self.wire(bytes)).await.is_err() {
+            if !bytes.is_empty() && stream.data(bytes).await.is_err() {
                 return;
             }
             if let Some(status) = failed {

@@ -19,7 +19,7 @@ use super::activity::Activity;
 use super::head::{self, Protocol, Rejection};
 use super::resets::Resets;
 use super::router::{Route, Router};
-use super::send::{send_trailers_only, WebCall};
+use super::send::{Reply, WebCall};
 use super::{ServerCall, ServerConfig};
 use crate::metadata::MetadataMap;
 use crate::web::Cors;
@@ -225,17 +225,17 @@ pub(crate) fn dispatch<'r>(
             return None;
         }
         Err(Rejection::Status(status, protocol)) => {
-            send_trailers_only(&mut respond, status, web_call(protocol).as_ref());
+            Reply::new(respond, web_call(protocol)).trailers_only(status);
             return None;
         }
     };
-    let web = web_call(head.protocol);
+    let reply = Reply::new(respond, web_call(head.protocol));
     let deadline = head.timeout.map(|timeout| Instant::now() + timeout);
     let metadata = MetadataMap::from_headers(parts.headers);
     let call = ServerCall::new(
         metadata,
         body,
-        respond,
+        reply,
         config.clone(),
         deadline,
         peer.remote_addr,
@@ -243,8 +243,7 @@ pub(crate) fn dispatch<'r>(
     .with_encodings(head.encoding, head.accept_encoding)
     .with_resets(peer.resets.clone())
     .with_extensions(&peer.extensions)
-    .with_in_flight(peer.activity.start())
-    .with_web(web);
+    .with_in_flight(peer.activity.start());
     let route = head.route;
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))

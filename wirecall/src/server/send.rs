@@ -1,31 +1,21 @@
-//! Writing a response: headers, messages under HTTP/2 flow control, trailers.
+//! Writing a response: [`Reply`] sends the headers (or a trailers-only answer), [`ReplyBody`]
+//! the messages under flow control and the trailers. The one place the protocols differ on
+//! the way out: native gRPC, or gRPC-Web (its content type, CORS headers, base64 in text
+//! mode, and trailers in a frame of the body). The call above writes the same either way.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::HeaderMap;
 
 use crate::compression::{Encoding, ACCEPT_ENCODING};
-use crate::metadata::MetadataMap;
-
 use crate::headers::{CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+use crate::metadata::MetadataMap;
 use crate::web::{Cors, Mode};
 use crate::wire::{Respond, SendBody};
 use crate::Status;
-use std::sync::Arc;
-
-fn head(metadata: MetadataMap, web: Option<&WebCall>) -> http::Response<()> {
-    let mut response = http::Response::new(());
-    let headers = response.headers_mut();
-    metadata.append_to(headers);
-    match web {
-        None => {
-            headers.insert(CONTENT_TYPE, CONTENT_TYPE_GRPC);
-        }
-        Some(web) => web.add_headers(headers),
-    }
-    headers.insert(GRPC_ACCEPT_ENCODING, ACCEPT_ENCODING);
-    response
-}
 
 /// How a gRPC-Web call differs on the wire: its body encoding, and the CORS headers its
 /// responses carry when the request came from an allowed other origin.
@@ -47,52 +37,123 @@ impl WebCall {
     }
 
     /// Response body bytes as sent: base64 in text mode.
-    pub(crate) fn wire(&self, bytes: Bytes) -> Bytes {
+    fn wire(&self, bytes: Bytes) -> Bytes {
         match self.mode {
             Mode::Binary => bytes,
             Mode::Text => crate::web::encode_text(&bytes),
         }
     }
+}
 
-    /// Ends the response with `trailers` in a trailer frame (gRPC-Web has no HTTP trailers).
-    pub(crate) fn send_trailers(&self, stream: &mut SendBody, trailers: &HeaderMap) {
-        let frame = self.wire(crate::web::trailer_frame(trailers));
-        if let Err(err) = stream.send_now(frame, true) {
-            tracing::debug!(%err, "could not send the gRPC-Web trailer frame");
+/// A call's response, before its headers.
+pub(crate) struct Reply {
+    respond: Respond,
+    /// Set for a gRPC-Web call.
+    web: Option<WebCall>,
+}
+
+impl Reply {
+    pub(crate) fn new(respond: Respond, web: Option<WebCall>) -> Reply {
+        Reply { respond, web }
+    }
+
+    /// Whether the request body is base64 (gRPC-Web text).
+    pub(crate) fn text_body(&self) -> bool {
+        self.web.as_ref().is_some_and(|web| web.mode == Mode::Text)
+    }
+
+    fn head(&self, metadata: MetadataMap) -> http::Response<()> {
+        let mut response = http::Response::new(());
+        let headers = response.headers_mut();
+        metadata.append_to(headers);
+        match &self.web {
+            None => {
+                headers.insert(CONTENT_TYPE, CONTENT_TYPE_GRPC);
+            }
+            Some(web) => web.add_headers(headers),
+        }
+        headers.insert(GRPC_ACCEPT_ENCODING, ACCEPT_ENCODING);
+        response
+    }
+
+    /// Sends the response headers, naming the messages' encoding if they are compressed; the
+    /// body follows on the [`ReplyBody`].
+    pub(crate) fn headers(
+        &mut self,
+        metadata: MetadataMap,
+        encoding: Option<Encoding>,
+    ) -> Result<ReplyBody, Status> {
+        let mut head = self.head(metadata);
+        if let Some(encoding) = encoding {
+            head.headers_mut()
+                .insert(GRPC_ENCODING, encoding.header_value());
+        }
+        let send = self.respond.send_headers(head, false)?;
+        Ok(ReplyBody {
+            send,
+            web: self.web.take(),
+        })
+    }
+
+    /// Answers with a trailers-only response: one HEADERS frame holding the status (gRPC-Web
+    /// clients read it from the headers too).
+    pub(crate) fn trailers_only(&mut self, status: Status) {
+        let mut response = self.head(MetadataMap::new());
+        status.write_to(response.headers_mut());
+        if let Err(err) = self.respond.send_headers(response, true) {
+            tracing::debug!(%err, "could not send trailers-only response");
         }
     }
-}
 
-/// Sends the response headers, naming the messages' encoding if they are compressed; the
-/// stream stays open for messages and trailers.
-pub(crate) fn send_headers(
-    respond: &mut Respond,
-    metadata: MetadataMap,
-    encoding: Option<Encoding>,
-    web: Option<&WebCall>,
-) -> Result<SendBody, Status> {
-    let mut head = head(metadata, web);
-    if let Some(encoding) = encoding {
-        head.headers_mut()
-            .insert(GRPC_ENCODING, encoding.header_value());
-    }
-    respond.send_headers(head, false)
-}
-
-/// Answers with a trailers-only response: one HEADERS frame holding the status (gRPC-Web
-/// clients read it from the headers too).
-pub(crate) fn send_trailers_only(respond: &mut Respond, status: Status, web: Option<&WebCall>) {
-    let mut response = head(MetadataMap::new(), web);
-    status.write_to(response.headers_mut());
-    if let Err(err) = respond.send_headers(response, true) {
-        tracing::debug!(%err, "could not send trailers-only response");
+    /// Ready once the client has reset the stream (or gone).
+    pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.respond.poll_reset(cx)
     }
 }
 
-/// Ends the response with `status` in the trailers.
-pub(crate) fn send_trailers(stream: &mut SendBody, status: Status) {
-    if let Err(err) = stream.send_trailers(status.into_trailers()) {
-        tracing::debug!(%err, "could not send trailers");
+/// A response whose headers were sent: its messages, then its trailers.
+pub(crate) struct ReplyBody {
+    send: SendBody,
+    web: Option<WebCall>,
+}
+
+impl ReplyBody {
+    fn wire(&self, bytes: Bytes) -> Bytes {
+        match &self.web {
+            None => bytes,
+            Some(web) => web.wire(bytes),
+        }
+    }
+
+    /// Sends framed messages under flow control.
+    pub(crate) async fn data(&mut self, bytes: Bytes) -> Result<(), Status> {
+        let bytes = self.wire(bytes);
+        self.send.send_data(bytes).await
+    }
+
+    /// Sends framed messages at once, whatever the window (a unary response).
+    pub(crate) fn data_now(&mut self, bytes: Bytes) -> Result<(), Status> {
+        let bytes = self.wire(bytes);
+        self.send.send_now(bytes, false)
+    }
+
+    /// Ends the response with `trailers`: HTTP trailers, or for gRPC-Web a trailer frame.
+    pub(crate) fn trailers(&mut self, trailers: HeaderMap) {
+        let sent = match &self.web {
+            None => self.send.send_trailers(trailers),
+            Some(web) => {
+                let frame = web.wire(crate::web::trailer_frame(&trailers));
+                self.send.send_now(frame, true)
+            }
+        };
+        if let Err(err) = sent {
+            tracing::debug!(%err, "could not send trailers");
+        }
+    }
+
+    /// Ready once the client has reset the stream (or gone).
+    pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.send.poll_reset(cx)
     }
 }
 
