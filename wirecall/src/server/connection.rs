@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use http::header::{CONTENT_TYPE, ORIGIN};
+use http::header::{CONNECTION, CONTENT_TYPE, HOST, ORIGIN, TE, TRANSFER_ENCODING, UPGRADE};
 use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
@@ -156,7 +156,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     #[cfg(feature = "web")]
-    if serving.config.web.is_some() || serving.config.gateway.is_some() {
+    if serving.config.speaks_http1() {
         let limit = serving.config.handshake_timeout;
         let (http2, io) = match tokio::time::timeout(limit, crate::transport::is_http2(io)).await {
             Ok(Ok(sniffed)) => sniffed,
@@ -216,6 +216,11 @@ pub(crate) fn dispatch<'r>(
                     return None;
                 }
             }
+            #[cfg(all(feature = "tower", feature = "web"))]
+            if let Some(service) = &config.fallback {
+                service.serve(http::Request::from_parts(parts, body), respond);
+                return None;
+            }
             tracing::debug!(content_type = ?parts.headers.get(CONTENT_TYPE), "not a gRPC request");
             send_http_error(&mut respond, fallback);
             return None;
@@ -231,7 +236,7 @@ pub(crate) fn dispatch<'r>(
     };
     let reply = Reply::new(respond, web_call(head.protocol));
     let deadline = head.timeout.map(|timeout| Instant::now() + timeout);
-    let metadata = MetadataMap::from_headers(parts.headers);
+    let metadata = MetadataMap::from_headers(without_connection_headers(parts));
     let call = ServerCall::new(
         metadata,
         body,
@@ -263,6 +268,20 @@ pub(crate) async fn start(route: &Route, call: ServerCall, inline: bool) {
         Poll::Ready(())
     })
     .await
+}
+
+/// The request's headers less HTTP/1.1's connection headers, which are no call's metadata
+/// (an HTTP/2 request has none of them).
+fn without_connection_headers(parts: http::request::Parts) -> http::HeaderMap {
+    let mut headers = parts.headers;
+    if parts.version != http::Version::HTTP_2 {
+        for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE, HOST, TE] {
+            headers.remove(name);
+        }
+        headers.remove("keep-alive");
+        headers.remove("proxy-connection");
+    }
+    headers
 }
 
 /// Answers a CORS preflight: 204 with the CORS headers, or 403 for an origin not allowed.

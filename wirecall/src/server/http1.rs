@@ -8,7 +8,6 @@ use std::convert::Infallible;
 use std::pin::pin;
 use std::sync::Arc;
 
-use http::header::{CONNECTION, HOST, TE, TRANSFER_ENCODING, UPGRADE};
 use http::StatusCode;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -65,13 +64,7 @@ async fn answer(
     core: Arc<Core>,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<Receiver>, Infallible> {
-    let (mut parts, body) = request.into_parts();
-    // None of HTTP/1's connection headers is the call's metadata.
-    for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE, HOST, TE] {
-        parts.headers.remove(name);
-    }
-    parts.headers.remove("keep-alive");
-    parts.headers.remove("proxy-connection");
+    let (parts, body) = request.into_parts();
     let window = core.config.limits.initial_stream_window_size as usize;
     let (responder, head) = queue::respond(window);
     let body = RecvBody::Http1(Box::new(Http1Body::new(body)));

@@ -12,6 +12,8 @@
 mod activity;
 mod call;
 mod connection;
+#[cfg(all(feature = "tower", feature = "web"))]
+mod fallback;
 pub(crate) mod head;
 #[cfg(feature = "web")]
 mod http1;
@@ -25,6 +27,8 @@ mod service;
 pub mod tower;
 
 pub use call::ServerCall;
+#[cfg(all(feature = "tower", feature = "web"))]
+pub use fallback::IncomingBody;
 pub use service::Service;
 
 use std::future::Future;
@@ -83,6 +87,22 @@ pub(crate) struct ServerConfig {
     /// The gateway serving Connect and REST calls, built when the server starts.
     #[cfg(feature = "web")]
     pub(crate) gateway: Option<Arc<crate::gateway::Gateway>>,
+    /// What answers requests of other protocols (`ServerBuilder::fallback`).
+    #[cfg(all(feature = "tower", feature = "web"))]
+    pub(crate) fallback: Option<fallback::Fallback>,
+}
+
+impl ServerConfig {
+    /// Whether a plaintext connection may be HTTP/1.1 (sniffed by its first bytes): when
+    /// gRPC-Web, the gateway or a fallback service is on.
+    #[cfg(feature = "web")]
+    pub(crate) fn speaks_http1(&self) -> bool {
+        #[cfg(feature = "tower")]
+        if self.fallback.is_some() {
+            return true;
+        }
+        self.web.is_some() || self.gateway.is_some()
+    }
 }
 
 impl Default for ServerConfig {
@@ -109,6 +129,8 @@ impl Default for ServerConfig {
             rest: false,
             #[cfg(feature = "web")]
             gateway: None,
+            #[cfg(all(feature = "tower", feature = "web"))]
+            fallback: None,
         }
     }
 }
@@ -178,6 +200,33 @@ impl ServerBuilder {
     /// feature `web`.
     pub fn accept_grpc_web(mut self, cors: crate::web::Cors) -> Self {
         self.config.web = Some(Arc::new(cors));
+        self
+    }
+
+    /// Answers every request that is not gRPC, gRPC-Web, Connect or REST with `service`, a
+    /// tower `Service` of HTTP requests (an axum `Router`, a static page, `/metrics`,
+    /// `/healthz`), over HTTP/2 and HTTP/1.1 on the same port: one server for an API and the
+    /// pages beside it. Without a fallback such requests get 405 or 415.
+    ///
+    /// Requests come with an [`IncomingBody`]; responses may be any body of `Bytes`, streamed
+    /// back under flow control. A request is gRPC by its `content-type`
+    /// (`application/grpc...`, `application/grpc-web...`), or Connect or REST when those are
+    /// on and the path is theirs; everything else, `OPTIONS` included when gRPC-Web is off,
+    /// is the fallback's. Needs the features `tower` and `web`.
+    #[cfg(all(feature = "tower", feature = "web"))]
+    pub fn fallback<S, B>(mut self, service: S) -> Self
+    where
+        S: tower_service::Service<http::Request<IncomingBody>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.config.fallback = Some(fallback::Fallback::new(service));
         self
     }
 
