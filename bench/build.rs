@@ -1,6 +1,8 @@
 //! Generates the wirecall and the tonic code for proto/bench.proto, both without protoc:
 //! wirecall's into `OUT_DIR/wirecall`, tonic's (from a protox-compiled descriptor set) into
-//! `OUT_DIR/tonic`. Both use `bytes::Bytes` for `bytes` fields.
+//! `OUT_DIR/tonic`. Both use `bytes::Bytes` for `bytes` fields. wirecall also gets
+//! proto/gateway.proto (package `bench.gateway`: the REST rule `wirecall-echo --gateway`
+//! serves, with the `google.api.http` option wirecall-build brings); tonic does not.
 
 use std::path::PathBuf;
 
@@ -11,7 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut wirecall = wirecall_build::Builder::new().out_dir(out.join("wirecall"));
     wirecall.prost_config().bytes(["."]);
-    wirecall.compile(&protos, &includes)?;
+    wirecall.compile(&["proto/bench.proto", "proto/gateway.proto"], &includes)?;
 
     let fds = protox::compile(protos, includes)?;
     let tonic_dir = out.join("tonic");
@@ -22,5 +24,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_rerun_if_changed(false)
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto/bench.proto");
+    println!("cargo:rerun-if-changed=proto/gateway.proto");
     Ok(())
 }

@@ -20,6 +20,13 @@ use futures_core::Stream;
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/wirecall/bench.rs"));
+
+    /// `package bench.gateway;` (proto/gateway.proto): the REST rule of
+    /// `wirecall-echo --gateway`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod gateway {
+        include!(concat!(env!("OUT_DIR"), "/wirecall/bench.gateway.rs"));
+    }
 }
 
 /// The tonic code generated for `package bench;` (the same proto, compiled by protox).

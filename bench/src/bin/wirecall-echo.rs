@@ -1,14 +1,17 @@
 //! The wirecall echo server: `wirecall-echo [--addr 127.0.0.1:50051] [--interceptors N]
-//! [--metrics opentelemetry|prometheus]` (N server-wide interceptors that do nothing, to
-//! measure what an interceptor chain costs, default 0; and the gRFC A66 metrics interceptor
-//! recording into an OpenTelemetry SDK or a prometheus-client registry). Prints
-//! `listening on ADDR` once bound; on SIGTERM or SIGINT prints its counters on stderr and
-//! exits.
+//! [--metrics opentelemetry|prometheus] [--gateway]` (N server-wide interceptors that do
+//! nothing, to measure what an interceptor chain costs, default 0; the gRFC A66 metrics
+//! interceptor recording into an OpenTelemetry SDK or a prometheus-client registry; and,
+//! with `--gateway`, gRPC-Web (any origin), Connect and REST on the same port, plus the
+//! `bench.gateway.EchoRest` service whose `Get` is `GET /v1/echo/{text}`, for
+//! bench/gateway.py). Prints `listening on ADDR` once bound; on SIGTERM or SIGINT prints
+//! its counters on stderr and exits.
 
 use std::sync::Arc;
 
 use wirecall::metrics::Metrics;
 use wirecall::{Request, Response, Status, Streaming};
+use wirecall_bench::pb::gateway::{EchoRest, EchoRestServer};
 use wirecall_bench::pb::{ComplexMessage, Echo, EchoMessage, EchoServer, StreamRequest};
 use wirecall_bench::{CountErrors, Counters, Repeat};
 
@@ -69,6 +72,18 @@ impl Echo for EchoService {
     }
 }
 
+/// `GET /v1/echo/{text}` (with `--gateway`): echoes the message built from the path.
+struct RestService {
+    counters: Arc<Counters>,
+}
+
+impl EchoRest for RestService {
+    async fn get(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
+        Counters::bump(&self.counters.unary);
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
 /// An interceptor with every hook left at its default (doing nothing).
 struct Noop;
 
@@ -109,6 +124,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("--metrics takes opentelemetry or prometheus, not {other:?}");
             std::process::exit(2);
         }
+    }
+    if std::env::args().skip(1).any(|a| a == "--gateway") {
+        builder = builder
+            .accept_grpc_web(wirecall::web::Cors::any_origin())
+            .accept_connect()
+            .accept_rest()
+            .add_service(EchoRestServer::new(RestService {
+                counters: counters.clone(),
+            }));
     }
     let server = builder
         .add_service(service)
