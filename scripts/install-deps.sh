@@ -30,6 +30,8 @@ fi
 bash scripts/install-peers.sh
 # Debian's chromium and the npm packages of the UserService's browser test.
 bash scripts/install-browser.sh
+# @connectrpc/connect-node for the UserService's connect-node test (pinned by its lock file).
+(cd examples/user-service/node-connect && npm ci --silent --no-audit --no-fund)
 
 SETUP=${INTEROP_SETUP:-../shared/interop/setup-peers.sh}
 if [ ! -f "$SETUP" ]; then

@@ -209,9 +209,9 @@ impl GatewayClaims {
         descriptor_sets: impl IntoIterator<Item = &'a [u8]>,
         services: impl IntoIterator<Item = &'static str>,
     ) -> GatewayClaims {
+        let schema = crate::gateway::Schema::new(descriptor_sets, services);
         GatewayClaims(crate::gateway::Gateway::new(
-            descriptor_sets,
-            services,
+            std::sync::Arc::new(schema),
             true,
             true,
             crate::frame::DEFAULT_MAX_RECEIVE_SIZE,

@@ -420,28 +420,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn decompress(&self, payload: &[u8]) -> Result<Bytes, Status> {
-        let encoding = self
-            .encoding
-            .filter(|e| *e != Encoding::Identity)
-            .ok_or_else(|| {
-                Status::internal(
-                    "compressed flag set on a message but the stream has no grpc-encoding",
-                )
-            })?;
-        encoding
-            .decompress(payload, self.max_message_size)
-            .map_err(|err| match err {
-                DecompressError::TooLarge { max } => {
-                    tracing::debug!(%encoding, max, "compressed message expands past the limit");
-                    Status::resource_exhausted(format!(
-                        "decompressed message larger than max ({max} bytes)"
-                    ))
-                }
-                DecompressError::Invalid(e) => {
-                    tracing::debug!(%encoding, %e, "invalid compressed message");
-                    Status::internal(format!("invalid {encoding} message: {e}"))
-                }
-            })
+        decompress(self.encoding, payload, self.max_message_size)
     }
 
     fn end_with_trailers(&mut self, trailers: HeaderMap) -> Poll<Option<Result<T, Status>>> {
@@ -467,7 +446,34 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 }
 
-fn frame_status(err: FrameError) -> Status {
+/// A message flagged as compressed, decompressed with the stream's `encoding`, refused past
+/// `max` bytes.
+pub(crate) fn decompress(
+    encoding: Option<Encoding>,
+    payload: &[u8],
+    max: usize,
+) -> Result<Bytes, Status> {
+    let encoding = encoding
+        .filter(|e| *e != Encoding::Identity)
+        .ok_or_else(|| {
+            Status::internal("compressed flag set on a message but the stream has no grpc-encoding")
+        })?;
+    encoding.decompress(payload, max).map_err(|err| match err {
+        DecompressError::TooLarge { max } => {
+            tracing::debug!(%encoding, max, "compressed message expands past the limit");
+            Status::resource_exhausted(format!(
+                "decompressed message larger than max ({max} bytes)"
+            ))
+        }
+        DecompressError::Invalid(e) => {
+            tracing::debug!(%encoding, %e, "invalid compressed message");
+            Status::internal(format!("invalid {encoding} message: {e}"))
+        }
+    })
+}
+
+/// The status for a malformed message stream.
+pub(crate) fn frame_status(err: FrameError) -> Status {
     tracing::debug!(%err, "rejecting received message");
     match err {
         FrameError::TooLarge { .. } => Status::resource_exhausted(err.to_string()),

@@ -33,7 +33,7 @@ use crate::web::Cors;
 use crate::{Channel, Endpoint, Status};
 
 pub(crate) use exchange::Exchange;
-use schema::Schema;
+pub(crate) use schema::{json_to_proto, proto_to_json, Descriptors, Schema};
 
 /// The gateway's request parsers, for the fuzz targets (`crate::fuzzing`).
 #[cfg(feature = "fuzzing")]
@@ -46,7 +46,7 @@ pub(crate) mod parsers {
 /// What the gateway of a server serves, built once when the server starts.
 #[derive(Debug)]
 pub(crate) struct Gateway {
-    schema: Schema,
+    schema: Arc<Schema>,
     connect: bool,
     rest: Option<rest::Routes>,
     /// The server's largest request message, for bodies read here.
@@ -66,16 +66,14 @@ pub(crate) enum Claim {
 }
 
 impl Gateway {
-    /// The gateway of a server with these descriptor sets and services.
-    pub(crate) fn new<'a>(
-        sets: impl IntoIterator<Item = &'a [u8]>,
-        services: impl IntoIterator<Item = &'static str>,
+    /// The gateway of a server whose services `schema` describes.
+    pub(crate) fn new(
+        schema: Arc<Schema>,
         connect: bool,
         rest: bool,
         max_message: usize,
         cors: Option<Arc<Cors>>,
     ) -> Gateway {
-        let schema = Schema::new(sets, services);
         let rest = rest.then(|| rest::Routes::new(&schema));
         Gateway {
             schema,

@@ -3,6 +3,7 @@
 //! protobuf bytes and the canonical protobuf JSON mapping.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use prost::Message;
@@ -47,6 +48,33 @@ impl Method {
     /// Whether the server answers with a stream.
     pub(crate) fn server_streaming(&self) -> bool {
         self.descriptor.is_server_streaming()
+    }
+}
+
+/// The descriptor sets of a server's services, and the [`Schema`] made from them when it is
+/// first needed (a server that never sees JSON or the gateway never builds it).
+#[derive(Debug)]
+pub(crate) struct Descriptors {
+    sets: Vec<&'static [u8]>,
+    services: Vec<&'static str>,
+    schema: OnceLock<Arc<Schema>>,
+}
+
+impl Descriptors {
+    pub(crate) fn new(sets: Vec<&'static [u8]>, services: Vec<&'static str>) -> Descriptors {
+        Descriptors {
+            sets,
+            services,
+            schema: OnceLock::new(),
+        }
+    }
+
+    /// The schema, built on the first call.
+    pub(crate) fn schema(&self) -> &Arc<Schema> {
+        self.schema.get_or_init(|| {
+            let services = self.services.iter().copied();
+            Arc::new(Schema::new(self.sets.iter().copied(), services))
+        })
     }
 }
 

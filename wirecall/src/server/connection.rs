@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 use super::activity::Activity;
-use super::head::{self, Protocol, Rejection};
+use super::head::{self, Codec, Protocol, Rejection};
 use super::resets::Resets;
 use super::router::{Route, Router};
 use super::send::{Reply, WebCall};
@@ -235,6 +235,8 @@ pub(crate) fn dispatch<'r>(
         }
     };
     let reply = Reply::new(respond, web_call(head.protocol));
+    let path = parts.uri.path();
+    let (body, reply) = with_codec(head.codec, path, body, reply, head.encoding, config)?;
     let deadline = head.timeout.map(|timeout| Instant::now() + timeout);
     let metadata = MetadataMap::from_headers(without_connection_headers(parts));
     let call = ServerCall::new(
@@ -252,6 +254,45 @@ pub(crate) fn dispatch<'r>(
     let route = head.route;
     let (service, method) = route.service.names(route.method);
     Some((route, call.routed(service, method)))
+}
+
+/// The request body and the reply of a call whose messages are `codec` on the wire: as they
+/// are for protobuf, converted for JSON; `None` when the call was answered (no descriptors
+/// for a JSON call, or no JSON in this build).
+fn with_codec(
+    codec: Codec,
+    path: &str,
+    body: RecvBody,
+    mut reply: Reply,
+    encoding: Option<crate::compression::Encoding>,
+    config: &ServerConfig,
+) -> Option<(RecvBody, Reply)> {
+    if codec == Codec::Proto {
+        return Some((body, reply));
+    }
+    #[cfg(feature = "web")]
+    {
+        let max = config.limits.max_decoding_message_size;
+        let prepared = match &config.descriptors {
+            Some(descriptors) => super::json::prepare(descriptors, path, body, encoding, max),
+            None => Err(crate::Status::unimplemented(
+                "no descriptors to read JSON messages with",
+            )),
+        };
+        match prepared {
+            Ok((body, json)) => return Some((body, reply.with_json(Some(json)))),
+            Err(status) => reply.trailers_only(status),
+        }
+    }
+    #[cfg(not(feature = "web"))]
+    {
+        let _ = (path, body, encoding, config);
+        tracing::debug!("a JSON call to a server built without the `web` feature");
+        reply.trailers_only(crate::Status::unimplemented(
+            "JSON messages need wirecall's `web` feature",
+        ));
+    }
+    None
 }
 
 /// Starts a routed call: its first poll here, on this connection's task, when `inline`

@@ -24,12 +24,24 @@ pub(crate) enum Protocol {
     Web(Mode),
 }
 
+/// How a call's messages are encoded on the wire (the `+proto` or `+json` of its
+/// `content-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Codec {
+    /// Protocol buffers, the default.
+    Proto,
+    /// The canonical protobuf JSON mapping (`application/grpc+json`,
+    /// `application/grpc-web+json`), converted to and from protobuf at the wire.
+    Json,
+}
+
 /// A call the head asks for: where it goes and how its messages travel.
 #[derive(Debug)]
 pub(crate) struct CallHead<R> {
     /// What the route lookup gave for the path.
     pub(crate) route: R,
     pub(crate) protocol: Protocol,
+    pub(crate) codec: Codec,
     /// The request messages' encoding (`grpc-encoding`), when compressed.
     pub(crate) encoding: Option<Encoding>,
     /// What the client accepts for responses (`grpc-accept-encoding`).
@@ -63,7 +75,7 @@ pub(crate) fn parse<R>(
         return Err(Rejection::Preflight);
     }
     let not_post = head.method != Method::POST;
-    let Some(protocol) = protocol(head.headers.get(CONTENT_TYPE)) else {
+    let Some((protocol, codec)) = protocol(head.headers.get(CONTENT_TYPE)) else {
         let fallback = if not_post {
             StatusCode::METHOD_NOT_ALLOWED
         } else {
@@ -95,22 +107,30 @@ pub(crate) fn parse<R>(
     Ok(CallHead {
         route,
         protocol,
+        codec,
         encoding,
         accept_encoding: head.headers.get(&GRPC_ACCEPT_ENCODING).cloned(),
         timeout,
     })
 }
 
-/// The protocol the `content-type` names, if any. Native gRPC is checked first: the hot path
-/// parses nothing more.
-fn protocol(content_type: Option<&HeaderValue>) -> Option<Protocol> {
+/// The protocol and codec the `content-type` names, if any. Native gRPC with protobuf is
+/// checked first: the hot path parses nothing more.
+fn protocol(content_type: Option<&HeaderValue>) -> Option<(Protocol, Codec)> {
     if is_grpc_content_type(content_type) {
-        return Some(Protocol::Grpc);
+        return Some((Protocol::Grpc, Codec::Proto));
     }
-    content_type
-        .and_then(|v| v.to_str().ok())
-        .and_then(Mode::from_content_type)
-        .map(Protocol::Web)
+    let media = content_type?.to_str().ok()?.split(';').next()?.trim();
+    let media = media.to_ascii_lowercase();
+    if let Some(base) = media.strip_suffix("+json") {
+        // JSON in binary framing only: grpc-web-text+json is not a thing clients send.
+        return match base {
+            "application/grpc" => Some((Protocol::Grpc, Codec::Json)),
+            "application/grpc-web" => Some((Protocol::Web(Mode::Binary), Codec::Json)),
+            _ => None,
+        };
+    }
+    Mode::from_content_type(&media).map(|mode| (Protocol::Web(mode), Codec::Proto))
 }
 
 /// `application/grpc`, optionally `+proto` or with parameters after `;`.
@@ -267,6 +287,45 @@ mod tests {
         }
         let none = parsed(Method::POST, &[], true);
         assert!(matches!(none, Err(Rejection::Foreign(_))), "{none:?}");
+    }
+
+    #[test]
+    fn a_json_content_type_picks_the_json_codec_in_binary_framing() {
+        let cases = [
+            ("application/grpc", Protocol::Grpc, Codec::Proto),
+            ("application/grpc+json", Protocol::Grpc, Codec::Json),
+            (
+                "application/GRPC+JSON; charset=utf-8",
+                Protocol::Grpc,
+                Codec::Json,
+            ),
+            (
+                "application/grpc-web+json",
+                Protocol::Web(Mode::Binary),
+                Codec::Json,
+            ),
+            (
+                "application/grpc-web+proto",
+                Protocol::Web(Mode::Binary),
+                Codec::Proto,
+            ),
+        ];
+        for (content_type, protocol, codec) in cases {
+            let call = parsed(Method::POST, &[("content-type", content_type)], true)
+                .unwrap_or_else(|why| panic!("{content_type}: {why:?}"));
+            assert_eq!(
+                (call.protocol, call.codec),
+                (protocol, codec),
+                "{content_type}"
+            );
+        }
+        for content_type in ["application/grpc-web-text+json", "application/json+json"] {
+            let other = parsed(Method::POST, &[("content-type", content_type)], true);
+            assert!(
+                matches!(other, Err(Rejection::Foreign(_))),
+                "{content_type}: {other:?}"
+            );
+        }
     }
 
     #[test]

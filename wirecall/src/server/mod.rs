@@ -18,6 +18,8 @@ pub(crate) mod head;
 #[cfg(feature = "web")]
 mod http1;
 mod http2;
+#[cfg(feature = "web")]
+mod json;
 mod ping_policy;
 mod resets;
 pub(crate) mod router;
@@ -87,6 +89,10 @@ pub(crate) struct ServerConfig {
     /// The gateway serving Connect and REST calls, built when the server starts.
     #[cfg(feature = "web")]
     pub(crate) gateway: Option<Arc<crate::gateway::Gateway>>,
+    /// The services' descriptors, for calls in JSON (`application/grpc+json`); set when the
+    /// server starts.
+    #[cfg(feature = "web")]
+    pub(crate) descriptors: Option<Arc<crate::gateway::Descriptors>>,
     /// What answers requests of other protocols (`ServerBuilder::fallback`).
     #[cfg(all(feature = "tower", feature = "web"))]
     pub(crate) fallback: Option<fallback::Fallback>,
@@ -129,6 +135,8 @@ impl Default for ServerConfig {
             rest: false,
             #[cfg(feature = "web")]
             gateway: None,
+            #[cfg(feature = "web")]
+            descriptors: None,
             #[cfg(all(feature = "tower", feature = "web"))]
             fallback: None,
         }
@@ -530,17 +538,22 @@ impl ServerBuilder {
         let router = Arc::new(router);
         let config = self.config;
         #[cfg(feature = "web")]
+        let descriptors = Arc::new(crate::gateway::Descriptors::new(
+            router.descriptor_sets().to_vec(),
+            router.service_names().collect(),
+        ));
+        #[cfg(feature = "web")]
         let config = ServerConfig {
             gateway: (config.connect || config.rest).then(|| {
                 Arc::new(crate::gateway::Gateway::new(
-                    router.descriptor_sets().iter().copied(),
-                    router.service_names(),
+                    descriptors.schema().clone(),
                     config.connect,
                     config.rest,
                     config.limits.max_decoding_message_size,
                     config.web.clone(),
                 ))
             }),
+            descriptors: Some(descriptors),
             ..config
         };
         (router, Arc::new(config), lifecycle)

@@ -17,6 +17,9 @@ use crate::web::{Cors, Mode};
 use crate::wire::{Respond, SendBody};
 use crate::Status;
 
+#[cfg(feature = "web")]
+use super::json::JsonReplies;
+
 /// How a gRPC-Web call differs on the wire: its body encoding, and the CORS headers its
 /// responses carry when the request came from an allowed other origin.
 #[derive(Debug, Clone)]
@@ -50,11 +53,34 @@ pub(crate) struct Reply {
     respond: Respond,
     /// Set for a gRPC-Web call.
     web: Option<WebCall>,
+    /// Set for a call in JSON.
+    #[cfg(feature = "web")]
+    json: Option<JsonReplies>,
 }
 
 impl Reply {
     pub(crate) fn new(respond: Respond, web: Option<WebCall>) -> Reply {
-        Reply { respond, web }
+        Reply {
+            respond,
+            web,
+            #[cfg(feature = "web")]
+            json: None,
+        }
+    }
+
+    /// Makes the response JSON: its messages converted by `json`.
+    #[cfg(feature = "web")]
+    pub(crate) fn with_json(mut self, json: Option<JsonReplies>) -> Reply {
+        self.json = json;
+        self
+    }
+
+    /// Whether the messages are JSON.
+    fn is_json(&self) -> bool {
+        #[cfg(feature = "web")]
+        return self.json.is_some();
+        #[cfg(not(feature = "web"))]
+        false
     }
 
     /// Whether the request body is base64 (gRPC-Web text).
@@ -72,6 +98,14 @@ impl Reply {
             }
             Some(web) => web.add_headers(headers),
         }
+        if self.is_json() {
+            let json = if self.web.is_some() {
+                "application/grpc-web+json"
+            } else {
+                "application/grpc+json"
+            };
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(json));
+        }
         headers.insert(GRPC_ACCEPT_ENCODING, ACCEPT_ENCODING);
         response
     }
@@ -84,7 +118,8 @@ impl Reply {
         encoding: Option<Encoding>,
     ) -> Result<ReplyBody, Status> {
         let mut head = self.head(metadata);
-        if let Some(encoding) = encoding {
+        // JSON messages go uncompressed (they are converted after the call encoded them).
+        if let Some(encoding) = encoding.filter(|_| !self.is_json()) {
             head.headers_mut()
                 .insert(GRPC_ENCODING, encoding.header_value());
         }
@@ -92,6 +127,8 @@ impl Reply {
         Ok(ReplyBody {
             send,
             web: self.web.take(),
+            #[cfg(feature = "web")]
+            json: self.json.take().map(|json| (json, encoding)),
         })
     }
 
@@ -115,25 +152,34 @@ impl Reply {
 pub(crate) struct ReplyBody {
     send: SendBody,
     web: Option<WebCall>,
+    /// A JSON call's converter, and the encoding the call compressed with.
+    #[cfg(feature = "web")]
+    json: Option<(JsonReplies, Option<Encoding>)>,
 }
 
 impl ReplyBody {
-    fn wire(&self, bytes: Bytes) -> Bytes {
-        match &self.web {
+    /// Framed messages as they go on the wire: converted to JSON, base64 in gRPC-Web text.
+    fn wire(&self, bytes: Bytes) -> Result<Bytes, Status> {
+        #[cfg(feature = "web")]
+        let bytes = match &self.json {
+            Some((json, encoding)) => json.convert(bytes, *encoding)?,
+            None => bytes,
+        };
+        Ok(match &self.web {
             None => bytes,
             Some(web) => web.wire(bytes),
-        }
+        })
     }
 
     /// Sends framed messages under flow control.
     pub(crate) async fn data(&mut self, bytes: Bytes) -> Result<(), Status> {
-        let bytes = self.wire(bytes);
+        let bytes = self.wire(bytes)?;
         self.send.send_data(bytes).await
     }
 
     /// Sends framed messages at once, whatever the window (a unary response).
     pub(crate) fn data_now(&mut self, bytes: Bytes) -> Result<(), Status> {
-        let bytes = self.wire(bytes);
+        let bytes = self.wire(bytes)?;
         self.send.send_now(bytes, false)
     }
 

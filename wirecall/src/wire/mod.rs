@@ -13,6 +13,8 @@
 //! object: the set is closed, and the hot path pays one match, not a virtual call and a box.
 
 pub(crate) mod queue;
+#[cfg(feature = "web")]
+pub(crate) mod reframe;
 
 use std::future::poll_fn;
 use std::task::{ready, Context, Poll};
@@ -32,6 +34,9 @@ pub(crate) enum RecvBody {
     /// A request body read by hyper (HTTP/1.1); boxed, as it is the largest.
     #[cfg(feature = "web")]
     Http1(Box<Http1Body>),
+    /// A body whose messages are converted as they are read (JSON to protobuf).
+    #[cfg(feature = "web")]
+    Reframed(Box<reframe::Reframed>),
 }
 
 impl RecvBody {
@@ -53,6 +58,8 @@ impl RecvBody {
             RecvBody::Queue(body) => body.poll_data(cx),
             #[cfg(feature = "web")]
             RecvBody::Http1(body) => body.poll_data(cx),
+            #[cfg(feature = "web")]
+            RecvBody::Reframed(body) => body.poll_data(cx),
         }
     }
 
@@ -68,6 +75,8 @@ impl RecvBody {
             RecvBody::Queue(body) => body.poll_trailers(cx),
             #[cfg(feature = "web")]
             RecvBody::Http1(body) => Poll::Ready(Ok(body.trailers.take())),
+            #[cfg(feature = "web")]
+            RecvBody::Reframed(body) => body.poll_trailers(cx),
         }
     }
 
