@@ -680,11 +680,11 @@ fn request_head_rows() -> Vec<Row> {
             Expect::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ),
         // A choice the spec leaves open (a subtype the server has no codec for): wirecall
-        // speaks protobuf only and refuses the type before routing, which is what its
-        // content-type check (connection.rs) means to do; grpc-go is more lenient.
+        // speaks protobuf and JSON, and refuses any other codec before routing (its
+        // content-type check, server/head.rs); grpc-go is more lenient.
         row(
-            "content-type application/grpc+json",
-            content_type(Some("application/grpc+json"), raw(b"{}")),
+            "content-type application/grpc+xml",
+            content_type(Some("application/grpc+xml"), raw(b"<m/>")),
             Expect::Http(StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ),
         row(

@@ -256,7 +256,7 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct ServerHarness {
     runtime: tokio::runtime::Runtime,
-    connector: crate::in_process::Connector,
+    connector: crate::transport::Connector,
     /// Tasks alive while the server waits for connections.
     baseline_tasks: usize,
 }

@@ -23,10 +23,8 @@ use std::net::SocketAddr;
 use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 
+use crate::transport::Connector;
 use crate::{Channel, Endpoint};
-
-/// Bytes each direction of an in-process connection buffers.
-const PIPE_BUFFER: usize = 256 * 1024;
 
 /// Where an in-process server accepts connections; hand it to
 /// [`ServerBuilder::serve_in_process`](crate::server::ServerBuilder::serve_in_process).
@@ -34,36 +32,6 @@ const PIPE_BUFFER: usize = 256 * 1024;
 pub struct Listener {
     connector: Connector,
     incoming: mpsc::UnboundedReceiver<DuplexStream>,
-}
-
-/// Hands the server's end of a new pipe to whatever serves it.
-type Accepting = dyn Fn(DuplexStream) -> io::Result<()> + Send + Sync;
-
-/// What an in-process endpoint connects with: it gives the server's end of a new pipe to
-/// the listener (or, for the server's own gateway, straight to a connection task).
-#[derive(Clone)]
-pub(crate) struct Connector(std::sync::Arc<Accepting>);
-
-impl std::fmt::Debug for Connector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Connector")
-    }
-}
-
-impl Connector {
-    /// A connector whose server ends go to `accept`.
-    pub(crate) fn new(
-        accept: impl Fn(DuplexStream) -> io::Result<()> + Send + Sync + 'static,
-    ) -> Self {
-        Connector(std::sync::Arc::new(accept))
-    }
-
-    /// A new connection: the client's end of a pipe whose other end the server accepts.
-    pub(crate) fn connect(&self) -> io::Result<DuplexStream> {
-        let (client, server) = tokio::io::duplex(PIPE_BUFFER);
-        (self.0)(server)?;
-        Ok(client)
-    }
 }
 
 impl Default for Listener {

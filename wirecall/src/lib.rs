@@ -121,6 +121,7 @@ mod batch;
 mod descriptors;
 mod error;
 mod headers;
+mod in_flight;
 mod keepalive;
 mod limits;
 mod random;

@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Instant;
 
-use super::connection::{Connection, InFlight};
+use super::connection::Connection;
 use super::endpoint::Endpoint;
 use super::resolver::{Address, Resolver};
 use super::subchannel::{Reconnect, Signals, Subchannel};
 use super::ConnectivityState;
+use crate::in_flight::InFlight;
 use crate::service_config::LoadBalancingPolicy;
 use crate::task::AbortOnDrop;
 use crate::Status;

@@ -13,14 +13,13 @@ use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::Uri;
 
-use super::connection::InFlight;
 use super::retry::{Plan, Prepared, PREVIOUS_ATTEMPTS};
 use super::Channel;
-use super::RequestSender;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::{Encoding, ACCEPT_ENCODING};
 use crate::context::{earliest, under_parent, CallContext};
 use crate::deadline::Timer;
+use crate::in_flight::InFlight;
 use crate::interceptor::{AttemptHook, ClientObserver, Direction, MessageHook, StartedAttempt};
 use crate::metadata::MetadataMap;
 use crate::service_config::{MethodConfig, RetryPolicy};
@@ -355,7 +354,7 @@ impl Channel {
         if let Some(hook) = hook.clone() {
             stream.set_hook(hook);
         }
-        stream.set_sender(RequestSender::spawn(
+        stream.set_sender(super::sender::spawn(
             send,
             messages,
             encoder,

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use super::backoff::Backoff;
 use super::balancer::Balancer;
-use super::connection::{self, Connection, InFlight};
+use super::connection::{self, Connection};
 use super::endpoint::{Endpoint, Transport};
 use super::retry::Throttle;
 use super::subchannel::Signals;
 use super::ConnectivityState;
+use crate::in_flight::InFlight;
 use crate::{Error, Status};
 
 /// A cheap-to-clone handle to a server or a set of backends. Every clone shares the

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use super::endpoint::{Endpoint, Transport};
+use crate::in_flight::InFlight;
 use crate::wire::Opener;
 use crate::Error;
 
@@ -71,23 +72,6 @@ impl Connection {
     /// Whether the connection is still usable.
     pub(crate) fn is_open(&self) -> bool {
         !self.closed.is_closed()
-    }
-}
-
-/// One call in flight on a connection, counted until dropped.
-#[derive(Debug)]
-pub(crate) struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    fn new(calls: &Arc<AtomicUsize>) -> Self {
-        calls.fetch_add(1, Ordering::AcqRel);
-        InFlight(calls.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

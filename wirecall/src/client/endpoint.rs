@@ -78,7 +78,7 @@ pub(crate) enum Transport {
     #[cfg(unix)]
     Unix(std::path::PathBuf),
     /// An in-process listener.
-    InProcess(crate::in_process::Connector),
+    InProcess(crate::transport::Connector),
     /// A server's call core in this process, without HTTP/2 (the gateway's way in).
     Direct(crate::wire::Direct),
     /// The addresses a resolver finds, balanced per call.
@@ -183,7 +183,7 @@ impl Endpoint {
     }
 
     /// An endpoint for an in-process listener.
-    pub(crate) fn in_process(connector: crate::in_process::Connector) -> Endpoint {
+    pub(crate) fn in_process(connector: crate::transport::Connector) -> Endpoint {
         Endpoint::with(
             Scheme::HTTP,
             Authority::from_static("in-process"),

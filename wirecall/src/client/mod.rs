@@ -14,19 +14,14 @@ mod channel;
 mod connection;
 mod connectivity;
 pub(crate) mod endpoint;
-pub(crate) mod head;
 mod replay;
 pub mod resolver;
 mod retry;
 mod sender;
 mod subchannel;
 
-pub(crate) use retry::RetriedHead;
-pub(crate) use sender::RequestSender;
-
 pub use backoff::BackoffConfig;
 pub use channel::Channel;
-pub(crate) use connection::InFlight;
 pub use connectivity::ConnectivityState;
 pub use endpoint::Endpoint;
 pub use resolver::{Address, Resolver};

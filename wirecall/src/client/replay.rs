@@ -11,12 +11,13 @@ use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
-use super::sender::{fail, RequestSender};
+use super::sender::fail;
 use super::Channel;
 use crate::batch::{Batch, Batches};
 use crate::codec::Encoder;
 use crate::compression::Encoding;
 use crate::interceptor::MessageHook;
+use crate::streaming::RequestSender;
 use crate::task::AbortOnDrop;
 use crate::wire::SendBody;
 use crate::Status;

@@ -16,14 +16,15 @@ use http::Uri;
 
 use super::backoff::retry_wait;
 use super::call::Attempt;
-use super::connection::InFlight;
-use super::head::Head;
 use super::replay::Replay;
 use super::Channel;
 use crate::compression::Encoding;
+use crate::in_flight::InFlight;
 use crate::interceptor::{AttemptHook, StartedAttempt};
 use crate::metadata::MetadataMap;
 use crate::service_config::{HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling};
+use crate::streaming::head::Head;
+use crate::streaming::{Committed, RetriedHead};
 use crate::wire::{PendingResponse, RecvBody, StreamError};
 use crate::Status;
 
@@ -103,9 +104,6 @@ pub(crate) struct Prepared {
     pub(crate) attempts: Option<AttemptHook>,
 }
 
-/// The response head of a retried streaming call, with the committed attempt's count.
-pub(crate) type RetriedHead = Pin<Box<dyn Future<Output = Result<Committed, Status>> + Send>>;
-
 /// Where a call is in its retry backoff.
 struct RetryBackoff {
     /// 1 before the first retry; back to 1 after a pushback.
@@ -116,13 +114,6 @@ impl RetryBackoff {
     fn new() -> Self {
         RetryBackoff { step: 1 }
     }
-}
-
-/// The attempt that committed the call: its response head has arrived.
-pub(crate) struct Committed {
-    pub(crate) head: Head,
-    pub(crate) body: RecvBody,
-    pub(crate) in_flight: InFlight,
 }
 
 /// What an attempt's response head says.
@@ -139,7 +130,7 @@ fn outcome(result: Result<http::Response<RecvBody>, StreamError>) -> Outcome {
     match result {
         Ok(response) => {
             let (parts, body) = response.into_parts();
-            match super::head::parse(parts.status, parts.headers) {
+            match crate::streaming::head::parse(parts.status, parts.headers) {
                 Ok(head) => Outcome::Commit(head, body),
                 Err(status) => Outcome::Failed(status),
             }

@@ -11,58 +11,37 @@ use crate::batch::{Batch, Batches};
 use crate::codec::Encoder;
 use crate::compression::Encoding;
 use crate::interceptor::MessageHook;
+use crate::streaming::RequestSender;
 use crate::task::AbortOnDrop;
 use crate::wire::SendBody;
 use crate::Status;
 
-/// A running request sender; dropping it stops the task.
-#[derive(Debug)]
-pub(crate) struct RequestSender {
-    _task: AbortOnDrop,
-    /// Why the sender gave up, when the fault was ours (e.g. a message over the send limit).
-    error: Arc<Mutex<Option<Status>>>,
-}
-
-impl RequestSender {
-    /// Starts sending every message of `messages`, then END_STREAM.
-    pub(crate) fn spawn<S, E>(
-        send: SendBody,
-        messages: S,
-        encoder: E,
-        max: usize,
-        encoding: Option<Encoding>,
-        hook: Option<MessageHook>,
-    ) -> Self
-    where
-        S: Stream<Item = E::Item> + Send + 'static,
-        E: Encoder,
-        E::Item: Send,
-    {
-        let error = Arc::new(Mutex::new(None));
-        let task = tokio::spawn(send_all(
-            send,
-            messages,
-            encoder,
-            max,
-            encoding,
-            hook,
-            error.clone(),
-        ));
-        RequestSender {
-            _task: AbortOnDrop(task),
-            error,
-        }
-    }
-
-    /// A sender for a task already spawned, which records its failure in `error`.
-    pub(crate) fn from_task(task: AbortOnDrop, error: Arc<Mutex<Option<Status>>>) -> Self {
-        RequestSender { _task: task, error }
-    }
-
-    /// The status the sender failed with, if it failed on its own.
-    pub(crate) fn error(&self) -> Option<Status> {
-        self.error.lock().ok()?.clone()
-    }
+/// Starts sending every message of `messages` on `send`, then END_STREAM; the handle
+/// stops the task when dropped.
+pub(crate) fn spawn<S, E>(
+    send: SendBody,
+    messages: S,
+    encoder: E,
+    max: usize,
+    encoding: Option<Encoding>,
+    hook: Option<MessageHook>,
+) -> RequestSender
+where
+    S: Stream<Item = E::Item> + Send + 'static,
+    E: Encoder,
+    E::Item: Send,
+{
+    let error = Arc::new(Mutex::new(None));
+    let task = tokio::spawn(send_all(
+        send,
+        messages,
+        encoder,
+        max,
+        encoding,
+        hook,
+        error.clone(),
+    ));
+    RequestSender::from_task(AbortOnDrop(task), error)
 }
 
 async fn send_all<S, E>(

@@ -208,6 +208,34 @@ impl std::fmt::Display for Encoding {
     }
 }
 
+/// A message flagged as compressed, decompressed with the stream's `encoding`, refused past
+/// `max` bytes.
+pub(crate) fn decompress_message(
+    encoding: Option<Encoding>,
+    payload: &[u8],
+    max: usize,
+) -> Result<Bytes, crate::Status> {
+    let encoding = encoding
+        .filter(|e| *e != Encoding::Identity)
+        .ok_or_else(|| {
+            crate::Status::internal(
+                "compressed flag set on a message but the stream has no grpc-encoding",
+            )
+        })?;
+    encoding.decompress(payload, max).map_err(|err| match err {
+        DecompressError::TooLarge { max } => {
+            tracing::debug!(%encoding, max, "compressed message expands past the limit");
+            crate::Status::resource_exhausted(format!(
+                "decompressed message larger than max ({max} bytes)"
+            ))
+        }
+        DecompressError::Invalid(e) => {
+            tracing::debug!(%encoding, %e, "invalid compressed message");
+            crate::Status::internal(format!("invalid {encoding} message: {e}"))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

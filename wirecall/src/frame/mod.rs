@@ -168,6 +168,18 @@ impl FrameDecoder {
     }
 }
 
+impl FrameError {
+    /// The status a call fails with on this error: RESOURCE_EXHAUSTED for a message over
+    /// the limit, INTERNAL otherwise.
+    pub(crate) fn into_status(self) -> crate::Status {
+        tracing::debug!(err = %self, "rejecting received message");
+        match self {
+            FrameError::TooLarge { .. } => crate::Status::resource_exhausted(self.to_string()),
+            _ => crate::Status::internal(self.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

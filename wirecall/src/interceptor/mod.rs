@@ -48,7 +48,6 @@ use std::time::Instant;
 use http::Extensions;
 
 use crate::metadata::MetadataMap;
-use crate::server::{ServerCall, Service};
 use crate::Status;
 
 /// What every interceptor hook knows about the call.
@@ -256,8 +255,8 @@ impl std::fmt::Debug for ServerInterceptors {
 
 /// A service with interceptors of its own, added to a server like the service itself.
 pub struct Intercepted<S> {
-    service: Arc<S>,
-    chain: Chain,
+    pub(crate) service: Arc<S>,
+    pub(crate) chain: Chain,
 }
 
 impl<S> std::fmt::Debug for Intercepted<S> {
@@ -268,7 +267,9 @@ impl<S> std::fmt::Debug for Intercepted<S> {
     }
 }
 
-impl<S: Service> Intercepted<S> {
+// The server runs it as a service (`server::service`): its interceptors first, then the
+// service's.
+impl<S> Intercepted<S> {
     /// `service` with no interceptors yet.
     pub fn new(service: S) -> Self {
         Intercepted {
@@ -281,21 +282,6 @@ impl<S: Service> Intercepted<S> {
     pub fn with(mut self, interceptor: impl Interceptor) -> Self {
         self.chain.push(Arc::new(interceptor));
         self
-    }
-}
-
-impl<S: Service> Service for Intercepted<S> {
-    const NAME: &'static str = S::NAME;
-    const METHODS: &'static [&'static str] = S::METHODS;
-    const DESCRIPTOR_SET: &'static [u8] = S::DESCRIPTOR_SET;
-
-    fn call(
-        self: Arc<Self>,
-        method: usize,
-        mut call: ServerCall,
-    ) -> impl Future<Output = ()> + Send {
-        call.add_interceptors(&self.chain);
-        self.service.clone().call(method, call)
     }
 }
 

@@ -66,7 +66,7 @@ impl JsonReplies {
             }
             let payload = framed.split_to(len);
             let payload = if compressed {
-                crate::streaming::decompress(encoding, &payload, self.max)?
+                crate::compression::decompress_message(encoding, &payload, self.max)?
             } else {
                 payload
             };

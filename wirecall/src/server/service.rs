@@ -64,3 +64,20 @@ impl<S: Service> DynService for Erased<S> {
         (S::NAME, S::METHODS.get(method).copied().unwrap_or(""))
     }
 }
+
+/// A service with interceptors of its own: they run before the service's, after the
+/// server's.
+impl<S: Service> Service for crate::interceptor::Intercepted<S> {
+    const NAME: &'static str = S::NAME;
+    const METHODS: &'static [&'static str] = S::METHODS;
+    const DESCRIPTOR_SET: &'static [u8] = S::DESCRIPTOR_SET;
+
+    fn call(
+        self: std::sync::Arc<Self>,
+        method: usize,
+        mut call: ServerCall,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        call.add_interceptors(&self.chain);
+        self.service.clone().call(method, call)
+    }
+}

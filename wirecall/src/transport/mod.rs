@@ -3,10 +3,12 @@
 //! sockets; TLS; and the write coalescing under h2.
 
 mod coalesce;
+mod pipe;
 #[cfg(feature = "web")]
 mod sniff;
 
 pub(crate) use coalesce::{coalesce, coalesce_observed, Observe};
+pub(crate) use pipe::Connector;
 #[cfg(feature = "web")]
 pub(crate) use sniff::is_http2;
 

@@ -52,7 +52,7 @@ impl Reframed {
             match self.frames.decode(&mut self.chunk) {
                 Ok(Some(frame)) => return Poll::Ready(Some(self.converted(frame))),
                 Ok(None) => {}
-                Err(err) => return Poll::Ready(Some(Err(crate::streaming::frame_status(err)))),
+                Err(err) => return Poll::Ready(Some(Err(err.into_status()))),
             }
             match ready!(self.inner.poll_data(cx)) {
                 Some(Ok(data)) => self.chunk = data,
@@ -60,7 +60,7 @@ impl Reframed {
                 None => {
                     return Poll::Ready(match self.frames.finish() {
                         Ok(()) => None,
-                        Err(err) => Some(Err(crate::streaming::frame_status(err))),
+                        Err(err) => Some(Err(err.into_status())),
                     })
                 }
             }
@@ -69,7 +69,7 @@ impl Reframed {
 
     fn converted(&self, frame: crate::frame::Frame) -> Result<Bytes, Status> {
         let payload = if frame.compressed {
-            crate::streaming::decompress(self.encoding, &frame.payload, self.max)?
+            crate::compression::decompress_message(self.encoding, &frame.payload, self.max)?
         } else {
             frame.payload
         };

@@ -1,24 +1,59 @@
 //! [`Streaming`]: the messages arriving on one RPC, decoded one at a time as the peer sends
 //! them. The same type reads requests on the server and responses on the client; on the
-//! client it also reads the trailers and turns a non-OK `grpc-status` into an error.
+//! client it also reads the response head (`head`) and the trailers, and turns a non-OK
+//! `grpc-status` into an error.
+
+pub(crate) mod head;
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http::HeaderMap;
 
-use crate::client::head::Head;
-use crate::client::RequestSender;
 use crate::codec::{Decoder, ProstCodec};
-use crate::compression::{DecompressError, Encoding};
+use crate::compression::Encoding;
 use crate::deadline::Timer;
-use crate::frame::{FrameDecoder, FrameError};
+use crate::frame::FrameDecoder;
 use crate::interceptor::{ClientObserver, MessageHook};
 use crate::metadata::MetadataMap;
+use crate::task::AbortOnDrop;
 use crate::wire::{PendingResponse, RecvBody, StreamError};
 use crate::{Code, Status};
+use head::Head;
+
+/// A client call's running request sender, as its response stream keeps it: dropping it
+/// stops the task; it says why the sending failed when the fault was ours.
+#[derive(Debug)]
+pub(crate) struct RequestSender {
+    _task: AbortOnDrop,
+    /// Why the sender gave up, when the fault was ours (e.g. a message over the send limit).
+    error: Arc<Mutex<Option<Status>>>,
+}
+
+impl RequestSender {
+    /// A sender for a task already spawned, which records its failure in `error`.
+    pub(crate) fn from_task(task: AbortOnDrop, error: Arc<Mutex<Option<Status>>>) -> Self {
+        RequestSender { _task: task, error }
+    }
+
+    /// The status the sender failed with, if it failed on its own.
+    pub(crate) fn error(&self) -> Option<Status> {
+        self.error.lock().ok()?.clone()
+    }
+}
+
+/// The response head of a retried client call: the attempt loop, until an attempt commits.
+pub(crate) type RetriedHead = Pin<Box<dyn Future<Output = Result<Committed, Status>> + Send>>;
+
+/// The attempt that committed a retried call: its response head has arrived.
+pub(crate) struct Committed {
+    pub(crate) head: Head,
+    pub(crate) body: RecvBody,
+    pub(crate) in_flight: crate::in_flight::InFlight,
+}
 
 /// A stream of received messages. Yields `Err` once, at the end, if the call failed.
 pub struct Streaming<T, D = ProstCodec<T>> {
@@ -43,7 +78,7 @@ pub struct Streaming<T, D = ProstCodec<T>> {
     /// Client side: the call's interceptors, told how the stream ended.
     observer: Option<Box<ClientObserver>>,
     /// Client side: counts the call on its connection while the stream lives.
-    in_flight: Option<crate::client::InFlight>,
+    in_flight: Option<crate::in_flight::InFlight>,
     /// Server side, gRPC-Web text: the body is base64.
     text: Option<Box<crate::web::TextDecoder>>,
     _message: std::marker::PhantomData<fn() -> T>,
@@ -54,7 +89,7 @@ enum PendingHead {
     /// The head of the call's one attempt.
     Plain(PendingResponse),
     /// The attempt loop of a retried streaming call.
-    Retried(crate::client::RetriedHead),
+    Retried(RetriedHead),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,11 +123,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     /// Client side: a stream whose head comes from the attempts of a retried call.
-    pub(crate) fn retried(
-        head: crate::client::RetriedHead,
-        decoder: D,
-        max_message_size: usize,
-    ) -> Self {
+    pub(crate) fn retried(head: RetriedHead, decoder: D, max_message_size: usize) -> Self {
         Streaming::build(
             Some(PendingHead::Retried(head)),
             None,
@@ -174,7 +205,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     /// Client side: the call's place in its connection's count of calls in flight.
-    pub(crate) fn set_in_flight(&mut self, in_flight: crate::client::InFlight) {
+    pub(crate) fn set_in_flight(&mut self, in_flight: crate::in_flight::InFlight) {
         self.in_flight = Some(in_flight);
     }
 
@@ -246,7 +277,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             .and_then(|response| {
                 let (parts, body) = response.into_parts();
                 self.body = Some(body);
-                crate::client::head::parse(parts.status, parts.headers)
+                head::parse(parts.status, parts.headers)
             });
         self.apply(parsed)
     }
@@ -365,7 +396,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                             };
                         }
                         Ok(None) => {}
-                        Err(err) => return self.fail(frame_status(err)),
+                        Err(err) => return self.fail(err.into_status()),
                     }
                     let Some(body) = &mut self.body else {
                         return self.finish(None);
@@ -389,7 +420,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                                 return self.fail(err.into());
                             }
                             if let Err(err) = self.frames.finish() {
-                                return self.fail(frame_status(err));
+                                return self.fail(err.into_status());
                             }
                             if self.side == Side::Server {
                                 return self.finish(None);
@@ -420,7 +451,7 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn decompress(&self, payload: &[u8]) -> Result<Bytes, Status> {
-        decompress(self.encoding, payload, self.max_message_size)
+        crate::compression::decompress_message(self.encoding, payload, self.max_message_size)
     }
 
     fn end_with_trailers(&mut self, trailers: HeaderMap) -> Poll<Option<Result<T, Status>>> {
@@ -443,41 +474,6 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
             }
             None => self.fail(Status::internal("trailers without grpc-status")),
         }
-    }
-}
-
-/// A message flagged as compressed, decompressed with the stream's `encoding`, refused past
-/// `max` bytes.
-pub(crate) fn decompress(
-    encoding: Option<Encoding>,
-    payload: &[u8],
-    max: usize,
-) -> Result<Bytes, Status> {
-    let encoding = encoding
-        .filter(|e| *e != Encoding::Identity)
-        .ok_or_else(|| {
-            Status::internal("compressed flag set on a message but the stream has no grpc-encoding")
-        })?;
-    encoding.decompress(payload, max).map_err(|err| match err {
-        DecompressError::TooLarge { max } => {
-            tracing::debug!(%encoding, max, "compressed message expands past the limit");
-            Status::resource_exhausted(format!(
-                "decompressed message larger than max ({max} bytes)"
-            ))
-        }
-        DecompressError::Invalid(e) => {
-            tracing::debug!(%encoding, %e, "invalid compressed message");
-            Status::internal(format!("invalid {encoding} message: {e}"))
-        }
-    })
-}
-
-/// The status for a malformed message stream.
-pub(crate) fn frame_status(err: FrameError) -> Status {
-    tracing::debug!(%err, "rejecting received message");
-    match err {
-        FrameError::TooLarge { .. } => Status::resource_exhausted(err.to_string()),
-        _ => Status::internal(err.to_string()),
     }
 }
 
