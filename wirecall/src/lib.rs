@@ -118,6 +118,7 @@ pub mod trace;
 pub mod web;
 
 mod batch;
+mod clock;
 mod descriptors;
 mod error;
 mod headers;

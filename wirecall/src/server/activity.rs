@@ -16,7 +16,7 @@ impl Activity {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Activity {
             in_flight: AtomicUsize::new(0),
-            last_end: Mutex::new(Instant::now()),
+            last_end: Mutex::new(crate::clock::now()),
         })
     }
 
@@ -50,7 +50,7 @@ impl Drop for InFlight {
         // the others. (Between the count reaching 0 and the time being written, an idle
         // check could read the previous end: at worst a GOAWAY one call early.)
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            *self.0.last_end.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+            *self.0.last_end.lock().unwrap_or_else(|e| e.into_inner()) = crate::clock::now();
         }
     }
 }

@@ -263,7 +263,7 @@ impl ServerCall {
     /// The client reset the stream while the call ran.
     fn cancelled_by_client(&mut self) {
         if let Some(resets) = &self.resets {
-            resets.record(Instant::now());
+            resets.record(crate::clock::now());
         }
         self.record(&Status::cancelled("cancelled by the client"));
     }

@@ -8,7 +8,6 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
 
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, ORIGIN, TE, TRANSFER_ENCODING, UPGRADE};
 use http::StatusCode;
@@ -237,7 +236,7 @@ pub(crate) fn dispatch<'r>(
     let reply = Reply::new(respond, web_call(head.protocol));
     let path = parts.uri.path();
     let (body, reply) = with_codec(head.codec, path, body, reply, head.encoding, config)?;
-    let deadline = head.timeout.map(|timeout| Instant::now() + timeout);
+    let deadline = head.timeout.map(|timeout| crate::clock::now() + timeout);
     let metadata = MetadataMap::from_headers(without_connection_headers(parts));
     let call = ServerCall::new(
         metadata,
@@ -357,7 +356,9 @@ mod tests {
     use crate::compression::Encoding;
     use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
     use crate::Status;
+    use bytes::Bytes;
     use http::Method;
+    use std::time::Duration;
 
     /// A service whose method is never reached: the requests here are refused first.
     struct Unreached;
@@ -426,6 +427,125 @@ mod tests {
                 let hint = format!("`{feature}` feature");
                 assert!(message.contains(&hint), "{message}");
             }
+        }
+    }
+
+    /// Echoes its one request message (bytes) back.
+    struct Echo;
+
+    impl super::super::Service for Echo {
+        const NAME: &'static str = "t.Echo";
+        const METHODS: &'static [&'static str] = &["Call"];
+
+        async fn call(self: Arc<Self>, _: usize, call: ServerCall) {
+            let codec = || crate::codec::BytesCodec;
+            call.unary_with(
+                codec(),
+                codec(),
+                |request: crate::Request<Bytes>| async move {
+                    Ok(crate::Response::new(request.into_inner()))
+                },
+            )
+            .await;
+        }
+    }
+
+    /// A core serving `Echo`, whose requests a test scripts on in-memory streams.
+    fn core() -> Core {
+        let mut router = Router::default();
+        router.add(Echo);
+        let router = Arc::new(router);
+        let config = Arc::new(ServerConfig::default());
+        Core {
+            peer: Peer::of(None, http::Extensions::new(), &router, &config),
+            router,
+            config,
+        }
+    }
+
+    /// Sends `head` with `body` (framed messages, then the end) through `core`; the answer's
+    /// head, its body and its trailers.
+    async fn scripted(
+        core: &Core,
+        head: http::request::Builder,
+        body: &[u8],
+    ) -> (http::response::Parts, Vec<u8>, Option<http::HeaderMap>) {
+        use crate::wire::queue::{self, Frame};
+        let (mut sender, receiver) = queue::channel(64 * 1024);
+        sender
+            .send(Frame::Data(Bytes::copy_from_slice(body)))
+            .unwrap();
+        sender.send(Frame::End).unwrap();
+        let (responder, answer) = queue::respond(64 * 1024);
+        let request = head.body(RecvBody::Queue(receiver)).unwrap();
+        core.serve(request, Respond::Queue(responder));
+        let (parts, mut body) = answer.await.expect("an answer").into_parts();
+        let mut data = Vec::new();
+        while let Some(chunk) = poll_fn(|cx| body.poll_data(cx)).await {
+            data.extend_from_slice(&chunk.expect("data"));
+        }
+        let trailers = poll_fn(|cx| body.poll_trailers(cx))
+            .await
+            .expect("trailers");
+        (parts, data, trailers)
+    }
+
+    fn grpc_head(path: &str) -> http::request::Builder {
+        http::Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(CONTENT_TYPE, "application/grpc")
+            .header("te", "trailers")
+    }
+
+    #[tokio::test]
+    async fn a_request_scripted_in_memory_is_served_like_a_stream() {
+        let core = core();
+        let message = [0, 0, 0, 0, 3, b'a', b'b', b'c'];
+        let (head, body, trailers) = scripted(&core, grpc_head("/t.Echo/Call"), &message).await;
+        assert_eq!(head.status, StatusCode::OK);
+        assert_eq!(head.headers[CONTENT_TYPE], "application/grpc");
+        assert_eq!(body, message, "the message echoed, framed");
+        assert_eq!(trailers.expect("trailers")["grpc-status"], "0");
+
+        // Two messages where the method takes one: UNIMPLEMENTED, trailers-only.
+        let twice = [message, message].concat();
+        let (head, body, _) = scripted(&core, grpc_head("/t.Echo/Call"), &twice).await;
+        assert!(body.is_empty());
+        assert_eq!(head.headers["grpc-status"], "12");
+
+        // An unknown method and a foreign content type, as over HTTP/2.
+        let (head, _, _) = scripted(&core, grpc_head("/t.Echo/Nope"), &message).await;
+        assert_eq!(head.headers["grpc-status"], "12");
+        let foreign = http::Request::builder()
+            .method(Method::POST)
+            .uri("/t.Echo/Call")
+            .header(CONTENT_TYPE, "text/plain");
+        let (head, _, _) = scripted(&core, foreign, b"hello").await;
+        assert_eq!(head.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_leaves_a_scripted_call_cancels_it() {
+        use crate::wire::queue;
+        let core = core();
+        // The request body never ends, and the peer drops the answer's receiving end.
+        let (sender, receiver) = queue::channel(1024);
+        let (responder, answer) = queue::respond(1024);
+        let request = grpc_head("/t.Echo/Call")
+            .body(RecvBody::Queue(receiver))
+            .unwrap();
+        core.serve(request, Respond::Queue(responder));
+        drop(answer);
+        drop(sender);
+        // The call saw the reset: it counts as a client-cancelled call on the connection.
+        let start = tokio::time::Instant::now();
+        while core.peer.activity.has_calls() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the call never ended"
+            );
+            tokio::task::yield_now().await;
         }
     }
 }

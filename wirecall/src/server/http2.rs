@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -88,7 +88,7 @@ impl crate::transport::Observe for PingObserver {
     fn read(&mut self, bytes: &[u8]) {
         if self
             .watch
-            .read(bytes, Instant::now(), self.activity.has_calls())
+            .read(bytes, crate::clock::now(), self.activity.has_calls())
         {
             self.abuse.store(true, Ordering::Release);
         }
@@ -163,7 +163,7 @@ where
                 next
             })) => match next {
                 Some(Ok((request, respond))) => {
-                    if peer.resets.exceeded(Instant::now()) {
+                    if peer.resets.exceeded(crate::clock::now()) {
                         if phase.calmable() {
                             phase = Phase::Calmed;
                             tracing::warn!(?remote_addr, limit = ?config.max_resets, "too many cancelled calls (rapid reset?): GOAWAY ENHANCE_YOUR_CALM");
@@ -191,7 +191,7 @@ where
             }
             _ = idle_check.tick(), if config.max_connection_idle.is_some() && phase.serving() => {
                 let idle_since = peer.activity.idle_since();
-                if idle_since.is_some_and(|since| since.elapsed() >= idle_limit) {
+                if idle_since.is_some_and(|since| crate::clock::now() - since >= idle_limit) {
                     tracing::debug!(?remote_addr, ?idle_limit, "idle connection: GOAWAY");
                     phase = Phase::Draining(Drain::Idle);
                     conn.graceful_shutdown();
@@ -288,6 +288,218 @@ fn jittered(age: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::router::Router;
+    use crate::server::ServerCall;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use tokio::sync::watch;
+    use tokio::time::Instant as Clock;
+
+    /// A service whose one method answers an empty message after `SLEEP`.
+    struct Slow;
+
+    const SLEEP: Duration = Duration::from_secs(5);
+
+    impl crate::server::Service for Slow {
+        const NAME: &'static str = "t.Slow";
+        const METHODS: &'static [&'static str] = &["Call"];
+
+        async fn call(self: Arc<Self>, _: usize, call: ServerCall) {
+            call.unary(|_: crate::Request<()>| async {
+                tokio::time::sleep(SLEEP).await;
+                Ok(crate::Response::new(()))
+            })
+            .await;
+        }
+    }
+
+    /// The server's end of an in-memory connection served with `config`, and its shutdown
+    /// switches (graceful, abort); the client's end is returned.
+    fn serve_with(
+        config: ServerConfig,
+    ) -> (DuplexStream, watch::Sender<bool>, watch::Sender<bool>) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mut router = Router::default();
+        router.add(Slow);
+        let (graceful_tx, graceful) = watch::channel(false);
+        let (abort_tx, abort) = watch::channel(false);
+        let serving = Serving {
+            remote_addr: None,
+            extensions: http::Extensions::new(),
+            router: Arc::new(router),
+            config: Arc::new(config),
+            shutdown: Shutdown { graceful, abort },
+        };
+        tokio::spawn(serve(server, serving));
+        (client, graceful_tx, abort_tx)
+    }
+
+    /// An h2 client on `io`: its sender, and a signal that fires when the connection ends.
+    async fn client(
+        io: DuplexStream,
+    ) -> (
+        h2::client::SendRequest<Bytes>,
+        tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let (sender, connection) = h2::client::handshake(io).await.expect("handshake");
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = connection.await;
+            let _ = ended_tx.send(());
+        });
+        (sender, ended)
+    }
+
+    /// Starts a call of `Slow`: its response, to await.
+    async fn call(sender: &h2::client::SendRequest<Bytes>) -> h2::client::ResponseFuture {
+        let mut sender = sender.clone().ready().await.expect("ready");
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri("http://in-memory/t.Slow/Call")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let (response, mut body) = sender.send_request(request, false).expect("send");
+        body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+            .expect("an empty message");
+        response
+    }
+
+    /// The `grpc-status` a whole response ends with.
+    async fn status_of(response: h2::client::ResponseFuture) -> Result<String, h2::Error> {
+        let mut body = response.await?.into_body();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        let trailers = body.trailers().await?.expect("trailers");
+        Ok(trailers["grpc-status"].to_str().unwrap().to_owned())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_is_sent_away_within_a_quarter_of_its_limit() {
+        let config = ServerConfig {
+            max_connection_idle: Some(Duration::from_secs(60)),
+            ..ServerConfig::default()
+        };
+        let (io, _graceful, _abort) = serve_with(config);
+        let (sender, ended) = client(io).await;
+        // A call keeps it busy: idle time counts from its end.
+        assert_eq!(status_of(call(&sender).await).await.unwrap(), "0");
+        let start = Clock::now();
+        ended.await.expect("the connection ends");
+        let idle = start.elapsed();
+        assert!(
+            idle >= Duration::from_secs(60) && idle <= Duration::from_secs(75),
+            "sent away after {idle:?} idle"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_old_connection_drains_its_calls_then_closes_after_the_grace() {
+        let config = ServerConfig {
+            max_connection_age: Some((Duration::from_secs(100), Duration::from_secs(30))),
+            ..ServerConfig::default()
+        };
+        let (io, _graceful, _abort) = serve_with(config);
+        let (sender, ended) = client(io).await;
+        let start = Clock::now();
+        // Calls keep coming until the age's GOAWAY turns new ones away.
+        let mut served = 0;
+        loop {
+            let Ok(ready) = sender.clone().ready().await else {
+                break;
+            };
+            let response = call(&ready).await;
+            match status_of(response).await {
+                Ok(status) => {
+                    assert_eq!(status, "0");
+                    served += 1;
+                }
+                Err(err) => {
+                    assert!(err.is_go_away() || err.is_remote(), "{err:?}");
+                    break;
+                }
+            }
+        }
+        let goaway = start.elapsed();
+        // The age is 100 s, give or take 10%; a call in flight then finishes.
+        assert!(
+            goaway >= Duration::from_secs(90) && goaway <= Duration::from_secs(110) + SLEEP,
+            "GOAWAY after {goaway:?}"
+        );
+        assert!(served >= 90 / 5, "{served} calls before the GOAWAY");
+        ended.await.expect("the connection ends");
+        assert!(start.elapsed() <= Duration::from_secs(110 + 30) + SLEEP);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_graceful_shutdown_lets_the_call_in_flight_finish() {
+        let (io, graceful, _abort) = serve_with(ServerConfig::default());
+        let (sender, ended) = client(io).await;
+        let response = call(&sender).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let start = Clock::now();
+        graceful.send(true).unwrap();
+        assert_eq!(
+            status_of(response).await.unwrap(),
+            "0",
+            "the call in flight finished"
+        );
+        assert_eq!(start.elapsed(), SLEEP - Duration::from_secs(1));
+        ended
+            .await
+            .expect("the connection ends once its last call does");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_abort_resets_the_call_in_flight() {
+        let (io, graceful, abort) = serve_with(ServerConfig::default());
+        let (sender, ended) = client(io).await;
+        let response = call(&sender).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        graceful.send(true).unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        abort.send(true).expect("the connection drains its call");
+        let failed = status_of(response).await.expect_err("the call is cut off");
+        // A reset stream, or the connection closed under it: either way, not an answer.
+        assert!(
+            failed.is_go_away() || failed.is_reset() || failed.is_io(),
+            "{failed:?}"
+        );
+        ended.await.expect("the connection ends");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_never_answers_pings_is_closed_after_the_keepalive_timeout() {
+        let config = ServerConfig {
+            keepalive: Some(crate::keepalive::Keepalive {
+                interval: Duration::from_secs(30),
+                timeout: Duration::from_secs(10),
+                while_idle: true,
+            }),
+            ..ServerConfig::default()
+        };
+        let (mut io, _graceful, _abort) = serve_with(config);
+        // The client's preface and SETTINGS, then silence: it reads but never answers.
+        io.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        io.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+        let start = Clock::now();
+        let mut sink = Vec::new();
+        let _ = io.read_to_end(&mut sink).await;
+        let closed = start.elapsed();
+        assert!(
+            closed >= Duration::from_secs(40) && closed <= Duration::from_secs(41),
+            "closed after {closed:?}"
+        );
+        // Among what it sent: a PING (type 6) that was never answered.
+        assert!(
+            sink.windows(4).any(|w| w[..3] == [0, 0, 8] && w[3] == 6),
+            "no PING sent"
+        );
+    }
 
     #[test]
     fn the_phases_allow_what_their_table_says() {

@@ -43,7 +43,7 @@ impl Resets {
         Resets {
             limit,
             state: Mutex::new(Window {
-                started: Instant::now(),
+                started: crate::clock::now(),
                 count: 0,
             }),
         }
