@@ -94,8 +94,9 @@ class Build:
         log(f"{self.label}: git worktree add --detach {self.worktree} {self.sha[:12]}")
         git("worktree", "add", "--detach", self.worktree, self.sha)
 
-    def build(self, profile, dest):
-        """Builds wirecall-echo and copies it to dest/wirecall-echo; returns dest."""
+    def build(self, profile, dest, features=None):
+        """Builds wirecall-echo (with cargo `features`, if any) and copies it to
+        dest/wirecall-echo; returns dest."""
         src = self.worktree or ROOT
         env = dict(os.environ)
         if self.worktree:
@@ -104,6 +105,8 @@ class Build:
             env["CARGO_INCREMENTAL"] = "0"
         cmd = ["cargo", "build", "--profile", profile, "-p", "wirecall-bench",
                "--bin", "wirecall-echo"]
+        if features:
+            cmd += ["--features", features]
         if shutil.which("nice"):
             cmd = ["nice", "-n", "10", *cmd]
         log(f"{self.label}: {' '.join(cmd)} (in {src})")
@@ -287,6 +290,9 @@ def main():
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
                         help="conns x streams of run.py's grid, comma-separated, or 'all' "
                              f"(default {','.join(DEFAULT_SCENARIOS)})")
+    parser.add_argument("--features", default=None,
+                        help="cargo features for both builds, e.g. wirecall/web (so that both "
+                             "have what the newer bench crate turns on)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the worktrees and their builds (reused next time)")
     parser.add_argument("--out", help="also write the Markdown to this file")
@@ -310,7 +316,7 @@ def main():
             bindirs = {}
             for label, b in builds.items():
                 b.checkout()
-                bindirs[label] = b.build(profile, os.path.join(tmp, label))
+                bindirs[label] = b.build(profile, os.path.join(tmp, label), args.features)
         finally:
             for b in builds.values():
                 b.remove(args.keep)

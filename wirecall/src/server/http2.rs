@@ -197,7 +197,7 @@ where
                     conn.graceful_shutdown();
                 }
             }
-            () = expired(&mut age), if phase.ages() => {
+            () = expired(&mut age), if age.is_some() && phase.ages() => {
                 if phase == Phase::Draining(Drain::Age) {
                     phase = Phase::Closing;
                     age = None;
@@ -210,7 +210,7 @@ where
                     age = Some(Box::pin(tokio::time::sleep(grace)));
                 }
             }
-            ended = expired(&mut keepalive) => {
+            ended = expired(&mut keepalive), if keepalive.is_some() => {
                 keepalive = None;
                 if ended == crate::keepalive::Ended::PeerSilent {
                     tracing::warn!(?remote_addr, "no keepalive pong: closing the connection");
