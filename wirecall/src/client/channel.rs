@@ -213,12 +213,16 @@ impl Channel {
         direct.failed.store(result.is_err(), Ordering::Release);
         if let Ok(conn) = &result {
             *direct.conn.lock().expect("channel lock") = Some(conn.clone());
-            let closed = conn.closed.clone();
-            let signals = direct.signals.clone();
-            tokio::spawn(async move {
-                closed.wait().await;
-                signals.bump();
-            });
+            // Watch for the connection closing, if it ever can (a direct one to a server's
+            // core in this process cannot: a watcher would wait forever).
+            if conn.can_close() {
+                let closed = conn.closed.clone();
+                let signals = direct.signals.clone();
+                tokio::spawn(async move {
+                    closed.wait().await;
+                    signals.bump();
+                });
+            }
         }
         direct.signals.bump();
         result

@@ -69,6 +69,12 @@ impl Connection {
         }
     }
 
+    /// Whether the connection may close (an HTTP/2 one); a direct one to a server's core in
+    /// this process never does.
+    pub(crate) fn can_close(&self) -> bool {
+        matches!(self.opener, Opener::H2(_))
+    }
+
     /// Whether the connection is still usable.
     pub(crate) fn is_open(&self) -> bool {
         !self.closed.is_closed()
