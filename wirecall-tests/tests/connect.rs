@@ -216,6 +216,18 @@ async fn errors_are_http_statuses_with_a_json_body() {
     brotli.push(("content-encoding", "br"));
     let answer = post(&server, UNARY, &brotli, echo("x").encode_to_vec()).await;
     assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED);
+
+    // Binary metadata that is not base64 is refused as a gRPC request's would be.
+    let mut bad_binary = headers("application/proto");
+    bad_binary.push(("x-blob-bin", "not base64!"));
+    let answer = post(&server, UNARY, &bad_binary, echo("x").encode_to_vec()).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json(&answer.body);
+    assert_eq!(body["code"], "internal");
+    assert!(
+        body["message"].as_str().unwrap().contains("x-blob-bin"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -134,7 +134,7 @@ impl Channel {
             if let Some(hook) = hook.clone() {
                 stream.set_hook(hook);
             }
-            single_message(stream).await
+            stream.single().await
         });
         let result = under_parent(parent, with_deadline(deadline, call)).await;
         if let Some(observer) = observer.as_mut() {
@@ -219,7 +219,7 @@ impl Channel {
             let stream = self
                 .start_streaming(request, path, encoder, decoder, &settings, hook)
                 .await?;
-            single_message(stream).await
+            stream.single().await
         });
         let result = under_parent(parent, with_deadline(deadline, call)).await;
         if let Some(observer) = observer.as_mut() {
@@ -565,25 +565,6 @@ fn failed(observer: Option<Box<ClientObserver>>, status: Status) -> Status {
         observer.record(status.clone());
     }
     status
-}
-
-/// Reads the one response message of a unary or client-streaming call and the trailers.
-async fn single_message<T, D: Decoder<Item = T>>(
-    mut stream: Streaming<T, D>,
-) -> Result<Response<T>, Status> {
-    let headers = stream.take_headers().await?;
-    let Some(message) = stream.message().await? else {
-        return Err(Status::internal("server sent no response message"));
-    };
-    if stream.message().await?.is_some() {
-        return Err(Status::internal(
-            "server sent more than one response message for a unary method",
-        ));
-    }
-    let mut response = Response::new(message);
-    *response.metadata_mut() = headers;
-    *response.trailers_mut() = stream.take_trailers();
-    Ok(response)
 }
 
 async fn with_deadline<T>(

@@ -28,10 +28,12 @@ pub(crate) enum Codec {
 
 impl Codec {
     fn from_name(name: &str) -> Option<Codec> {
-        match name.to_ascii_lowercase().as_str() {
-            "proto" => Some(Codec::Proto),
-            "json" => Some(Codec::Json),
-            _ => None,
+        if name.eq_ignore_ascii_case("proto") {
+            Some(Codec::Proto)
+        } else if name.eq_ignore_ascii_case("json") {
+            Some(Codec::Json)
+        } else {
+            None
         }
     }
 
@@ -63,15 +65,21 @@ pub(crate) struct Kind {
 /// The Connect kind of a POST's content type, if it is one.
 pub(crate) fn kind(content_type: Option<&HeaderValue>) -> Option<Kind> {
     let media = content_type?.to_str().ok()?.split(';').next()?.trim();
-    let media = media.to_ascii_lowercase();
-    let (streaming, codec) = match media.strip_prefix("application/connect+") {
+    let (streaming, codec) = match strip_prefix_ignore_case(media, "application/connect+") {
         Some(codec) => (true, codec),
-        None => (false, media.strip_prefix("application/")?),
+        None => (false, strip_prefix_ignore_case(media, "application/")?),
     };
     Some(Kind {
         codec: Codec::from_name(codec)?,
         streaming,
     })
+}
+
+/// `text` after `prefix`, compared in any ASCII case.
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// Parses `Connect-Timeout-Ms` (at most 10 digits, as the protocol says).

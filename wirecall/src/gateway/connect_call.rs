@@ -1,6 +1,6 @@
 //! Serving Connect calls: a unary POST or GET answered with one message or an error; a
 //! streaming call answered with enveloped messages and the end-of-stream message. Each runs
-//! as a native gRPC call through the gateway's channel.
+//! as a native gRPC call through the connection's [`Link`] to the core.
 
 use std::future::pending;
 
@@ -12,16 +12,18 @@ use tokio::sync::oneshot;
 use super::connect::{self, Codec, Kind, FLAG_COMPRESSED};
 use super::exchange::{Exchange, Incoming};
 use super::schema::{json_to_proto, proto_to_json, Method};
-use super::{body_encoding, compress_for, decompress, metadata, timeout, Gateway};
+use super::{
+    body_encoding, compress_for, decompress, metadata, method_path, timeout, Gateway, Link,
+};
 use crate::codec::BytesCodec;
 use crate::compression::Encoding;
 use crate::frame::FrameDecoder;
 use crate::message_stream;
 use crate::metadata::MetadataMap;
-use crate::{Channel, Request, Response, Status};
+use crate::{Request, Response, Status};
 
 /// Serves a Connect POST.
-pub(crate) async fn serve(gateway: &Gateway, kind: Kind, mut exchange: Exchange, channel: Channel) {
+pub(crate) async fn serve(gateway: &Gateway, kind: Kind, mut exchange: Exchange, link: &Link) {
     let Some(method) = gateway.schema.method(exchange.head.uri.path()).cloned() else {
         return;
     };
@@ -44,7 +46,7 @@ pub(crate) async fn serve(gateway: &Gateway, kind: Kind, mut exchange: Exchange,
         return exchange.respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, headers, Bytes::new());
     }
     if kind.streaming {
-        return streaming(gateway, &method, kind.codec, exchange, channel).await;
+        return streaming(gateway, &method, kind.codec, exchange, link).await;
     }
     let request = async {
         let encoding = body_encoding(exchange.head.headers.get(CONTENT_ENCODING))?;
@@ -54,17 +56,14 @@ pub(crate) async fn serve(gateway: &Gateway, kind: Kind, mut exchange: Exchange,
     .await;
     match request {
         Ok((body, encoding)) => {
-            unary(
-                gateway, &method, kind.codec, body, encoding, exchange, channel,
-            )
-            .await
+            unary(gateway, &method, kind.codec, body, encoding, exchange, link).await
         }
         Err(status) => answer_error(&mut exchange, status),
     }
 }
 
 /// Serves a Connect unary GET (methods without side effects).
-pub(crate) async fn serve_get(gateway: &Gateway, mut exchange: Exchange, channel: Channel) {
+pub(crate) async fn serve_get(gateway: &Gateway, mut exchange: Exchange, link: &Link) {
     let Some(method) = gateway.schema.method(exchange.head.uri.path()).cloned() else {
         return;
     };
@@ -77,7 +76,7 @@ pub(crate) async fn serve_get(gateway: &Gateway, mut exchange: Exchange, channel
                 query.message,
                 query.compression,
                 exchange,
-                channel,
+                link,
             )
             .await
         }
@@ -93,7 +92,7 @@ async fn unary(
     body: Bytes,
     encoding: Option<Encoding>,
     mut exchange: Exchange,
-    channel: Channel,
+    link: &Link,
 ) {
     let metadata = metadata(&exchange.head.headers);
     let timeout = timeout(&exchange.head.headers);
@@ -108,13 +107,7 @@ async fn unary(
         if let Some(timeout) = timeout? {
             request.set_timeout(timeout);
         }
-        let path = method
-            .path
-            .parse()
-            .map_err(|_| Status::internal("method path"))?;
-        channel
-            .unary_with(request, path, BytesCodec, BytesCodec)
-            .await
+        link.unary(request, &method.path).await
     };
     let result = tokio::select! {
         result = call => result,
@@ -160,6 +153,9 @@ fn answer_error(exchange: &mut Exchange, status: Status) {
 
 /// Adds `trailers` as `trailer-<name>` headers.
 fn add_trailers(headers: &mut HeaderMap, trailers: MetadataMap) {
+    if trailers.is_empty() {
+        return;
+    }
     for (name, value) in trailers.into_headers().iter() {
         if let Ok(name) = HeaderName::from_bytes(format!("trailer-{}", name.as_str()).as_bytes()) {
             headers.append(name, value.clone());
@@ -174,7 +170,7 @@ async fn streaming(
     method: &Method,
     codec: Codec,
     mut exchange: Exchange,
-    channel: Channel,
+    link: &Link,
 ) {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, codec.stream_content_type());
@@ -209,9 +205,10 @@ async fn streaming(
     if let Some(timeout) = timeout {
         request.set_timeout(timeout);
     }
-    let Ok(path) = method.path.parse() else {
+    let Ok(path) = method_path(&method.path) else {
         return;
     };
+    let channel = link.channel();
     let started = tokio::select! {
         started = channel.streaming_with(request, path, BytesCodec, BytesCodec) => started,
         () = exchange.reset() => return,

@@ -47,17 +47,30 @@ impl Exchange {
 
     /// The whole request body, refused past `limit` bytes.
     pub(crate) async fn body(&mut self, limit: usize) -> Result<Bytes, Status> {
-        let mut body = BytesMut::new();
+        // The first chunk is kept as it is: most bodies come in one, and need no copy.
+        let mut first = Bytes::new();
+        let mut rest = BytesMut::new();
         while let Some(chunk) = self.body.chunk().await {
             let chunk = chunk?;
-            if body.len() + chunk.len() > limit {
+            if first.len() + rest.len() + chunk.len() > limit {
                 return Err(Status::resource_exhausted(format!(
                     "request body larger than the limit ({limit} bytes)"
                 )));
             }
-            body.extend_from_slice(&chunk);
+            if first.is_empty() && rest.is_empty() {
+                first = chunk;
+            } else {
+                if rest.is_empty() {
+                    rest.extend_from_slice(&std::mem::take(&mut first));
+                }
+                rest.extend_from_slice(&chunk);
+            }
         }
-        Ok(body.freeze())
+        Ok(if rest.is_empty() {
+            first
+        } else {
+            rest.freeze()
+        })
     }
 
     /// Resolves when the client resets the stream (it gave up on the call).

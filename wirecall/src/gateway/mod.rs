@@ -2,11 +2,12 @@
 //! HTTP/JSON transcoding of `google.api.http` rules, served on the same port as gRPC.
 //!
 //! The gateway translates and nothing more. Each call it takes becomes a native gRPC call
-//! to the same server over an in-memory HTTP/2 connection of the client's connection (so
+//! handed straight to the server's call core through the client connection's `Link` (so
 //! its remote address and TLS identity carry over), and that call's answer is translated
 //! back. Routing, limits, deadlines, interceptors, handlers: every rule of the gRPC core
-//! applies unchanged, with no second implementation of any of them. The cost is one
-//! in-memory hop per call, paid only by Connect and REST calls.
+//! applies unchanged, with no second implementation of any of them. A unary call goes in
+//! with its head already read (`wire::Call`) and takes its first step on the
+//! gateway's own task; a streaming call goes through an in-memory channel to the core.
 //!
 //! What a call's HTTP request carries over as request metadata: every header except those
 //! of HTTP itself and of the protocol (`content-*`, `accept*`, `connect-*`, `host`,
@@ -23,14 +24,15 @@ mod url;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Method as Verb};
 
+use crate::codec::{encode_frame, BytesCodec};
 use crate::compression::{DecompressError, Encoding};
 use crate::metadata::MetadataMap;
 use crate::web::Cors;
-use crate::{Channel, Endpoint, Status};
+use crate::{Channel, Endpoint, Response, Status, Streaming};
 
 pub(crate) use exchange::Exchange;
 pub(crate) use schema::{json_to_proto, proto_to_json, Descriptors, Schema};
@@ -101,32 +103,31 @@ impl Gateway {
         Some(Claim::Rest(route, bindings))
     }
 
-    /// Answers a claimed request through `channel`, the in-memory connection to the core.
+    /// Answers a claimed request through `link`, the connection's way into the core.
     pub(crate) async fn serve(
         self: Arc<Self>,
         claim: Claim,
         head: http::request::Parts,
         body: crate::wire::RecvBody,
         respond: crate::wire::Respond,
-        channel: Channel,
+        link: Arc<Link>,
     ) {
         let exchange = Exchange::new(head, body, respond, self.cors.as_ref());
         match claim {
-            Claim::Connect(kind) => connect_call::serve(&self, kind, exchange, channel).await,
-            Claim::ConnectGet => connect_call::serve_get(&self, exchange, channel).await,
+            Claim::Connect(kind) => connect_call::serve(&self, kind, exchange, &link).await,
+            Claim::ConnectGet => connect_call::serve_get(&self, exchange, &link).await,
             Claim::Rest(route, bindings) => {
                 if let Some(routes) = &self.rest {
-                    routes
-                        .serve(&self, route, bindings, exchange, channel)
-                        .await;
+                    routes.serve(&self, route, bindings, exchange, &link).await;
                 }
             }
         }
     }
 }
 
-/// One client connection's way into the core: a channel whose calls go straight to the
-/// server's call core ([`crate::wire::Direct`]), made when its first gateway call comes.
+/// One client connection's way into the core ([`crate::wire::Direct`]): unary calls handed
+/// over whole ([`Link::unary`]), and a channel for streaming calls, made when the first
+/// comes.
 pub(crate) struct Link {
     channel: OnceLock<Channel>,
     direct: crate::wire::Direct,
@@ -150,7 +151,7 @@ impl Link {
         }
     }
 
-    /// The channel to the core.
+    /// The channel to the core, for streaming calls.
     pub(crate) fn channel(&self) -> Channel {
         self.channel
             .get_or_init(|| {
@@ -160,6 +161,36 @@ impl Link {
                     .connect_lazy()
             })
             .clone()
+    }
+
+    /// A unary call to `path`: `request` is the one message the core reads, and its answer
+    /// is read as a gRPC client would. It skips the channel and the request head: the
+    /// gateway's calls have no client interceptors, retries or compression, and the core
+    /// itself enforces the request's timeout, so what is left is the call.
+    pub(crate) async fn unary(
+        &self,
+        request: crate::Request<Bytes>,
+        path: &str,
+    ) -> Result<Response<Bytes>, Status> {
+        let timeout = request.timeout();
+        let (parts, message) = request.into_parts();
+        let mut body = BytesMut::new();
+        encode_frame(&mut BytesCodec, &message, &mut body, self.max_request, None)?;
+        let call = crate::wire::Call {
+            path,
+            metadata: parts.metadata,
+            timeout,
+        };
+        let response = self
+            .direct
+            .call(call, body.freeze())
+            .await
+            .map_err(|err| err.status)?;
+        let (parts, body) = response.into_parts();
+        let head = crate::streaming::head::parse(parts.status, parts.headers)?;
+        Streaming::answered(head, body, BytesCodec, self.max_response)
+            .single()
+            .await
     }
 }
 
@@ -254,6 +285,12 @@ pub(crate) fn compress_worth_it(
 /// `body` compressed for a client whose accept header is `accept`, if it is worth it.
 pub(crate) fn compress_for(accept: Option<&HeaderValue>, body: Bytes) -> (Bytes, Option<Encoding>) {
     compress_worth_it(answer_encoding(accept), body)
+}
+
+/// A method's path (`/package.Service/Method`) as a request's path.
+fn method_path(path: &str) -> Result<http::uri::PathAndQuery, Status> {
+    path.parse()
+        .map_err(|_| Status::internal(format!("method path {path:?}")))
 }
 
 /// A timeout header's value as a duration (`Connect-Timeout-Ms`).

@@ -15,10 +15,10 @@ use prost_reflect::{DynamicMessage, Value};
 use super::exchange::Exchange;
 use super::schema::{self, json_to_message, set_from_text, Method, Schema};
 use super::template::Template;
-use super::{metadata, Gateway};
+use super::{metadata, method_path, Gateway, Link};
 use crate::codec::BytesCodec;
 use crate::metadata::MetadataMap;
-use crate::{Channel, Request, Status};
+use crate::{Request, Status};
 
 /// The extension that holds a method's rule.
 const HTTP_RULE: &str = "google.api.http";
@@ -75,7 +75,7 @@ impl Routes {
         route: usize,
         bindings: Vec<(String, String)>,
         mut exchange: Exchange,
-        channel: Channel,
+        link: &Link,
     ) {
         let Some(route) = self.0.get(route) else {
             return;
@@ -88,25 +88,18 @@ impl Routes {
             if let Some(timeout) = super::timeout(&exchange.head.headers)? {
                 request.set_timeout(timeout);
             }
-            let path = route
-                .method
-                .path
-                .parse()
-                .map_err(|_| Status::internal("method path"))?;
-            Ok::<_, Status>((request, path))
+            Ok::<_, Status>(request)
         }
         .await;
-        let (request, path) = match request {
-            Ok(parts) => parts,
+        let request = match request {
+            Ok(request) => request,
             Err(status) => return answer_error(&gateway.schema, &mut exchange, &status),
         };
         if route.method.server_streaming() {
-            return route
-                .stream(gateway, request, path, exchange, channel)
-                .await;
+            return route.stream(gateway, request, exchange, link).await;
         }
         let result = tokio::select! {
-            result = channel.unary_with(request, path, BytesCodec, BytesCodec) => result,
+            result = link.unary(request, &route.method.path) => result,
             () = exchange.reset() => return,
         };
         let answer = result.and_then(|response| {
@@ -236,12 +229,14 @@ impl Route {
         &self,
         gateway: &Gateway,
         request: Request<Bytes>,
-        path: http::uri::PathAndQuery,
         mut exchange: Exchange,
-        channel: Channel,
+        link: &Link,
     ) {
         let started = tokio::select! {
-            started = channel.server_streaming_with(request, path, BytesCodec, BytesCodec) => started,
+            started = async {
+                let path = method_path(&self.method.path)?;
+                link.channel().server_streaming_with(request, path, BytesCodec, BytesCodec).await
+            } => started,
             () = exchange.reset() => return,
         };
         let (metadata, mut stream) = match started {

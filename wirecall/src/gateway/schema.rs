@@ -170,7 +170,8 @@ pub(crate) fn proto_to_json(message: &MessageDescriptor, proto: &[u8]) -> Result
 
 /// The canonical JSON of a dynamic message (lowerCamelCase names, defaults left out).
 pub(crate) fn message_to_json(message: &DynamicMessage) -> Bytes {
-    let mut out = Vec::new();
+    // Room for a small message's JSON at once; larger ones grow as usual.
+    let mut out = Vec::with_capacity(256);
     let mut serializer = serde_json::Serializer::new(&mut out);
     // Serializing into memory fails only for values JSON cannot hold, which protobuf
     // messages do not have; an empty object stands in if it ever happens.

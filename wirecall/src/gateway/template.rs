@@ -1,5 +1,6 @@
 //! Parsing and matching of `google.api.http` path templates for HTTP/JSON transcoding.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// One segment of a parsed template.
@@ -131,7 +132,7 @@ impl Template {
         if let Some(verb) = &self.verb {
             let last = rest.rfind('/').map_or(0, |i| i + 1);
             let colon = last + rest[last..].rfind(':')?;
-            if decode(&rest[colon + 1..], false)? != *verb {
+            if decoded(&rest[colon + 1..], false)? != verb.as_str() {
                 return None;
             }
             rest = &rest[..colon];
@@ -146,7 +147,7 @@ impl Template {
         }
         let decoded = parts
             .iter()
-            .map(|p| decode(p, false))
+            .map(|p| decoded(p, false))
             .collect::<Option<Vec<_>>>()?;
         let n = self.segments.len();
         let has_rest = self.segments.last() == Some(&Segment::Rest);
@@ -155,7 +156,7 @@ impl Template {
             return None;
         }
         for (seg, part) in self.segments[..fixed].iter().zip(&decoded) {
-            if matches!(seg, Segment::Literal(lit) if lit != part) {
+            if matches!(seg, Segment::Literal(lit) if lit != part.as_ref()) {
                 return None;
             }
         }
@@ -164,7 +165,7 @@ impl Template {
             .map(|v| {
                 let single = v.end - v.start == 1 && self.segments[v.start] != Segment::Rest;
                 let value = if single {
-                    decoded[v.start].clone()
+                    decoded[v.start].clone().into_owned()
                 } else {
                     let end = if has_rest && v.end == n {
                         parts.len()
@@ -248,9 +249,19 @@ fn check_field_path(path: &str) -> Result<(), TemplateError> {
 
 /// Percent-decodes `s`, keeping `%2F` encoded if `keep_slash`; `None` on a bad escape or non-UTF-8.
 pub(crate) fn decode(s: &str, keep_slash: bool) -> Option<String> {
+    decoded(s, keep_slash).map(Cow::into_owned)
+}
+
+/// [`decode`], borrowing `s` when it has no escape (most path segments).
+fn decoded(s: &str, keep_slash: bool) -> Option<Cow<'_, str>> {
+    let Some(first) = s.find('%') else {
+        return Some(Cow::Borrowed(s));
+    };
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let bytes = s.as_bytes();
-    let (mut out, mut i) = (Vec::with_capacity(bytes.len()), 0);
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
     while i < bytes.len() {
         if bytes[i] != b'%' {
             out.push(bytes[i]);
@@ -266,7 +277,7 @@ pub(crate) fn decode(s: &str, keep_slash: bool) -> Option<String> {
         }
         i += 3;
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 /// Unit tests.

@@ -62,11 +62,18 @@ impl MetadataMap {
     }
 
     /// The custom entries as a plain `HeaderMap`, ready to be sent.
-    pub fn into_headers(mut self) -> HeaderMap {
-        if self.has_reserved() {
-            self.headers.retain_custom();
+    pub fn into_headers(self) -> HeaderMap {
+        if !self.has_reserved() {
+            return self.headers;
         }
-        self.headers
+        // A new map of the custom entries: cheaper than removing the reserved ones (each
+        // removal rehashes), and free when there are none, as in most responses' heads.
+        let customs = self.headers.keys().filter(|k| custom(k)).count();
+        let mut kept = HeaderMap::with_capacity(customs);
+        if customs > 0 {
+            self.append_to(&mut kept);
+        }
+        kept
     }
 
     /// The headers this map was made from, reserved ones included as received.
@@ -242,23 +249,6 @@ impl MetadataMap {
                 name.as_str().ends_with("-bin") && binary::decode(value.as_bytes()).is_err()
             })
             .map(|(name, _)| name)
-    }
-}
-
-trait RetainCustom {
-    fn retain_custom(&mut self);
-}
-
-impl RetainCustom for HeaderMap {
-    fn retain_custom(&mut self) {
-        let reserved: Vec<HeaderName> = self
-            .keys()
-            .filter(|k| is_reserved(k.as_str()))
-            .cloned()
-            .collect();
-        for name in reserved {
-            self.remove(name);
-        }
     }
 }
 

@@ -15,14 +15,16 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 use super::activity::Activity;
-use super::head::{self, Codec, Protocol, Rejection};
+use super::head::{self, CallHead, Codec, Protocol, Rejection};
 use super::resets::Resets;
 use super::router::{Route, Router};
 use super::send::{Reply, WebCall};
 use super::{ServerCall, ServerConfig};
 use crate::metadata::MetadataMap;
 use crate::web::Cors;
-use crate::wire::{RecvBody, Respond};
+#[cfg(feature = "web")]
+use crate::wire::Call;
+use crate::wire::{self, Inline, RecvBody, Respond};
 
 /// What every call of one connection shares.
 pub(crate) struct Peer {
@@ -110,23 +112,52 @@ pub(crate) struct Core {
     pub(crate) config: Arc<ServerConfig>,
 }
 
-impl Core {
-    /// Dispatches one request; its call, if it is one, runs as a task of its own.
-    pub(crate) fn serve(&self, request: http::Request<RecvBody>, respond: Respond) {
+impl wire::Core for Core {
+    /// Dispatches one request; its call, if it is one, runs as a task of its own, or, given
+    /// the caller's context `inline`, takes its first step on the caller's task.
+    fn serve(&self, request: http::Request<RecvBody>, respond: Respond, inline: Inline<'_, '_>) {
         let (parts, body) = request.into_parts();
-        if let Some((route, call)) =
-            dispatch(parts, body, respond, &self.router, &self.config, &self.peer)
-        {
-            route.service.start(route.method, call, None);
+        if let Some(work) = dispatch(parts, body, respond, &self.router, &self.config, &self.peer) {
+            work.start(inline);
         }
     }
 
+    /// Starts a native gRPC call (protobuf, uncompressed) whose head the caller read.
+    #[cfg(feature = "web")]
+    fn call(&self, call: Call<'_>, body: RecvBody, respond: Respond, inline: Inline<'_, '_>) {
+        let mut reply = Reply::new(respond, None);
+        if let Some(name) = MetadataMap::malformed_bin(call.metadata.as_headers()) {
+            tracing::debug!(%name, "malformed binary metadata");
+            let status = format!("malformed binary metadata in header {name:?}");
+            return reply.trailers_only(crate::Status::internal(status));
+        }
+        let route = match self.router.route(call.path) {
+            Ok(route) => route,
+            Err(status) => {
+                tracing::debug!(path = call.path, "no such method");
+                return reply.trailers_only(status);
+            }
+        };
+        let head = CallHead {
+            route,
+            protocol: Protocol::Grpc,
+            codec: Codec::Proto,
+            encoding: None,
+            accept_encoding: None,
+            timeout: call.timeout,
+        };
+        let (config, peer) = (&self.config, &self.peer);
+        if let Some(work) = routed(head, call.path, call.metadata, body, reply, config, peer) {
+            work.start(inline);
+        }
+    }
+}
+
+impl Core {
     /// A client's way into this core: each stream opened is a request served here.
-    pub(crate) fn direct(self) -> crate::wire::Direct {
+    pub(crate) fn direct(self) -> wire::Direct {
         let window = self.config.limits.initial_stream_window_size as usize;
-        crate::wire::Direct::new(window, move |request, respond| {
-            self.serve(request, respond);
-        })
+        wire::Direct::new(window, Arc::new(self))
     }
 }
 
@@ -179,13 +210,13 @@ where
 /// Reads the request head ([`head::parse`]): the call and its route, or `None` when it was
 /// answered already (an HTTP error, a trailers-only status, a preflight, or the gateway's).
 pub(crate) fn dispatch<'r>(
-    parts: http::request::Parts,
+    mut parts: http::request::Parts,
     body: RecvBody,
     mut respond: Respond,
     router: &'r Router,
     config: &Arc<ServerConfig>,
     peer: &Peer,
-) -> Option<(&'r Route, ServerCall)> {
+) -> Option<Work<'r>> {
     let web_call = |protocol: Protocol| match protocol {
         Protocol::Grpc => None,
         Protocol::Web(mode) => config.web.as_ref().map(|cors| WebCall {
@@ -207,12 +238,9 @@ pub(crate) fn dispatch<'r>(
             #[cfg(feature = "web")]
             if let (Some(gateway), Some(link)) = (&config.gateway, &peer.link) {
                 if let Some(claim) = gateway.claim(&parts) {
-                    let serving =
-                        gateway
-                            .clone()
-                            .serve(claim, parts, body, respond, link.channel());
-                    tokio::spawn(serving);
-                    return None;
+                    let link = link.clone();
+                    let serving = gateway.clone().serve(claim, parts, body, respond, link);
+                    return Some(Work::Gateway(Box::pin(serving)));
                 }
             }
             #[cfg(all(feature = "tower", feature = "web"))]
@@ -234,10 +262,23 @@ pub(crate) fn dispatch<'r>(
         }
     };
     let reply = Reply::new(respond, web_call(head.protocol));
-    let path = parts.uri.path();
+    let uri = std::mem::take(&mut parts.uri);
+    let metadata = MetadataMap::from_headers(without_connection_headers(parts));
+    routed(head, uri.path(), metadata, body, reply, config, peer)
+}
+
+/// The call a read head asks for, to the route it names, with the request's `metadata`.
+fn routed<'r>(
+    head: CallHead<&'r Route>,
+    path: &str,
+    metadata: MetadataMap,
+    body: RecvBody,
+    reply: Reply,
+    config: &Arc<ServerConfig>,
+    peer: &Peer,
+) -> Option<Work<'r>> {
     let (body, reply) = with_codec(head.codec, path, body, reply, head.encoding, config)?;
     let deadline = head.timeout.map(|timeout| crate::clock::now() + timeout);
-    let metadata = MetadataMap::from_headers(without_connection_headers(parts));
     let call = ServerCall::new(
         metadata,
         body,
@@ -252,7 +293,31 @@ pub(crate) fn dispatch<'r>(
     .with_in_flight(peer.activity.start());
     let route = head.route;
     let (service, method) = route.service.names(route.method);
-    Some((route, call.routed(service, method)))
+    Some(Work::Call(route, call.routed(service, method)))
+}
+
+/// What a dispatched request needs done, besides what `dispatch` answered itself.
+// Not boxed: a call is moved once, from `dispatch` into its own (boxed) future, and a box
+// here would be one more allocation on every native call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Work<'r> {
+    /// A gRPC call of a route.
+    Call(&'r Route, ServerCall),
+    /// A request the gateway translates.
+    #[cfg(feature = "web")]
+    Gateway(super::service::Serving),
+}
+
+impl Work<'_> {
+    /// Starts the work: its first poll here, on the caller's task, with the caller's context
+    /// `inline`, else as a task of its own.
+    fn start(self, inline: Option<&mut std::task::Context<'_>>) {
+        match self {
+            Work::Call(route, call) => route.service.start(route.method, call, inline),
+            #[cfg(feature = "web")]
+            Work::Gateway(serving) => super::service::run(serving, inline, "gateway"),
+        }
+    }
 }
 
 /// The request body and the reply of a call whose messages are `codec` on the wire: as they
@@ -294,16 +359,16 @@ fn with_codec(
     None
 }
 
-/// Starts a routed call: its first poll here, on this connection's task, when `inline`
+/// Starts dispatched work: its first poll here, on this connection's task, when `inline`
 /// (see `ServerBuilder::inline_first_poll`), else as a task of its own.
-pub(crate) async fn start(route: &Route, call: ServerCall, inline: bool) {
+pub(crate) async fn start(work: Work<'_>, inline: bool) {
     if !inline {
-        return route.service.start(route.method, call, None);
+        return work.start(None);
     }
-    let mut call = Some(call);
+    let mut work = Some(work);
     poll_fn(|cx| {
-        if let Some(call) = call.take() {
-            route.service.start(route.method, call, Some(cx));
+        if let Some(work) = work.take() {
+            work.start(Some(cx));
         }
         Poll::Ready(())
     })
@@ -355,6 +420,7 @@ mod tests {
     use super::*;
     use crate::compression::Encoding;
     use crate::headers::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
+    use crate::wire::Core as _;
     use crate::Status;
     use bytes::Bytes;
     use http::Method;
@@ -478,7 +544,7 @@ mod tests {
         sender.send(Frame::End).unwrap();
         let (responder, answer) = queue::respond(64 * 1024);
         let request = head.body(RecvBody::Queue(receiver)).unwrap();
-        core.serve(request, Respond::Queue(responder));
+        core.serve(request, Respond::Queue(responder), None);
         let (parts, mut body) = answer.await.expect("an answer").into_parts();
         let mut data = Vec::new();
         while let Some(chunk) = poll_fn(|cx| body.poll_data(cx)).await {
@@ -535,7 +601,7 @@ mod tests {
         let request = grpc_head("/t.Echo/Call")
             .body(RecvBody::Queue(receiver))
             .unwrap();
-        core.serve(request, Respond::Queue(responder));
+        core.serve(request, Respond::Queue(responder), None);
         drop(answer);
         drop(sender);
         // The call saw the reset: it counts as a client-cancelled call on the connection.

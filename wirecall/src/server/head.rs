@@ -121,16 +121,14 @@ fn protocol(content_type: Option<&HeaderValue>) -> Option<(Protocol, Codec)> {
         return Some((Protocol::Grpc, Codec::Proto));
     }
     let media = content_type?.to_str().ok()?.split(';').next()?.trim();
-    let media = media.to_ascii_lowercase();
-    if let Some(base) = media.strip_suffix("+json") {
-        // JSON in binary framing only: grpc-web-text+json is not a thing clients send.
-        return match base {
-            "application/grpc" => Some((Protocol::Grpc, Codec::Json)),
-            "application/grpc-web" => Some((Protocol::Web(Mode::Binary), Codec::Json)),
-            _ => None,
-        };
+    // JSON in binary framing only: grpc-web-text+json is not a thing clients send.
+    if media.eq_ignore_ascii_case("application/grpc+json") {
+        return Some((Protocol::Grpc, Codec::Json));
     }
-    Mode::from_content_type(&media).map(|mode| (Protocol::Web(mode), Codec::Proto))
+    if media.eq_ignore_ascii_case("application/grpc-web+json") {
+        return Some((Protocol::Web(Mode::Binary), Codec::Json));
+    }
+    Mode::from_content_type(media).map(|mode| (Protocol::Web(mode), Codec::Proto))
 }
 
 /// `application/grpc`, optionally `+proto` or with parameters after `;`.

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::connection::{Core, Peer, Serving};
 use crate::wire::queue::{self, Receiver};
-use crate::wire::{Http1Body, RecvBody, Respond};
+use crate::wire::{Core as _, Http1Body, RecvBody, Respond};
 
 /// Serves one HTTP/1.1 connection until it closes (or, on shutdown, after its request in
 /// progress; at once when the grace period is over).
@@ -68,10 +68,16 @@ async fn answer(
     let window = core.config.limits.initial_stream_window_size as usize;
     let (responder, head) = queue::respond(window);
     let body = RecvBody::Http1(Box::new(Http1Body::new(body)));
-    core.serve(
-        http::Request::from_parts(parts, body),
-        Respond::Queue(responder),
-    );
+    let mut request = Some((http::Request::from_parts(parts, body), responder));
+    // The call's first step runs here, on the connection's task: a call whose request has
+    // arrived and whose handler answers at once needs no task of its own.
+    std::future::poll_fn(|cx| {
+        if let Some((request, responder)) = request.take() {
+            core.serve(request, Respond::Queue(responder), Some(cx));
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
     Ok(match head.await {
         Ok(mut response) => {
             *response.version_mut() = http::Version::HTTP_11;

@@ -173,8 +173,8 @@ where
                     }
                     let (parts, body) = request.into_parts();
                     let (body, respond) = (RecvBody::H2(body), Respond::H2(respond));
-                    if let Some((route, call)) = dispatch(parts, body, respond, &router, &config, &peer) {
-                        start(route, call, config.inline_first_poll).await;
+                    if let Some(work) = dispatch(parts, body, respond, &router, &config, &peer) {
+                        start(work, config.inline_first_poll).await;
                     }
                 }
                 Some(Err(err)) => {

@@ -43,26 +43,35 @@ impl<S: Service> DynService for Erased<S> {
         let context = call.context().clone();
         // Boxed first: tokio moves a spawned future by value several times, and a call's
         // future is kilobytes (the profile showed 8% of a unary call in those copies).
-        let mut fut: Pin<Box<dyn Future<Output = ()> + Send>> =
-            Box::pin(context.scope(self.0.clone().call(method, call)));
-        if let Some(cx) = inline {
-            // Handler panics are caught inside the call; this guards the connection against
-            // anything else, dropping the call (its stream is reset).
-            match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                Ok(Poll::Ready(())) => return,
-                Ok(Poll::Pending) => {}
-                Err(_) => {
-                    tracing::error!(service = S::NAME, "a call panicked outside its handler");
-                    return;
-                }
-            }
-        }
-        tokio::spawn(fut);
+        let fut = Box::pin(context.scope(self.0.clone().call(method, call)));
+        run(fut, inline, S::NAME);
     }
 
     fn names(&self, method: usize) -> (&'static str, &'static str) {
         (S::NAME, S::METHODS.get(method).copied().unwrap_or(""))
     }
+}
+
+/// A boxed future that serves one request (a call, a gateway exchange).
+pub(crate) type Serving = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs `fut`: with `inline`, its first poll right here (on the connection's task, with its
+/// `cx`), and only if it has to wait, the rest as a task of its own; otherwise as a task at
+/// once. `what` names it in the log if it panics.
+pub(crate) fn run(mut fut: Serving, inline: Option<&mut Context<'_>>, what: &str) {
+    if let Some(cx) = inline {
+        // Handler panics are caught inside the call; this guards the connection against
+        // anything else, dropping the future (its stream is reset).
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(())) => return,
+            Ok(Poll::Pending) => {}
+            Err(_) => {
+                tracing::error!(service = what, "a call panicked outside its handler");
+                return;
+            }
+        }
+    }
+    tokio::spawn(fut);
 }
 
 /// A service with interceptors of its own: they run before the service's, after the

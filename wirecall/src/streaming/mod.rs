@@ -339,6 +339,24 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
         self.trailers.take().unwrap_or_default()
     }
 
+    /// The one response message of a unary or client-streaming call, with the response's
+    /// headers and trailers.
+    pub(crate) async fn single(mut self) -> Result<crate::Response<T>, Status> {
+        let headers = self.take_headers().await?;
+        let Some(message) = self.message().await? else {
+            return Err(Status::internal("server sent no response message"));
+        };
+        if self.message().await?.is_some() {
+            return Err(Status::internal(
+                "server sent more than one response message for a unary method",
+            ));
+        }
+        let mut response = crate::Response::new(message);
+        *response.metadata_mut() = headers;
+        *response.trailers_mut() = self.take_trailers();
+        Ok(response)
+    }
+
     fn end(&mut self) {
         self.state = State::Done;
         self.deadline.clear();

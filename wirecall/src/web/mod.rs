@@ -27,16 +27,14 @@ impl Mode {
     /// The mode a request's `content-type` asks for; `None` when it is not gRPC-Web
     /// protobuf (parameters such as `; charset=utf-8` are ignored).
     pub fn from_content_type(content_type: &str) -> Option<Mode> {
-        let media = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            "application/grpc-web" | "application/grpc-web+proto" => Some(Mode::Binary),
-            "application/grpc-web-text" | "application/grpc-web-text+proto" => Some(Mode::Text),
-            _ => None,
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        let is = |name: &str| media.eq_ignore_ascii_case(name);
+        if is("application/grpc-web") || is("application/grpc-web+proto") {
+            Some(Mode::Binary)
+        } else if is("application/grpc-web-text") || is("application/grpc-web-text+proto") {
+            Some(Mode::Text)
+        } else {
+            None
         }
     }
 

@@ -269,21 +269,73 @@ pub(crate) enum Opener {
 /// body an HTTP/2 stream would give it.
 #[derive(Clone)]
 pub(crate) struct Direct {
-    serve: std::sync::Arc<dyn Fn(http::Request<RecvBody>, Respond) + Send + Sync>,
+    core: std::sync::Arc<dyn Core>,
     /// The flow-control window of each direction of its streams.
     window: usize,
 }
 
+/// A server's call core as a [`Direct`] reaches it. With a context `inline`, the call may
+/// take its first step on the caller's task (see [`Direct::call`]).
+pub(crate) trait Core: Send + Sync {
+    /// Serves a request as if an HTTP/2 stream had brought it.
+    fn serve(&self, request: http::Request<RecvBody>, respond: Respond, inline: Inline<'_, '_>);
+
+    /// Serves a gRPC call whose head was read already: no request head to build or parse.
+    #[cfg(feature = "web")]
+    fn call(&self, call: Call<'_>, body: RecvBody, respond: Respond, inline: Inline<'_, '_>);
+}
+
+/// The caller's context, when a call may take its first step on the caller's task.
+pub(crate) type Inline<'a, 'b> = Option<&'a mut Context<'b>>;
+
+/// A gRPC call's head, already read (by the gateway, from its own protocol's request).
+#[cfg(feature = "web")]
+#[derive(Debug)]
+pub(crate) struct Call<'a> {
+    /// `/package.Service/Method`.
+    pub(crate) path: &'a str,
+    pub(crate) metadata: crate::metadata::MetadataMap,
+    /// The time the call may take.
+    pub(crate) timeout: Option<std::time::Duration>,
+}
+
 impl Direct {
-    /// Streams given to `serve`, each direction with `window` bytes of credit.
-    pub(crate) fn new(
-        window: usize,
-        serve: impl Fn(http::Request<RecvBody>, Respond) + Send + Sync + 'static,
-    ) -> Direct {
-        Direct {
-            serve: std::sync::Arc::new(serve),
-            window,
+    /// Streams given to `core`, each direction with `window` bytes of credit.
+    pub(crate) fn new(window: usize, core: std::sync::Arc<dyn Core>) -> Direct {
+        Direct { core, window }
+    }
+
+    /// A call whose whole request body is known: the stream is opened with it already
+    /// written and ended, and the call takes its first step on the caller's task, so one
+    /// that needs not wait (a unary handler that answers at once) has answered before its
+    /// response head is awaited, with no task of its own.
+    #[cfg(feature = "web")]
+    pub(crate) async fn call(
+        &self,
+        call: Call<'_>,
+        body: Bytes,
+    ) -> Result<http::Response<RecvBody>, StreamError> {
+        let (mut sender, receiver) = queue::channel(self.window);
+        let sent = sender
+            .send(queue::Frame::Data(body))
+            .and_then(|()| sender.send(queue::Frame::End));
+        if let Err(status) = sent {
+            return Err(StreamError {
+                status,
+                refused: false,
+            });
         }
+        let (responder, response) = queue::respond(self.window);
+        let mut stream = Some((call, RecvBody::Queue(receiver), responder));
+        std::future::poll_fn(|cx| {
+            if let Some((call, body, responder)) = stream.take() {
+                self.core
+                    .call(call, body, Respond::Queue(responder), Some(cx));
+            }
+            Poll::Ready(())
+        })
+        .await;
+        PendingResponse::Queue(response).await
     }
 }
 
@@ -318,8 +370,10 @@ impl Opener {
             Opener::Direct(direct) => {
                 let (sender, receiver) = queue::channel(direct.window);
                 let (responder, response) = queue::respond(direct.window);
-                let request = head.map(|()| RecvBody::Queue(receiver));
-                (direct.serve)(request, Respond::Queue(responder));
+                let mut request = head.map(|()| RecvBody::Queue(receiver));
+                // As a stream's: no HTTP/1.1 connection headers to look for.
+                *request.version_mut() = http::Version::HTTP_2;
+                direct.core.serve(request, Respond::Queue(responder), None);
                 Ok((PendingResponse::Queue(response), SendBody::Queue(sender)))
             }
         }

@@ -8,12 +8,13 @@
 //! dropped is a reset the sender sees ([`Sender::poll_closed`]). A server's response head
 //! travels on a [`Responder`] ([`respond`]).
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::HeaderMap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::Status;
 
@@ -30,15 +31,22 @@ pub(crate) enum Frame {
     Reset(Status),
 }
 
-/// What both ends of one direction share: the flow-control count and the sender's waker.
+/// What both ends of one direction share: the frames in flight, the flow-control count and
+/// each end's waker. One lock, one allocation per direction.
 #[derive(Default)]
 struct Window {
+    /// Frames sent and not yet taken.
+    frames: VecDeque<Frame>,
     /// Bytes sent and not yet taken by the receiver.
     unread: usize,
     /// The sender, waiting for credit or for the receiver to go.
     sender: Option<Waker>,
+    /// The receiver, waiting for a frame.
+    receiver: Option<Waker>,
     /// The receiver was dropped: nothing more will be read.
     receiver_gone: bool,
+    /// The sender was dropped: nothing more will come.
+    sender_gone: bool,
 }
 
 type Shared = Arc<Mutex<Window>>;
@@ -49,15 +57,12 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Window> {
 
 /// One direction of an in-memory stream, with `window` bytes of flow-control credit.
 pub(crate) fn channel(window: usize) -> (Sender, Receiver) {
-    let (frames, incoming) = mpsc::unbounded_channel();
     let shared = Shared::default();
     let sender = Sender {
-        frames,
         shared: shared.clone(),
         window: window.max(1),
     };
     let receiver = Receiver {
-        frames: incoming,
         shared,
         read: Read::Data,
         trailers: None,
@@ -67,7 +72,6 @@ pub(crate) fn channel(window: usize) -> (Sender, Receiver) {
 
 /// The writing end of [`channel`].
 pub(crate) struct Sender {
-    frames: mpsc::UnboundedSender<Frame>,
     shared: Shared,
     window: usize,
 }
@@ -88,10 +92,18 @@ impl Sender {
 
     /// Sends `frame` at once, whatever the window (data counts against it).
     pub(crate) fn send(&mut self, frame: Frame) -> Result<(), Status> {
-        if let Frame::Data(data) = &frame {
-            lock(&self.shared).unread += data.len();
+        let mut window = lock(&self.shared);
+        if window.receiver_gone {
+            return Err(gone());
         }
-        self.frames.send(frame).map_err(|_| gone())
+        if let Frame::Data(data) = &frame {
+            window.unread += data.len();
+        }
+        window.frames.push_back(frame);
+        if let Some(receiver) = window.receiver.take() {
+            receiver.wake();
+        }
+        Ok(())
     }
 
     /// Ready once the receiver is gone (the peer reset the stream).
@@ -102,6 +114,16 @@ impl Sender {
         }
         window.sender = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let mut window = lock(&self.shared);
+        window.sender_gone = true;
+        if let Some(receiver) = window.receiver.take() {
+            receiver.wake();
+        }
     }
 }
 
@@ -120,7 +142,6 @@ enum Read {
 
 /// The reading end of [`channel`].
 pub(crate) struct Receiver {
-    frames: mpsc::UnboundedReceiver<Frame>,
     shared: Shared,
     read: Read,
     /// Boxed: most streams end without, and a receiver stays small.
@@ -137,12 +158,9 @@ impl Receiver {
         if self.read == Read::Ended {
             return Poll::Ready(None);
         }
-        let frame = std::task::ready!(self.frames.poll_recv(cx));
+        let frame = std::task::ready!(self.poll_frame(cx));
         let result = match frame {
-            Some(Frame::Data(data)) => {
-                self.credit(data.len());
-                return Poll::Ready(Some(Ok(data)));
-            }
+            Some(Frame::Data(data)) => return Poll::Ready(Some(Ok(data))),
             Some(Frame::Trailers(trailers)) => {
                 self.trailers = Some(Box::new(trailers));
                 None
@@ -174,23 +192,38 @@ impl Receiver {
         self.read == Read::Ended && self.trailers.is_none()
     }
 
-    /// Hands `taken` bytes of credit back to the sender.
-    fn credit(&self, taken: usize) {
+    /// The next frame (its data's credit handed back to the sender); `None` once the
+    /// sender is gone and every frame it sent is taken.
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
         let mut window = lock(&self.shared);
-        window.unread = window.unread.saturating_sub(taken);
-        if let Some(sender) = window.sender.take() {
-            sender.wake();
+        let Some(frame) = window.frames.pop_front() else {
+            if window.sender_gone {
+                return Poll::Ready(None);
+            }
+            window.receiver = Some(cx.waker().clone());
+            return Poll::Pending;
+        };
+        if let Frame::Data(data) = &frame {
+            window.unread = window.unread.saturating_sub(data.len());
+            if let Some(sender) = window.sender.take() {
+                sender.wake();
+            }
         }
+        Poll::Ready(Some(frame))
     }
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        let mut window = lock(&self.shared);
-        window.receiver_gone = true;
-        if let Some(sender) = window.sender.take() {
-            sender.wake();
-        }
+        let unread = {
+            let mut window = lock(&self.shared);
+            window.receiver_gone = true;
+            if let Some(sender) = window.sender.take() {
+                sender.wake();
+            }
+            std::mem::take(&mut window.frames)
+        };
+        drop(unread); // outside the lock
     }
 }
 
@@ -314,6 +347,22 @@ mod tests {
         let chunk = poll_fn(|cx| rx.poll_data(cx)).await.unwrap().unwrap();
         assert_eq!(chunk.len(), 5);
         assert!(matches!(tx.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receiver_is_woken_by_a_frame_and_by_the_sender_going() {
+        let (mut tx, mut rx) = channel(1024);
+        let reader = tokio::spawn(async move {
+            let first = poll_fn(|cx| rx.poll_data(cx)).await;
+            let second = poll_fn(|cx| rx.poll_data(cx)).await;
+            (first, second)
+        });
+        tokio::task::yield_now().await; // the reader waits on an empty queue
+        tx.send(Frame::Data(Bytes::from_static(b"late"))).unwrap();
+        drop(tx); // before the end: a reset
+        let (first, second) = reader.await.unwrap();
+        assert_eq!(first.unwrap().unwrap(), Bytes::from_static(b"late"));
+        assert_eq!(second.unwrap().unwrap_err().code(), crate::Code::Cancelled);
     }
 
     #[tokio::test]
