@@ -433,3 +433,41 @@ pub fn call_head(data: &[u8]) {
         }
     }
 }
+
+/// The gateway's protobuf-to-JSON conversion of one message type, both ways it has: the
+/// direct writer and the dynamic message it falls back to.
+#[derive(Debug)]
+pub struct JsonTranscoder(prost_reflect::MessageDescriptor);
+
+impl JsonTranscoder {
+    /// The conversion of `message` (a full name) as `descriptor_set` describes it; `None`
+    /// if it does not.
+    pub fn new(descriptor_set: &[u8], message: &str) -> Option<JsonTranscoder> {
+        let pool = prost_reflect::DescriptorPool::decode(descriptor_set).ok()?;
+        pool.get_message_by_name(message).map(JsonTranscoder)
+    }
+
+    /// Converts `proto` both ways: when the direct writer answers, its JSON is exactly the
+    /// dynamic message's, and the dynamic message decodes. Returns whether the direct
+    /// writer answered.
+    pub fn check(&self, proto: &[u8]) -> bool {
+        let Some(direct) = crate::gateway::to_json::write(&self.0, proto) else {
+            return false;
+        };
+        let direct = String::from_utf8(direct).expect("JSON is UTF-8");
+        match prost_reflect::DynamicMessage::decode(self.0.clone(), proto) {
+            Ok(message) => {
+                let dynamic = crate::gateway::message_to_json(&message);
+                assert_eq!(
+                    direct.as_bytes(),
+                    &dynamic[..],
+                    "direct {direct} for {proto:?}"
+                );
+            }
+            Err(err) => {
+                panic!("direct JSON {direct} for bytes that do not decode ({err}): {proto:?}")
+            }
+        }
+        true
+    }
+}

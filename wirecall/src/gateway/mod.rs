@@ -19,6 +19,7 @@ mod exchange;
 mod rest;
 mod schema;
 mod template;
+pub(crate) mod to_json;
 mod url;
 
 use std::sync::{Arc, OnceLock};
@@ -35,6 +36,9 @@ use crate::web::Cors;
 use crate::{Channel, Endpoint, Response, Status, Streaming};
 
 pub(crate) use exchange::Exchange;
+/// The dynamic message's JSON, which the direct writer's output is checked against.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use schema::message_to_json;
 pub(crate) use schema::{json_to_proto, proto_to_json, Descriptors, Schema};
 
 /// The gateway's request parsers, for the fuzz targets (`crate::fuzzing`).

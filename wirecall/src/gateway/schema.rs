@@ -159,6 +159,9 @@ pub(crate) fn json_to_message(
 
 /// The canonical JSON of protobuf bytes of `message`.
 pub(crate) fn proto_to_json(message: &MessageDescriptor, proto: &[u8]) -> Result<Bytes, Status> {
+    if let Some(json) = super::to_json::write(message, proto) {
+        return Ok(Bytes::from(json));
+    }
     let dynamic = DynamicMessage::decode(message.clone(), proto).map_err(|err| {
         Status::internal(format!(
             "the response is not a valid {}: {err}",

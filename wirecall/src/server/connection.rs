@@ -268,6 +268,7 @@ pub(crate) fn dispatch<'r>(
 }
 
 /// The call a read head asks for, to the route it names, with the request's `metadata`.
+#[inline]
 fn routed<'r>(
     head: CallHead<&'r Route>,
     path: &str,
