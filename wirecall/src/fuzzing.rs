@@ -448,9 +448,11 @@ impl JsonTranscoder {
     }
 
     /// Converts `proto` both ways: when the direct writer answers, its JSON is exactly the
-    /// dynamic message's, and the dynamic message decodes. Returns whether the direct
-    /// writer answered.
+    /// dynamic message's, and the dynamic message decodes. That JSON, and `proto` taken as
+    /// JSON, are then read back both ways ([`JsonTranscoder::check_json`]). Returns whether
+    /// the direct writer answered.
     pub fn check(&self, proto: &[u8]) -> bool {
+        self.check_json(proto);
         let Some(direct) = crate::gateway::to_json::write(&self.0, proto) else {
             return false;
         };
@@ -468,6 +470,26 @@ impl JsonTranscoder {
                 panic!("direct JSON {direct} for bytes that do not decode ({err}): {proto:?}")
             }
         }
+        self.check_json(direct.as_bytes());
+        true
+    }
+
+    /// Reads `json` both ways: when the direct reader answers, the dynamic message reads
+    /// the JSON too, and the direct reader's protobuf decodes to an equal message. Returns
+    /// whether the direct reader answered.
+    pub fn check_json(&self, json: &[u8]) -> bool {
+        let Some(direct) = crate::gateway::from_json::read(&self.0, json) else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(json);
+        let dynamic = crate::gateway::json_to_message(&self.0, json)
+            .unwrap_or_else(|err| panic!("read {text} that the dynamic message refuses: {err:?}"));
+        let decoded = prost_reflect::DynamicMessage::decode(self.0.clone(), direct.as_slice())
+            .unwrap_or_else(|err| panic!("wrote bytes that do not decode for {text}: {err}"));
+        // Compared by their JSON: NaN is not equal to itself, and the Debug form of a
+        // recursive message type never ends.
+        let json_of = |m: &prost_reflect::DynamicMessage| crate::gateway::message_to_json(m);
+        assert_eq!(json_of(&decoded), json_of(&dynamic), "{text}");
         true
     }
 }

@@ -16,6 +16,7 @@
 mod connect;
 mod connect_call;
 mod exchange;
+pub(crate) mod from_json;
 mod rest;
 mod schema;
 mod template;
@@ -38,7 +39,7 @@ use crate::{Channel, Endpoint, Response, Status, Streaming};
 pub(crate) use exchange::Exchange;
 /// The dynamic message's JSON, which the direct writer's output is checked against.
 #[cfg(any(test, feature = "fuzzing"))]
-pub(crate) use schema::message_to_json;
+pub(crate) use schema::{json_to_message, message_to_json};
 pub(crate) use schema::{json_to_proto, proto_to_json, Descriptors, Schema};
 
 /// The gateway's request parsers, for the fuzz targets (`crate::fuzzing`).

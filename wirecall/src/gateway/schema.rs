@@ -137,6 +137,9 @@ impl Schema {
 /// Protobuf bytes of a `message` given in JSON. Unknown fields are ignored, as Connect
 /// and gateways do for forward compatibility.
 pub(crate) fn json_to_proto(message: &MessageDescriptor, json: &[u8]) -> Result<Bytes, Status> {
+    if let Some(proto) = super::from_json::read(message, json) {
+        return Ok(Bytes::from(proto));
+    }
     let dynamic = json_to_message(message, json)?;
     Ok(Bytes::from(dynamic.encode_to_vec()))
 }

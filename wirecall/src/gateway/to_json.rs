@@ -86,7 +86,7 @@ fn write_message(
             out.push(b',');
         }
         first = false;
-        serde_json::to_writer(&mut *out, field.json_name()).ok()?;
+        write_str(out, field.json_name());
         out.push(b':');
         out.extend_from_slice(&value);
     }
@@ -279,7 +279,7 @@ impl<'a> Value<'a> {
             Value::F64(v) if v.is_finite() => serde_json::to_writer(&mut *out, v).ok()?,
             Value::F32(v) => out.extend_from_slice(non_finite(f64::from(*v))),
             Value::F64(v) => out.extend_from_slice(non_finite(*v)),
-            Value::Str(v) => serde_json::to_writer(&mut *out, v).ok()?,
+            Value::Str(v) => write_str(out, v),
             Value::Bytes(v) => {
                 let start = out.len() + 1;
                 let len = base64::encoded_len(v.len(), true)?;
@@ -290,11 +290,71 @@ impl<'a> Value<'a> {
                     .ok()?;
                 out.push(b'"');
             }
-            Value::Enum(v) => serde_json::to_writer(&mut *out, v.name()).ok()?,
+            Value::Enum(v) => write_str(out, v.name()),
             Value::Message(message, bytes) => write_message(message, bytes, out, depth + 1)?,
         }
         Some(())
     }
+}
+
+/// `text` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`, the control
+/// characters (by their short escapes where JSON has one, else `\u00XX` in lower-case
+/// hex); everything else as it is. Runs without escapes are copied whole.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut rest = bytes;
+    while let Some(at) = first_to_escape(rest) {
+        out.extend_from_slice(&rest[..at]);
+        let byte = rest[at];
+        rest = &rest[at + 1..];
+        let short: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0xf)]);
+                continue;
+            }
+        };
+        out.extend_from_slice(short);
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// Where the first byte a JSON string escapes is (`"`, `\`, a control character), eight
+/// bytes at a time: most strings have none.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A high bit set in each byte of `x` that is zero (exact for the first such byte).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in chunks.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        let special = control
+            | zero(word ^ (ONES * u64::from(b'"')))
+            | zero(word ^ (ONES * u64::from(b'\\')));
+        if special != 0 {
+            break; // the exact byte is found below
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| at + i)
 }
 
 /// The JSON string protobuf names a float that is not finite by.
@@ -344,7 +404,7 @@ fn take<'a>(buf: &mut &'a [u8], len: usize) -> Option<&'a [u8]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use prost::Message;
     use prost_reflect::{DescriptorPool, DynamicMessage};
@@ -370,7 +430,7 @@ mod tests {
     }
 
     /// `t.M`: a field of most kinds, a nested enum, a recursive child, a oneof.
-    fn message() -> MessageDescriptor {
+    pub(in crate::gateway) fn message() -> MessageDescriptor {
         use Label::{Optional, Repeated};
         let mut text_in_oneof = field("pick_text", 9, Type::String, Optional);
         text_in_oneof.oneof_index = Some(0);
@@ -450,6 +510,8 @@ mod tests {
             r#"{"child":{"child":{"small":1}},"pickText":"x"}"#,
             r#"{"pickNumber":"0","numbers":[1,-2,300],"names":["a",""]}"#,
             r#"{"ratio":"NaN"}"#,
+            r#"{"userName":"0123456789abcdefé\"xyz0123456789\\\n"}"#,
+            r#"{"userName":"\u0000\u0001\b\f\t\r\u001f\u007f \\ / \u2028 😀"}"#,
             r#"{"ratio":"-Infinity","child":{}}"#,
         ] {
             let proto = dynamic(&m, json);
