@@ -493,3 +493,35 @@ impl JsonTranscoder {
         true
     }
 }
+
+/// HPACK: `data` as header blocks (split at every `0xff 0x00` pair, so that one input is a
+/// connection's worth of blocks against one decoder). Whatever decodes is encoded again by
+/// an encoder and decoded by a second decoder, and must come back the same, field for
+/// field.
+pub fn hpack(data: &[u8]) {
+    use crate::http2::hpack::{Decoder, Encoder};
+    let mut decoder = Decoder::new(4096, 64 << 10);
+    let mut encoder = Encoder::new();
+    let mut again = Decoder::new(4096, 64 << 10);
+    for (round, block) in data.split(|&b| b == 0xff).enumerate() {
+        if round % 3 == 2 {
+            // Now and then the peer resizes our encoder's table (within what it allows).
+            encoder.set_max_table_size((block.len() * 16).min(4096));
+        }
+        let Ok(decoded) = decoder.decode(block) else {
+            return; // a compression error ends the connection
+        };
+        assert!(
+            decoder.table_size() <= 4096,
+            "the table outgrew what we allowed"
+        );
+        if decoded.too_large {
+            continue;
+        }
+        let mut encoded = Vec::new();
+        let fields = decoded.fields.iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+        encoder.encode(fields, &mut encoded);
+        let back = again.decode(&encoded).expect("our own block decodes");
+        assert_eq!(back.fields, decoded.fields);
+    }
+}
