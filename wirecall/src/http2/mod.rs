@@ -2,4 +2,5 @@
 //! time in, events and bytes out. Being built piece by piece (issue 22); until it is proven
 //! against h2 it serves nothing, and only its tests and fuzz targets use it.
 
+pub(crate) mod frame;
 pub(crate) mod hpack;
