@@ -11,3 +11,16 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+/// Runs `step` once with the awaiting task's context: how a call takes its first step on
+/// the task that starts it (a connection's, a gateway request's), which then goes on.
+pub(crate) async fn with_context(step: impl FnOnce(&mut std::task::Context<'_>)) {
+    let mut step = Some(step);
+    std::future::poll_fn(|cx| {
+        if let Some(step) = step.take() {
+            step(cx);
+        }
+        std::task::Poll::Ready(())
+    })
+    .await
+}

@@ -4,10 +4,8 @@
 //! connections are served by `http2`, HTTP/1.1 ones by `http1`; [`Core`] takes requests that
 //! come without a connection (the gateway's, the direct channel's).
 
-use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::Poll;
 
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, ORIGIN, TE, TRANSFER_ENCODING, UPGRADE};
 use http::StatusCode;
@@ -366,14 +364,7 @@ pub(crate) async fn start(work: Work<'_>, inline: bool) {
     if !inline {
         return work.start(None);
     }
-    let mut work = Some(work);
-    poll_fn(|cx| {
-        if let Some(work) = work.take() {
-            work.start(Some(cx));
-        }
-        Poll::Ready(())
-    })
-    .await
+    crate::task::with_context(|cx| work.start(Some(cx))).await
 }
 
 /// The request's headers less HTTP/1.1's connection headers, which are no call's metadata
@@ -425,6 +416,7 @@ mod tests {
     use crate::Status;
     use bytes::Bytes;
     use http::Method;
+    use std::future::poll_fn;
     use std::time::Duration;
 
     /// A service whose method is never reached: the requests here are refused first.

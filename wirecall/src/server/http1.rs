@@ -68,16 +68,10 @@ async fn answer(
     let window = core.config.limits.initial_stream_window_size as usize;
     let (responder, head) = queue::respond(window);
     let body = RecvBody::Http1(Box::new(Http1Body::new(body)));
-    let mut request = Some((http::Request::from_parts(parts, body), responder));
+    let request = http::Request::from_parts(parts, body);
     // The call's first step runs here, on the connection's task: a call whose request has
     // arrived and whose handler answers at once needs no task of its own.
-    std::future::poll_fn(|cx| {
-        if let Some((request, responder)) = request.take() {
-            core.serve(request, Respond::Queue(responder), Some(cx));
-        }
-        std::task::Poll::Ready(())
-    })
-    .await;
+    crate::task::with_context(|cx| core.serve(request, Respond::Queue(responder), Some(cx))).await;
     Ok(match head.await {
         Ok(mut response) => {
             *response.version_mut() = http::Version::HTTP_11;

@@ -326,15 +326,8 @@ impl Direct {
             });
         }
         let (responder, response) = queue::respond(self.window);
-        let mut stream = Some((call, RecvBody::Queue(receiver), responder));
-        std::future::poll_fn(|cx| {
-            if let Some((call, body, responder)) = stream.take() {
-                self.core
-                    .call(call, body, Respond::Queue(responder), Some(cx));
-            }
-            Poll::Ready(())
-        })
-        .await;
+        let (body, respond) = (RecvBody::Queue(receiver), Respond::Queue(responder));
+        crate::task::with_context(|cx| self.core.call(call, body, respond, Some(cx))).await;
         PendingResponse::Queue(response).await
     }
 }
