@@ -590,3 +590,64 @@ pub fn http2_frames(data: &[u8]) {
         }
     }
 }
+
+/// Our own HTTP/2 server connection (receiving half) fed `data` as a client's bytes, in
+/// pieces of the sizes the first byte picks: it never panics, hands up only events of
+/// streams the client opened, and once it fails it stays failed with GOAWAY written.
+pub fn http2_connection(data: &[u8]) {
+    use crate::http2::connection::{Connection, Event, Limits, PREFACE};
+    let Some((&piece, data)) = data.split_first() else {
+        return;
+    };
+    let piece = usize::from(piece % 64) + 1;
+    let mut connection = Connection::new(Limits {
+        max_concurrent_streams: 4,
+        initial_window: 1024,
+        ..Limits::default()
+    });
+    // Most inputs start right: the preface is given, so the fuzzer explores the frames.
+    let mut input = PREFACE.to_vec();
+    input.extend_from_slice(data);
+    let mut opened = std::collections::HashSet::new();
+    for chunk in input.chunks(piece) {
+        let result = connection.receive(chunk);
+        while let Some(event) = connection.next_event() {
+            match event {
+                Event::Request { stream, .. } => assert!(opened.insert(stream), "{stream} twice"),
+                Event::Data { stream, data, .. } => {
+                    assert!(
+                        opened.contains(&stream),
+                        "data of stream {stream} never opened"
+                    );
+                    connection.release(stream, data.len() as u32);
+                }
+                Event::Trailers { stream, .. } | Event::Reset { stream, .. } => {
+                    assert!(opened.contains(&stream), "stream {stream} never opened");
+                }
+                Event::Ping { .. } | Event::PingAck { .. } | Event::GoAway { .. } => {}
+            }
+        }
+        let output = connection.take_output();
+        if let Err(reason) = result {
+            assert_eq!(
+                connection.receive(b"more"),
+                Err(reason),
+                "a failed connection stays failed"
+            );
+            use crate::http2::frame;
+            let mut rest = output.as_slice();
+            let mut last = None;
+            while let Ok(Some((head, _, used))) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE) {
+                last = Some(head.kind);
+                rest = &rest[used..];
+            }
+            assert!(rest.is_empty(), "the output is whole frames");
+            assert_eq!(
+                last,
+                Some(frame::kind::GOAWAY),
+                "a connection error ends with GOAWAY"
+            );
+            return;
+        }
+    }
+}

@@ -1,0 +1,804 @@
+//! The server side of an HTTP/2 connection, receiving half (RFC 9113): bytes in, events and
+//! the bytes to answer with out. No I/O, no clock, no tasks: a driver feeds it what the
+//! socket read and writes what it wrote.
+//!
+//! What it does on its own, as the RFC asks: checks the client preface, sends our SETTINGS
+//! and acknowledges the client's, answers PINGs, joins a header block's CONTINUATIONs and
+//! decodes it, keeps each stream's state and both directions' flow-control windows, refuses
+//! streams past SETTINGS_MAX_CONCURRENT_STREAMS, and on any connection error sends GOAWAY
+//! with the code and stops. What it hands up: requests, their data and trailers, resets,
+//! PINGs (so keepalive can see them), the client's GOAWAY.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::flow::{FlowError, RecvWindow, SendWindow, DEFAULT_WINDOW};
+use super::frame::{self, write, Frame, Reason, Setting};
+use super::hpack;
+use super::stream::{Received, State, Violation};
+
+/// What a client sends first (section 3.4).
+pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The limits a server holds its clients to, each a SETTINGS value or a defence.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) initial_window: u32,
+    pub(crate) max_frame_size: u32,
+    pub(crate) max_header_list_size: u32,
+    pub(crate) header_table_size: u32,
+    /// CONTINUATION frames one header block may take (the 2024 CONTINUATION floods).
+    pub(crate) max_continuations: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_concurrent_streams: 100,
+            initial_window: DEFAULT_WINDOW,
+            max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
+            max_header_list_size: 16 << 10,
+            header_table_size: 4096,
+            max_continuations: 16,
+        }
+    }
+}
+
+/// What happened on the connection, for the layer above.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A new stream's request head.
+    Request {
+        stream: u32,
+        fields: Vec<(Bytes, Bytes)>,
+        end_stream: bool,
+    },
+    /// Request data.
+    Data {
+        stream: u32,
+        data: Bytes,
+        end_stream: bool,
+    },
+    /// The request's trailers (they end it).
+    Trailers {
+        stream: u32,
+        fields: Vec<(Bytes, Bytes)>,
+    },
+    /// The client reset a stream.
+    Reset { stream: u32, reason: Reason },
+    /// A PING from the client (already answered).
+    Ping { payload: [u8; 8] },
+    /// The client acknowledged one of our PINGs.
+    PingAck { payload: [u8; 8] },
+    /// The client is going away.
+    GoAway { last_stream: u32, reason: Reason },
+}
+
+/// Where the connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the client's preface.
+    Preface,
+    /// The preface came; the client's first frame must be SETTINGS.
+    FirstSettings,
+    Open,
+    /// A connection error was answered with GOAWAY: nothing more is read.
+    Closed(Reason),
+}
+
+/// A header block being joined from HEADERS and CONTINUATIONs.
+struct Block {
+    stream: u32,
+    end_stream: bool,
+    fragments: Vec<u8>,
+    continuations: usize,
+}
+
+/// One stream's receiving state.
+struct Stream {
+    state: State,
+    recv: RecvWindow,
+    send: SendWindow,
+}
+
+/// The server side of a connection.
+pub(crate) struct Connection {
+    limits: Limits,
+    phase: Phase,
+    /// Received bytes not yet read as whole frames.
+    input: Vec<u8>,
+    /// Bytes to write to the client.
+    output: Vec<u8>,
+    events: VecDeque<Event>,
+    decoder: hpack::Decoder,
+    block: Option<Block>,
+    streams: HashMap<u32, Stream>,
+    /// The highest stream the client opened (GOAWAY's last stream).
+    last_stream: u32,
+    recv: RecvWindow,
+    send: SendWindow,
+    /// The client's SETTINGS_INITIAL_WINDOW_SIZE.
+    peer_initial_window: u32,
+}
+
+impl Connection {
+    /// A connection under `limits`; our SETTINGS are the first bytes to write.
+    pub(crate) fn new(limits: Limits) -> Connection {
+        let mut output = Vec::new();
+        write::settings(
+            &[
+                Setting::MaxConcurrentStreams(limits.max_concurrent_streams),
+                Setting::InitialWindowSize(limits.initial_window),
+                Setting::MaxFrameSize(limits.max_frame_size),
+                Setting::MaxHeaderListSize(limits.max_header_list_size),
+                Setting::HeaderTableSize(limits.header_table_size),
+                Setting::EnablePush(false),
+            ],
+            &mut output,
+        );
+        Connection {
+            limits,
+            phase: Phase::Preface,
+            input: Vec::new(),
+            output,
+            events: VecDeque::new(),
+            decoder: hpack::Decoder::new(
+                limits.header_table_size as usize,
+                limits.max_header_list_size as usize,
+            ),
+            block: None,
+            streams: HashMap::new(),
+            last_stream: 0,
+            // The connection window is always 65,535 at first (6.9.2).
+            recv: RecvWindow::new(DEFAULT_WINDOW),
+            send: SendWindow::new(DEFAULT_WINDOW),
+            peer_initial_window: DEFAULT_WINDOW,
+        }
+    }
+
+    /// Takes in bytes read from the client. `Err` once the connection failed: GOAWAY is then
+    /// the last of the output.
+    pub(crate) fn receive(&mut self, bytes: &[u8]) -> Result<(), Reason> {
+        if let Phase::Closed(reason) = self.phase {
+            return Err(reason);
+        }
+        self.input.extend_from_slice(bytes);
+        let result = self.read_frames();
+        if let Err((reason, what)) = result {
+            tracing::debug!(?reason, what, "HTTP/2 connection error");
+            write::goaway(self.last_stream, reason, what.as_bytes(), &mut self.output);
+            self.phase = Phase::Closed(reason);
+            return Err(reason);
+        }
+        Ok(())
+    }
+
+    /// The next event, if any.
+    pub(crate) fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The bytes to write now.
+    pub(crate) fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// The application took `len` octets of `stream`'s data: its credit goes back, in
+    /// WINDOW_UPDATEs batched per stream and for the connection.
+    pub(crate) fn release(&mut self, stream: u32, len: u32) {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return; // GOAWAY was the last frame
+        }
+        self.release_connection(len);
+        if let Some(entry) = self.streams.get_mut(&stream) {
+            entry.recv.release(len);
+            if let Some(increment) = entry.recv.update() {
+                write::window_update(stream, increment, &mut self.output);
+            }
+        }
+    }
+
+    fn release_connection(&mut self, len: u32) {
+        self.recv.release(len);
+        if let Some(increment) = self.recv.update() {
+            write::window_update(0, increment, &mut self.output);
+        }
+    }
+
+    fn read_frames(&mut self) -> Result<(), (Reason, &'static str)> {
+        if self.phase == Phase::Preface {
+            let have = self.input.len().min(PREFACE.len());
+            if self.input[..have] != PREFACE[..have] {
+                return Err((Reason::PROTOCOL_ERROR, "not the HTTP/2 client preface"));
+            }
+            if have < PREFACE.len() {
+                return Ok(());
+            }
+            self.input.drain(..PREFACE.len());
+            self.phase = Phase::FirstSettings;
+        }
+        let mut at = 0;
+        let result = loop {
+            let split = frame::split(&self.input[at..], self.limits.max_frame_size);
+            let (head, payload, used) = match split {
+                Ok(Some(whole)) => whole,
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(connection_error(error)),
+            };
+            // Owned, as handling a frame writes to `self`.
+            let payload = payload.to_vec();
+            at += used;
+            if let Err(error) = self.frame(head, &payload) {
+                break Err(error);
+            }
+        };
+        self.input.drain(..at);
+        result
+    }
+
+    fn frame(&mut self, head: frame::Head, payload: &[u8]) -> Result<(), (Reason, &'static str)> {
+        let parsed = match frame::parse(head, payload) {
+            Ok(parsed) => parsed,
+            Err(frame::Error::Stream(stream, reason, what)) => {
+                tracing::debug!(stream, ?reason, what, "HTTP/2 stream error");
+                self.reset(stream, reason);
+                return Ok(());
+            }
+            Err(error) => return Err(connection_error(error)),
+        };
+        if self.phase == Phase::FirstSettings {
+            if !matches!(parsed, Frame::Settings { ack: false, .. }) {
+                return Err((
+                    Reason::PROTOCOL_ERROR,
+                    "the client's first frame is not SETTINGS",
+                ));
+            }
+            self.phase = Phase::Open;
+        }
+        // Inside a header block only its CONTINUATIONs may come (section 6.10).
+        if let Some(block) = &self.block {
+            match parsed {
+                Frame::Continuation { stream, .. } if stream == block.stream => {}
+                _ => return Err((Reason::PROTOCOL_ERROR, "a frame inside a header block")),
+            }
+        }
+        match parsed {
+            Frame::Settings {
+                ack: false,
+                settings,
+            } => self.settings(&settings)?,
+            Frame::Settings { ack: true, .. } | Frame::Priority { .. } | Frame::Unknown { .. } => {}
+            Frame::Ping {
+                ack: false,
+                payload,
+            } => {
+                write::ping(true, payload, &mut self.output);
+                self.events.push_back(Event::Ping { payload });
+            }
+            Frame::Ping { ack: true, payload } => self.events.push_back(Event::PingAck { payload }),
+            Frame::GoAway {
+                last_stream,
+                reason,
+                ..
+            } => {
+                self.events.push_back(Event::GoAway {
+                    last_stream,
+                    reason,
+                });
+            }
+            Frame::WindowUpdate {
+                stream: 0,
+                increment,
+            } => self.send.grow(increment).map_err(|FlowError| {
+                (Reason::FLOW_CONTROL_ERROR, "connection window past 2^31-1")
+            })?,
+            Frame::WindowUpdate { stream, increment } => {
+                if let Some(entry) = self.streams.get_mut(&stream) {
+                    if entry.send.grow(increment).is_err() {
+                        self.reset(stream, Reason::FLOW_CONTROL_ERROR);
+                    }
+                } else if stream > self.last_stream {
+                    return Err((Reason::PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream"));
+                }
+            }
+            Frame::Reset { stream, reason } => {
+                if stream > self.last_stream {
+                    return Err((Reason::PROTOCOL_ERROR, "RST_STREAM on an idle stream"));
+                }
+                if let Some(entry) = self.streams.get_mut(&stream) {
+                    if entry.state.recv_reset() == Ok(Received::Taken) {
+                        self.events.push_back(Event::Reset { stream, reason });
+                    }
+                    self.streams.remove(&stream);
+                }
+            }
+            Frame::PushPromise { .. } => {
+                return Err((Reason::PROTOCOL_ERROR, "PUSH_PROMISE from a client"));
+            }
+            Frame::Headers {
+                stream,
+                block,
+                end_stream,
+                end_headers,
+                ..
+            } => {
+                self.block = Some(Block {
+                    stream,
+                    end_stream,
+                    fragments: block.to_vec(),
+                    continuations: 0,
+                });
+                if end_headers {
+                    self.end_block()?;
+                }
+            }
+            Frame::Continuation {
+                block, end_headers, ..
+            } => {
+                let Some(pending) = self.block.as_mut() else {
+                    return Err((
+                        Reason::PROTOCOL_ERROR,
+                        "CONTINUATION without a header block",
+                    ));
+                };
+                pending.continuations += 1;
+                if pending.continuations > self.limits.max_continuations {
+                    return Err((Reason::ENHANCE_YOUR_CALM, "too many CONTINUATION frames"));
+                }
+                pending.fragments.extend_from_slice(block);
+                if end_headers {
+                    self.end_block()?;
+                }
+            }
+            Frame::Data {
+                stream,
+                data,
+                end_stream,
+                flow_len,
+            } => {
+                self.data(stream, data, end_stream, flow_len)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn settings(&mut self, settings: &[Setting]) -> Result<(), (Reason, &'static str)> {
+        for setting in settings {
+            if let Setting::InitialWindowSize(size) = *setting {
+                let old = self.peer_initial_window;
+                for entry in self.streams.values_mut() {
+                    entry.send.resize(old, size).map_err(|FlowError| {
+                        (Reason::FLOW_CONTROL_ERROR, "a stream window past 2^31-1")
+                    })?;
+                }
+                self.peer_initial_window = size;
+            }
+        }
+        write::settings_ack(&mut self.output);
+        Ok(())
+    }
+
+    /// A whole header block: a request, or a stream's trailers.
+    fn end_block(&mut self) -> Result<(), (Reason, &'static str)> {
+        let Some(block) = self.block.take() else {
+            return Ok(());
+        };
+        let decoded = self
+            .decoder
+            .decode(&block.fragments)
+            .map_err(|_| (Reason::COMPRESSION_ERROR, "header block does not decode"))?;
+        let stream = block.stream;
+        if let Some(entry) = self.streams.get_mut(&stream) {
+            // Trailers: they must end the stream.
+            if !block.end_stream {
+                self.reset(stream, Reason::PROTOCOL_ERROR);
+                return Ok(());
+            }
+            return match entry.state.recv_headers(true) {
+                Ok(Received::Taken) => {
+                    self.events.push_back(Event::Trailers {
+                        stream,
+                        fields: decoded.fields,
+                    });
+                    Ok(())
+                }
+                Ok(Received::Ignored) => Ok(()),
+                Err(violation) => self.violation(stream, violation),
+            };
+        }
+        if stream % 2 == 0 || stream <= self.last_stream {
+            return Err((
+                Reason::PROTOCOL_ERROR,
+                "a client stream identifier not odd and increasing",
+            ));
+        }
+        self.last_stream = stream;
+        let active = self
+            .streams
+            .values()
+            .filter(|s| s.state.is_active())
+            .count();
+        if active >= self.limits.max_concurrent_streams as usize {
+            write::reset(stream, Reason::REFUSED_STREAM, &mut self.output);
+            return Ok(());
+        }
+        if decoded.too_large {
+            // The header list passed SETTINGS_MAX_HEADER_LIST_SIZE.
+            self.reset(stream, Reason::PROTOCOL_ERROR);
+            return Ok(());
+        }
+        let mut state = State::Idle;
+        let _ = state.recv_headers(block.end_stream);
+        self.streams.insert(
+            stream,
+            Stream {
+                state,
+                recv: RecvWindow::new(self.limits.initial_window),
+                send: SendWindow::new(self.peer_initial_window),
+            },
+        );
+        self.events.push_back(Event::Request {
+            stream,
+            fields: decoded.fields,
+            end_stream: block.end_stream,
+        });
+        Ok(())
+    }
+
+    fn data(
+        &mut self,
+        stream: u32,
+        data: &[u8],
+        end_stream: bool,
+        flow_len: u32,
+    ) -> Result<(), (Reason, &'static str)> {
+        self.recv.receive(flow_len).map_err(|FlowError| {
+            (
+                Reason::FLOW_CONTROL_ERROR,
+                "DATA past the connection window",
+            )
+        })?;
+        let Some(entry) = self.streams.get_mut(&stream) else {
+            if stream > self.last_stream {
+                return Err((Reason::PROTOCOL_ERROR, "DATA on an idle stream"));
+            }
+            // A stream we no longer keep (reset, refused): what the client had in flight is
+            // ignored, its credit given back at once.
+            self.release_connection(flow_len);
+            return Ok(());
+        };
+        if entry.recv.receive(flow_len).is_err() {
+            self.reset(stream, Reason::FLOW_CONTROL_ERROR);
+            return Ok(());
+        }
+        match entry.state.recv_data(end_stream) {
+            Ok(Received::Taken) => {
+                // Padding is credit the application never sees.
+                let padding = flow_len - data.len() as u32;
+                if padding > 0 {
+                    self.release(stream, padding);
+                }
+                self.events.push_back(Event::Data {
+                    stream,
+                    data: Bytes::copy_from_slice(data),
+                    end_stream,
+                });
+                Ok(())
+            }
+            Ok(Received::Ignored) => {
+                self.release(stream, flow_len);
+                Ok(())
+            }
+            Err(violation) => self.violation(stream, violation),
+        }
+    }
+
+    fn violation(
+        &mut self,
+        stream: u32,
+        violation: Violation,
+    ) -> Result<(), (Reason, &'static str)> {
+        match violation {
+            Violation::Stream(reason) => {
+                self.reset(stream, reason);
+                Ok(())
+            }
+            Violation::Connection(reason) => Err((reason, "a frame the stream's state forbids")),
+        }
+    }
+
+    /// Resets `stream` (a stream error): RST_STREAM, and the stream is forgotten.
+    fn reset(&mut self, stream: u32, reason: Reason) {
+        write::reset(stream, reason, &mut self.output);
+        if let Some(mut entry) = self.streams.remove(&stream) {
+            entry.state.send_reset();
+        }
+    }
+}
+
+fn connection_error(error: frame::Error) -> (Reason, &'static str) {
+    match error {
+        frame::Error::Connection(reason, what) => (reason, what),
+        // Not produced by `split`; a stream error here would be a bug in the caller.
+        frame::Error::Stream(_, reason, what) => (reason, what),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's side of the test: its HPACK encoder and the frames it writes.
+    struct Client {
+        encoder: hpack::Encoder,
+        bytes: Vec<u8>,
+    }
+
+    impl Client {
+        fn new() -> Client {
+            let mut bytes = PREFACE.to_vec();
+            write::settings(&[], &mut bytes);
+            Client {
+                encoder: hpack::Encoder::new(),
+                bytes,
+            }
+        }
+
+        fn request(&mut self, stream: u32, path: &str, end_stream: bool) -> &mut Client {
+            let mut block = Vec::new();
+            let fields: [(&[u8], &[u8]); 4] = [
+                (b":method", b"POST"),
+                (b":scheme", b"http"),
+                (b":path", path.as_bytes()),
+                (b"content-type", b"application/grpc"),
+            ];
+            self.encoder.encode(fields, &mut block);
+            write::headers(stream, &block, end_stream, 16_384, &mut self.bytes);
+            self
+        }
+
+        fn data(&mut self, stream: u32, data: &[u8], end_stream: bool) -> &mut Client {
+            write::data_head(stream, data.len() as u32, end_stream, &mut self.bytes);
+            self.bytes.extend_from_slice(data);
+            self
+        }
+
+        fn take(&mut self) -> Vec<u8> {
+            std::mem::take(&mut self.bytes)
+        }
+    }
+
+    fn events(connection: &mut Connection) -> Vec<Event> {
+        std::iter::from_fn(|| connection.next_event()).collect()
+    }
+
+    /// The frames in `bytes`, as (type, flags, stream).
+    fn frames(bytes: &[u8]) -> Vec<(u8, u8, u32)> {
+        let mut rest = bytes;
+        let mut out = Vec::new();
+        while let Some((head, _, used)) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE).unwrap() {
+            out.push((head.kind, head.flags, head.stream));
+            rest = &rest[used..];
+        }
+        out
+    }
+
+    #[test]
+    fn a_request_arrives_whole_fed_byte_by_byte() {
+        let mut connection = Connection::new(Limits::default());
+        let mut client = Client::new();
+        let bytes = client
+            .request(1, "/svc/Method", false)
+            .data(1, b"hello", true)
+            .take();
+        for byte in bytes {
+            connection.receive(&[byte]).unwrap();
+        }
+        let got = events(&mut connection);
+        assert_eq!(got.len(), 2, "{got:?}");
+        let Event::Request {
+            stream: 1,
+            fields,
+            end_stream: false,
+        } = &got[0]
+        else {
+            panic!("{got:?}");
+        };
+        assert_eq!(
+            fields[2],
+            (
+                Bytes::from_static(b":path"),
+                Bytes::from_static(b"/svc/Method")
+            )
+        );
+        assert_eq!(
+            got[1],
+            Event::Data {
+                stream: 1,
+                data: Bytes::from_static(b"hello"),
+                end_stream: true
+            }
+        );
+        // Our SETTINGS, then the ACK of the client's.
+        let out = frames(&connection.take_output());
+        assert_eq!(
+            out,
+            [
+                (frame::kind::SETTINGS, 0, 0),
+                (frame::kind::SETTINGS, frame::flag::ACK, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn pings_are_answered_and_seen() {
+        let mut connection = Connection::new(Limits::default());
+        let mut bytes = Client::new().take();
+        write::ping(false, *b"pingpong", &mut bytes);
+        connection.receive(&bytes).unwrap();
+        assert_eq!(
+            events(&mut connection),
+            [Event::Ping {
+                payload: *b"pingpong"
+            }]
+        );
+        let out = frames(&connection.take_output());
+        assert_eq!(out.last(), Some(&(frame::kind::PING, frame::flag::ACK, 0)));
+    }
+
+    #[test]
+    fn connection_errors_end_with_goaway_and_the_code() {
+        let cases: Vec<(Vec<u8>, Reason)> = vec![
+            (b"GET / HTTP/1.1\r\n\r\n".to_vec(), Reason::PROTOCOL_ERROR),
+            (
+                {
+                    let mut bytes = PREFACE.to_vec();
+                    write::ping(false, [0; 8], &mut bytes);
+                    bytes
+                },
+                Reason::PROTOCOL_ERROR,
+            ),
+            (
+                Client::new().data(1, b"x", false).take(),
+                Reason::PROTOCOL_ERROR,
+            ),
+            (
+                Client::new().request(2, "/a", true).take(),
+                Reason::PROTOCOL_ERROR,
+            ),
+            (
+                Client::new()
+                    .request(3, "/a", true)
+                    .request(1, "/b", true)
+                    .take(),
+                Reason::PROTOCOL_ERROR,
+            ),
+            (
+                {
+                    let mut client = Client::new();
+                    let mut bytes = client.take();
+                    write::window_update(0, frame::MAX_WINDOW, &mut bytes);
+                    bytes
+                },
+                Reason::FLOW_CONTROL_ERROR,
+            ),
+        ];
+        for (bytes, reason) in cases {
+            let mut connection = Connection::new(Limits::default());
+            assert_eq!(connection.receive(&bytes), Err(reason), "{bytes:x?}");
+            let out = frames(&connection.take_output());
+            assert_eq!(
+                out.last().map(|f| f.0),
+                Some(frame::kind::GOAWAY),
+                "{bytes:x?}"
+            );
+            assert_eq!(
+                connection.receive(&[0]),
+                Err(reason),
+                "nothing more is read"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_block_in_pieces_is_joined_and_a_flood_of_pieces_refused() {
+        let mut encoder = hpack::Encoder::new();
+        let mut block = Vec::new();
+        encoder.encode(
+            [
+                (&b":method"[..], &b"POST"[..]),
+                (b":path", b"/x"),
+                (b"x-pad", &[b'a'; 64][..]),
+            ],
+            &mut block,
+        );
+        let mut bytes = Client::new().take();
+        write::headers(1, &block, true, 8, &mut bytes);
+        let mut connection = Connection::new(Limits::default());
+        connection.receive(&bytes).unwrap();
+        assert!(matches!(
+            events(&mut connection)[..],
+            [Event::Request {
+                stream: 1,
+                end_stream: true,
+                ..
+            }]
+        ));
+
+        let mut bytes = Client::new().take();
+        write::headers(1, &block, true, 2, &mut bytes); // dozens of CONTINUATIONs
+        let mut connection = Connection::new(Limits::default());
+        assert_eq!(connection.receive(&bytes), Err(Reason::ENHANCE_YOUR_CALM));
+
+        // Another frame inside the block is a connection error.
+        let mut bytes = Client::new().take();
+        frame::Head {
+            len: 1,
+            kind: frame::kind::HEADERS,
+            flags: 0,
+            stream: 1,
+        }
+        .write(&mut bytes);
+        bytes.push(block[0]);
+        write::ping(false, [0; 8], &mut bytes);
+        let mut connection = Connection::new(Limits::default());
+        assert_eq!(connection.receive(&bytes), Err(Reason::PROTOCOL_ERROR));
+    }
+
+    #[test]
+    fn streams_past_the_limit_are_refused_and_windows_are_kept() {
+        let limits = Limits {
+            max_concurrent_streams: 1,
+            initial_window: 10,
+            ..Limits::default()
+        };
+        let mut connection = Connection::new(limits);
+        let bytes = Client::new()
+            .request(1, "/a", false)
+            .request(3, "/b", false)
+            .take();
+        connection.receive(&bytes).unwrap();
+        assert_eq!(events(&mut connection).len(), 1);
+        let out = frames(&connection.take_output());
+        assert_eq!(
+            out.last(),
+            Some(&(frame::kind::RST_STREAM, 0, 3)),
+            "REFUSED_STREAM"
+        );
+
+        // Stream 1's window is 10: 11 octets are its FLOW_CONTROL_ERROR, not the connection's.
+        let mut client = Client {
+            encoder: hpack::Encoder::new(),
+            bytes: Vec::new(),
+        };
+        connection
+            .receive(&client.data(1, &[0; 11], false).take())
+            .unwrap();
+        let out = frames(&connection.take_output());
+        assert_eq!(out, [(frame::kind::RST_STREAM, 0, 1)]);
+        assert!(events(&mut connection).is_empty());
+    }
+
+    #[test]
+    fn credit_comes_back_as_data_is_taken() {
+        let limits = Limits {
+            initial_window: 100,
+            ..Limits::default()
+        };
+        let mut connection = Connection::new(limits);
+        let bytes = Client::new()
+            .request(1, "/a", false)
+            .data(1, &[7; 60], false)
+            .take();
+        connection.receive(&bytes).unwrap();
+        connection.take_output();
+        connection.release(1, 60);
+        // The stream's 60 of 100 pass half its window; the connection's do not (of 65,535).
+        assert_eq!(
+            frames(&connection.take_output()),
+            [(frame::kind::WINDOW_UPDATE, 0, 1)]
+        );
+    }
+}
