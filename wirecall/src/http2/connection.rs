@@ -699,6 +699,11 @@ mod tests {
                 Err(reason),
                 "nothing more is read"
             );
+            connection.release(1, 1 << 20);
+            assert!(
+                connection.take_output().is_empty(),
+                "nothing written after GOAWAY"
+            );
         }
     }
 
