@@ -609,20 +609,50 @@ pub fn http2_connection(data: &[u8]) {
     let mut input = PREFACE.to_vec();
     input.extend_from_slice(data);
     let mut opened = std::collections::HashSet::new();
+    // Each request is answered as an echo server would: a head, its data back, trailers.
+    let head: [(&[u8], &[u8]); 2] = [(b":status", b"200"), (b"content-type", b"application/grpc")];
+    let trailers: [(&[u8], &[u8]); 1] = [(b"grpc-status", b"0")];
     for chunk in input.chunks(piece) {
         let result = connection.receive(chunk);
         while let Some(event) = connection.next_event() {
             match event {
-                Event::Request { stream, .. } => assert!(opened.insert(stream), "{stream} twice"),
-                Event::Data { stream, data, .. } => {
+                Event::Request {
+                    stream, end_stream, ..
+                } => {
+                    assert!(opened.insert(stream), "{stream} twice");
+                    connection.send_headers(stream, head, false);
+                    if end_stream {
+                        connection.send_headers(stream, trailers, true);
+                    }
+                }
+                Event::Data {
+                    stream,
+                    data,
+                    end_stream,
+                } => {
                     assert!(
                         opened.contains(&stream),
                         "data of stream {stream} never opened"
                     );
                     connection.release(stream, data.len() as u32);
+                    let sendable = connection.sendable(stream) as usize;
+                    let sent = connection.send_data(stream, &data, false);
+                    assert_eq!(
+                        sent,
+                        data.len().min(sendable),
+                        "sent what the windows allow"
+                    );
+                    if end_stream {
+                        connection.send_headers(stream, trailers, true);
+                    }
                 }
-                Event::Trailers { stream, .. } | Event::Reset { stream, .. } => {
+                Event::Trailers { stream, .. } => {
                     assert!(opened.contains(&stream), "stream {stream} never opened");
+                    connection.send_headers(stream, trailers, true);
+                }
+                Event::Reset { stream, .. } => {
+                    assert!(opened.contains(&stream), "stream {stream} never opened");
+                    connection.cancel(stream, crate::http2::frame::Reason::PROTOCOL_ERROR);
                 }
                 Event::Ping { .. } | Event::PingAck { .. } | Event::GoAway { .. } => {}
             }

@@ -121,6 +121,9 @@ pub(crate) struct Connection {
     send: SendWindow,
     /// The client's SETTINGS_INITIAL_WINDOW_SIZE.
     peer_initial_window: u32,
+    /// The client's SETTINGS_MAX_FRAME_SIZE: our frames' limit.
+    peer_max_frame_size: u32,
+    encoder: hpack::Encoder,
 }
 
 impl Connection {
@@ -138,6 +141,13 @@ impl Connection {
             ],
             &mut output,
         );
+        // The connection window starts at 65,535 (6.9.2); a larger stream window is of use
+        // only with a connection window as large, announced at once.
+        let mut recv = RecvWindow::new(DEFAULT_WINDOW);
+        recv.widen(limits.initial_window);
+        if let Some(increment) = recv.update() {
+            write::window_update(0, increment, &mut output);
+        }
         Connection {
             limits,
             phase: Phase::Preface,
@@ -151,10 +161,11 @@ impl Connection {
             block: None,
             streams: HashMap::new(),
             last_stream: 0,
-            // The connection window is always 65,535 at first (6.9.2).
-            recv: RecvWindow::new(DEFAULT_WINDOW),
+            recv,
             send: SendWindow::new(DEFAULT_WINDOW),
             peer_initial_window: DEFAULT_WINDOW,
+            peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
+            encoder: hpack::Encoder::new(),
         }
     }
 
@@ -197,6 +208,100 @@ impl Connection {
             if let Some(increment) = entry.recv.update() {
                 write::window_update(stream, increment, &mut self.output);
             }
+        }
+    }
+
+    /// Sends a response head, or trailers (`end_stream`), on `stream`. `false` if the
+    /// stream can no longer be sent on (reset, ended, unknown).
+    pub(crate) fn send_headers<'a>(
+        &mut self,
+        stream: u32,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        end_stream: bool,
+    ) -> bool {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return false;
+        }
+        let Some(entry) = self.streams.get_mut(&stream).filter(|e| e.state.can_send()) else {
+            return false;
+        };
+        entry.state.send_headers(end_stream);
+        let mut block = Vec::new();
+        self.encoder.encode(fields, &mut block);
+        write::headers(
+            stream,
+            &block,
+            end_stream,
+            self.peer_max_frame_size,
+            &mut self.output,
+        );
+        self.forget_if_closed(stream);
+        true
+    }
+
+    /// Sends as much of `data` as both windows allow, in frames of at most the client's
+    /// SETTINGS_MAX_FRAME_SIZE; END_STREAM goes with the last byte if `end_stream`. Returns
+    /// how many bytes were sent: the rest waits for WINDOW_UPDATEs ([`Connection::sendable`]).
+    pub(crate) fn send_data(&mut self, stream: u32, data: &[u8], end_stream: bool) -> usize {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return 0;
+        }
+        let Some(entry) = self.streams.get_mut(&stream).filter(|e| e.state.can_send()) else {
+            return 0;
+        };
+        let mut sent = 0;
+        loop {
+            let room = entry.send.available().min(self.send.available()) as usize;
+            let len = (data.len() - sent)
+                .min(room)
+                .min(self.peer_max_frame_size as usize);
+            let last = sent + len == data.len();
+            if len == 0 && !(last && end_stream) {
+                break;
+            }
+            let end = last && end_stream;
+            entry.send.consume(len as u32);
+            self.send.consume(len as u32);
+            write::data_head(stream, len as u32, end, &mut self.output);
+            self.output.extend_from_slice(&data[sent..sent + len]);
+            sent += len;
+            if end {
+                entry.state.send_data(true);
+            }
+            if last {
+                break;
+            }
+        }
+        self.forget_if_closed(stream);
+        sent
+    }
+
+    /// How many bytes `stream` may send now (both windows).
+    pub(crate) fn sendable(&self, stream: u32) -> u32 {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return 0;
+        }
+        self.streams
+            .get(&stream)
+            .filter(|e| e.state.can_send())
+            .map_or(0, |e| e.send.available().min(self.send.available()))
+    }
+
+    /// Resets `stream` from our side (the call was cancelled, or failed).
+    pub(crate) fn cancel(&mut self, stream: u32, reason: Reason) {
+        if !matches!(self.phase, Phase::Closed(_)) && self.streams.contains_key(&stream) {
+            self.reset(stream, reason);
+        }
+    }
+
+    /// A stream both sides have ended is forgotten.
+    fn forget_if_closed(&mut self, stream: u32) {
+        if self
+            .streams
+            .get(&stream)
+            .is_some_and(|e| !e.state.is_active())
+        {
+            self.streams.remove(&stream);
         }
     }
 
@@ -374,6 +479,15 @@ impl Connection {
                     })?;
                 }
                 self.peer_initial_window = size;
+            }
+            match *setting {
+                Setting::MaxFrameSize(size) => self.peer_max_frame_size = size,
+                Setting::HeaderTableSize(size) => {
+                    // Our encoder's table stays within our own decoder's default, whatever
+                    // more the client allows.
+                    self.encoder.set_max_table_size((size as usize).min(4096));
+                }
+                _ => {}
             }
         }
         write::settings_ack(&mut self.output);
@@ -805,5 +919,114 @@ mod tests {
             frames(&connection.take_output()),
             [(frame::kind::WINDOW_UPDATE, 0, 1)]
         );
+    }
+
+    #[test]
+    fn a_response_goes_out_within_the_windows_and_its_end_closes_the_stream() {
+        let mut connection = Connection::new(Limits::default());
+        let mut client = Client::new();
+        // The client allows 10 octets per stream and frames of the minimum size.
+        client.bytes.clear();
+        client.bytes.extend_from_slice(PREFACE);
+        write::settings(&[Setting::InitialWindowSize(10)], &mut client.bytes);
+        connection
+            .receive(&client.request(1, "/a", true).take())
+            .unwrap();
+        connection.take_output();
+        assert!(connection.send_headers(1, [(&b":status"[..], &b"200"[..])], false));
+        assert_eq!(connection.sendable(1), 10);
+        assert_eq!(connection.send_data(1, b"0123456789abcdef", false), 10);
+        assert_eq!(connection.sendable(1), 0);
+        let mut update = Vec::new();
+        write::window_update(1, 100, &mut update);
+        connection.receive(&update).unwrap();
+        assert_eq!(connection.send_data(1, b"abcdef", false), 6);
+        assert!(connection.send_headers(1, [(&b"grpc-status"[..], &b"0"[..])], true));
+        assert!(
+            !connection.send_headers(1, [(&b"grpc-status"[..], &b"0"[..])], true),
+            "ended"
+        );
+        assert_eq!(connection.sendable(1), 0, "a closed stream is forgotten");
+
+        let out = connection.take_output();
+        let mut decoder = hpack::Decoder::new(4096, 16 << 10);
+        let mut rest = out.as_slice();
+        let mut seen = Vec::new();
+        while let Some((head, payload, used)) =
+            frame::split(rest, frame::MAX_MAX_FRAME_SIZE).unwrap()
+        {
+            match frame::parse(head, payload).unwrap() {
+                Frame::Headers {
+                    block, end_stream, ..
+                } => {
+                    let fields = decoder.decode(block).unwrap().fields;
+                    seen.push(format!(
+                        "headers {} end={end_stream}",
+                        String::from_utf8_lossy(&fields[0].1)
+                    ));
+                }
+                Frame::Data {
+                    data, end_stream, ..
+                } => {
+                    seen.push(format!(
+                        "data {} end={end_stream}",
+                        String::from_utf8_lossy(data)
+                    ));
+                }
+                other => seen.push(format!("{other:?}")),
+            }
+            rest = &rest[used..];
+        }
+        assert_eq!(
+            seen,
+            [
+                "headers 200 end=false",
+                "data 0123456789 end=false",
+                "data abcdef end=false",
+                "headers 0 end=true"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_large_stream_window_widens_the_connection_window_at_once() {
+        let mut connection = Connection::new(Limits {
+            initial_window: 1 << 20,
+            ..Limits::default()
+        });
+        let out = frames(&connection.take_output());
+        assert_eq!(
+            out,
+            [
+                (frame::kind::SETTINGS, 0, 0),
+                (frame::kind::WINDOW_UPDATE, 0, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cancelled_stream_is_reset_and_takes_no_more() {
+        let mut connection = Connection::new(Limits::default());
+        connection
+            .receive(&Client::new().request(1, "/a", false).take())
+            .unwrap();
+        connection.take_output();
+        assert_eq!(events(&mut connection).len(), 1, "the request");
+        connection.cancel(1, Reason(0x8));
+        assert_eq!(
+            frames(&connection.take_output()),
+            [(frame::kind::RST_STREAM, 0, 1)]
+        );
+        assert!(!connection.send_headers(1, [(&b":status"[..], &b"200"[..])], false));
+        assert_eq!(connection.send_data(1, b"x", true), 0);
+        // What the client had in flight is dropped without an answer.
+        let mut client = Client {
+            encoder: hpack::Encoder::new(),
+            bytes: Vec::new(),
+        };
+        connection
+            .receive(&client.data(1, b"late", true).take())
+            .unwrap();
+        assert!(events(&mut connection).is_empty());
     }
 }

@@ -28,14 +28,12 @@ impl SendWindow {
     }
 
     /// The octets that may be sent now (none while the window is negative).
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     pub(crate) fn available(&self) -> u32 {
         u32::try_from(self.available.max(0)).unwrap_or(MAX_WINDOW)
     }
 
     /// Takes `len` octets of the window for data being sent; the caller sends no more than
     /// [`SendWindow::available`].
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     pub(crate) fn consume(&mut self, len: u32) {
         debug_assert!(len <= self.available(), "sent past the window");
         self.available -= i64::from(len);
@@ -108,7 +106,6 @@ impl RecvWindow {
     }
 
     /// A larger window than the peer was told: the difference is owed at once.
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     pub(crate) fn widen(&mut self, target: u32) {
         if target > self.target {
             self.released = self.released.saturating_add(target - self.target);

@@ -24,7 +24,6 @@ pub(crate) enum State {
     Idle,
     Open,
     /// We sent END_STREAM; the peer may still send.
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     HalfClosedLocal,
     /// The peer sent END_STREAM; we may still send.
     HalfClosedRemote,
@@ -101,7 +100,6 @@ impl State {
     }
 
     /// We sent HEADERS (a response, or trailers).
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     pub(crate) fn send_headers(&mut self, end_stream: bool) {
         if matches!(*self, State::Idle) {
             *self = State::Open;
@@ -110,7 +108,6 @@ impl State {
     }
 
     /// We sent DATA.
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     pub(crate) fn send_data(&mut self, end_stream: bool) {
         self.local_end(end_stream);
     }
@@ -123,7 +120,6 @@ impl State {
     }
 
     /// Whether we may still send on it.
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     pub(crate) fn can_send(&self) -> bool {
         matches!(*self, State::Open | State::HalfClosedRemote)
     }
@@ -146,7 +142,6 @@ impl State {
         }
     }
 
-    #[cfg_attr(not(test), allow(dead_code))] // the sending half, the next step
     fn local_end(&mut self, end_stream: bool) {
         if !end_stream {
             return;
