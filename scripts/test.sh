@@ -34,4 +34,5 @@ python3 bench/run.py --smoke --profile debug --no-build --interceptor-overhead
 # The build-cost harness (bench/build_cost.py) once in debug: a wirecall and a tonic
 # one-service crate built clean side by side (the measured run is release, 3 repetitions).
 python3 bench/build_cost.py --smoke
+python3 bench/gateway.py --smoke
 echo "test: done in $(( $(date +%s) - start ))s"
