@@ -599,6 +599,8 @@ pub fn http2_connection(data: &[u8]) {
     let Some((&piece, data)) = data.split_first() else {
         return;
     };
+    // The top two bits: after which piece (if any) the server starts draining.
+    let drain_after = usize::from(piece >> 6);
     let piece = usize::from(piece % 64) + 1;
     let mut connection = Connection::new(Limits {
         max_concurrent_streams: 4,
@@ -612,7 +614,12 @@ pub fn http2_connection(data: &[u8]) {
     // Each request is answered as an echo server would: a head, its data back, trailers.
     let head: [(&[u8], &[u8]); 2] = [(b":status", b"200"), (b"content-type", b"application/grpc")];
     let trailers: [(&[u8], &[u8]); 1] = [(b"grpc-status", b"0")];
-    for chunk in input.chunks(piece) {
+    let mut drained_at: Option<u32> = None;
+    for (index, chunk) in input.chunks(piece).enumerate() {
+        if index == drain_after && drain_after > 0 {
+            drained_at = Some(opened.iter().copied().max().unwrap_or(0));
+            connection.go_away(crate::http2::frame::Reason::NO_ERROR, b"");
+        }
         let result = connection.receive(chunk);
         while let Some(event) = connection.next_event() {
             match event {
@@ -620,6 +627,12 @@ pub fn http2_connection(data: &[u8]) {
                     stream, end_stream, ..
                 } => {
                     assert!(opened.insert(stream), "{stream} twice");
+                    if let Some(last) = drained_at {
+                        assert!(
+                            stream <= last,
+                            "stream {stream} served after GOAWAY({last})"
+                        );
+                    }
                     connection.send_headers(stream, head, false);
                     if end_stream {
                         connection.send_headers(stream, trailers, true);
@@ -659,6 +672,7 @@ pub fn http2_connection(data: &[u8]) {
         }
         let output = connection.take_output();
         if let Err(reason) = result {
+            assert!(connection.is_finished(), "a failed connection is finished");
             assert_eq!(
                 connection.receive(b"more"),
                 Err(reason),

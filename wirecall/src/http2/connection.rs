@@ -84,6 +84,11 @@ enum Phase {
     /// The preface came; the client's first frame must be SETTINGS.
     FirstSettings,
     Open,
+    /// We sent GOAWAY without an error: the streams up to `last_stream` go on, later ones
+    /// are not served (their header blocks are still decoded, to keep HPACK in step).
+    Draining {
+        last_stream: u32,
+    },
     /// A connection error was answered with GOAWAY: nothing more is read.
     Closed(Reason),
 }
@@ -208,6 +213,33 @@ impl Connection {
             if let Some(increment) = entry.recv.update() {
                 write::window_update(stream, increment, &mut self.output);
             }
+        }
+    }
+
+    /// Sends GOAWAY. With NO_ERROR the connection drains: the streams the client opened so
+    /// far go on, later ones are not served, and it is finished once they end
+    /// ([`Connection::is_finished`]). With any other code (ENHANCE_YOUR_CALM and the
+    /// `too_many_pings` debug data grpc-go clients back off on, say) it closes at once.
+    pub(crate) fn go_away(&mut self, reason: Reason, debug: &[u8]) {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return;
+        }
+        write::goaway(self.last_stream, reason, debug, &mut self.output);
+        self.phase = if reason == Reason::NO_ERROR {
+            Phase::Draining {
+                last_stream: self.last_stream,
+            }
+        } else {
+            Phase::Closed(reason)
+        };
+    }
+
+    /// Whether the connection has nothing more to do: closed, or drained of its streams.
+    pub(crate) fn is_finished(&self) -> bool {
+        match self.phase {
+            Phase::Closed(_) => true,
+            Phase::Draining { .. } => !self.streams.values().any(|s| s.state.is_active()),
+            _ => false,
         }
     }
 
@@ -529,6 +561,12 @@ impl Connection {
             ));
         }
         self.last_stream = stream;
+        if let Phase::Draining { last_stream } = self.phase {
+            if stream > last_stream {
+                tracing::debug!(stream, "a stream opened after our GOAWAY: not served");
+                return Ok(());
+            }
+        }
         let active = self
             .streams
             .values()
@@ -1028,5 +1066,61 @@ mod tests {
             .receive(&client.data(1, b"late", true).take())
             .unwrap();
         assert!(events(&mut connection).is_empty());
+    }
+
+    #[test]
+    fn a_graceful_goaway_finishes_the_streams_it_has_and_serves_no_new_one() {
+        let mut connection = Connection::new(Limits::default());
+        let mut client = Client::new();
+        connection
+            .receive(&client.request(1, "/a", false).take())
+            .unwrap();
+        assert_eq!(events(&mut connection).len(), 1);
+        connection.take_output();
+        connection.go_away(Reason::NO_ERROR, b"");
+        let out = connection.take_output();
+        assert_eq!(frames(&out), [(frame::kind::GOAWAY, 0, 0)]);
+        assert_eq!(&out[9..13], &1u32.to_be_bytes(), "last stream 1");
+        assert!(!connection.is_finished(), "stream 1 is still open");
+
+        // Stream 3 comes after the GOAWAY: not served. Stream 1 goes on.
+        connection
+            .receive(&client.request(3, "/b", true).data(1, b"x", true).take())
+            .unwrap();
+        let got = events(&mut connection);
+        assert_eq!(
+            got,
+            [Event::Data {
+                stream: 1,
+                data: Bytes::from_static(b"x"),
+                end_stream: true
+            }]
+        );
+        assert!(connection.send_headers(1, [(&b":status"[..], &b"200"[..])], false));
+        assert!(!connection.is_finished());
+        assert!(connection.send_headers(1, [(&b"grpc-status"[..], &b"0"[..])], true));
+        assert!(connection.is_finished());
+    }
+
+    #[test]
+    fn too_many_pings_is_a_goaway_with_its_debug_data_and_the_end() {
+        let mut connection = Connection::new(Limits::default());
+        connection.receive(&Client::new().take()).unwrap();
+        connection.take_output();
+        connection.go_away(Reason::ENHANCE_YOUR_CALM, b"too_many_pings");
+        let out = connection.take_output();
+        let (head, payload, _) = frame::split(&out, frame::DEFAULT_MAX_FRAME_SIZE)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            frame::parse(head, payload),
+            Ok(Frame::GoAway {
+                last_stream: 0,
+                reason: Reason::ENHANCE_YOUR_CALM,
+                debug: b"too_many_pings"
+            })
+        );
+        assert!(connection.is_finished());
+        assert_eq!(connection.receive(&[0]), Err(Reason::ENHANCE_YOUR_CALM));
     }
 }

@@ -48,6 +48,7 @@ pub(crate) mod flag {
 pub(crate) struct Reason(pub(crate) u32);
 
 impl Reason {
+    pub(crate) const NO_ERROR: Reason = Reason(0x0);
     pub(crate) const PROTOCOL_ERROR: Reason = Reason(0x1);
     pub(crate) const FLOW_CONTROL_ERROR: Reason = Reason(0x3);
     pub(crate) const FRAME_SIZE_ERROR: Reason = Reason(0x6);
