@@ -10,7 +10,27 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use std::task::{Context, Poll};
+
 use h2::{Ping, PingPong};
+
+/// A connection's way to ping its peer: h2's, or our own engine's.
+pub(crate) trait Pinger {
+    /// Sends a PING; `false` if the connection cannot any more.
+    fn send_ping(&mut self) -> bool;
+    /// Ready with `true` when the PING was acknowledged, `false` if the connection ended.
+    fn poll_pong(&mut self, cx: &mut Context<'_>) -> Poll<bool>;
+}
+
+impl Pinger for PingPong {
+    fn send_ping(&mut self) -> bool {
+        PingPong::send_ping(self, Ping::opaque()).is_ok()
+    }
+
+    fn poll_pong(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        PingPong::poll_pong(self, cx).map(|pong| pong.is_ok())
+    }
+}
 
 /// Keepalive settings: ping every `interval`, give up after `timeout` without a pong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +54,7 @@ pub(crate) enum Ended {
 /// alongside the connection it came from (that is what sends the pings). With `calls`, a
 /// connection without calls in flight is not pinged unless `keepalive.while_idle`.
 pub(crate) async fn watch(
-    mut pings: PingPong,
+    mut pings: impl Pinger,
     keepalive: Keepalive,
     calls: Option<&AtomicUsize>,
 ) -> Ended {
@@ -44,13 +64,13 @@ pub(crate) async fn watch(
         if idle && !keepalive.while_idle {
             continue;
         }
-        if pings.send_ping(Ping::opaque()).is_err() {
+        if !pings.send_ping() {
             return Ended::Closed;
         }
         let pong = std::future::poll_fn(|cx| pings.poll_pong(cx));
         match tokio::time::timeout(keepalive.timeout, pong).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return Ended::Closed,
+            Ok(true) => {}
+            Ok(false) => return Ended::Closed,
             Err(_) => return Ended::PeerSilent,
         }
     }

@@ -122,7 +122,6 @@ mod clock;
 mod descriptors;
 mod error;
 mod headers;
-#[cfg(any(test, feature = "fuzzing"))]
 mod http2;
 mod in_flight;
 mod keepalive;

@@ -31,6 +31,14 @@ pub const LIMIT: Duration = Duration::from_secs(10);
 
 /// Awaits `fut`, failing the test (with `what` in the message) if it takes longer than
 /// [`LIMIT`].
+/// Whether servers run on wirecall's own HTTP/2 engine (`WIRECALL_HTTP2_ENGINE=wirecall`):
+/// the suite runs once per engine, and where the two answer differently (h2's less specific
+/// error codes, say), a test asserts what each does.
+#[allow(dead_code)] // Not every test binary asks.
+pub fn own_engine() -> bool {
+    std::env::var("WIRECALL_HTTP2_ENGINE").as_deref() == Ok("wirecall")
+}
+
 pub async fn bounded<F: Future>(what: &str, fut: F) -> F::Output {
     within(LIMIT, what, fut).await
 }

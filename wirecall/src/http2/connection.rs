@@ -26,6 +26,8 @@ pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 pub(crate) struct Limits {
     pub(crate) max_concurrent_streams: u32,
     pub(crate) initial_window: u32,
+    /// The connection's receive window (announced at once when larger than 65,535).
+    pub(crate) connection_window: u32,
     pub(crate) max_frame_size: u32,
     pub(crate) max_header_list_size: u32,
     pub(crate) header_table_size: u32,
@@ -38,6 +40,7 @@ impl Default for Limits {
         Limits {
             max_concurrent_streams: 100,
             initial_window: DEFAULT_WINDOW,
+            connection_window: DEFAULT_WINDOW,
             max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
             max_header_list_size: 16 << 10,
             header_table_size: 4096,
@@ -66,7 +69,8 @@ pub(crate) enum Event {
         stream: u32,
         fields: Vec<(Bytes, Bytes)>,
     },
-    /// The client reset a stream.
+    /// A stream handed up is gone: the client reset it, or we did, for a stream error it
+    /// made (`reason` says which code went with it).
     Reset { stream: u32, reason: Reason },
     /// A PING from the client (already answered).
     Ping { payload: [u8; 8] },
@@ -74,6 +78,13 @@ pub(crate) enum Event {
     PingAck { payload: [u8; 8] },
     /// The client is going away.
     GoAway { last_stream: u32, reason: Reason },
+}
+
+/// What [`Connection::receive`] saw besides its events, for a driver to act on.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// A WINDOW_UPDATE or new SETTINGS may have let streams waiting for credit send more.
+    pub(crate) credit: bool,
 }
 
 /// Where the connection is.
@@ -101,11 +112,27 @@ struct Block {
     continuations: usize,
 }
 
+/// How many closed streams are remembered, to tell frames a client had in flight for a
+/// stream we reset (ignored) from frames on a stream it knows is closed (STREAM_CLOSED).
+const CLOSED_MEMORY: usize = 128;
+
+/// How a remembered stream closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// We reset it (or refused it, or did not serve it): the client may not know yet.
+    ByUs,
+    /// Both sides ended it, or the client reset it: the client knows.
+    Known,
+}
+
 /// One stream's receiving state.
 struct Stream {
     state: State,
     recv: RecvWindow,
     send: SendWindow,
+    /// The request's `content-length`, less the data received so far (8.1.1: DATA that
+    /// does not add up to it makes the request malformed).
+    content_left: Option<u64>,
 }
 
 /// The server side of a connection.
@@ -129,35 +156,25 @@ pub(crate) struct Connection {
     /// The client's SETTINGS_MAX_FRAME_SIZE: our frames' limit.
     peer_max_frame_size: u32,
     encoder: hpack::Encoder,
+    seen: Seen,
+    /// Streams closed lately, oldest first.
+    closed: VecDeque<(u32, Closed)>,
+    /// Whether HEADERS or DATA went out since [`Connection::take_sent`] last asked.
+    sent: bool,
 }
 
 impl Connection {
-    /// A connection under `limits`; our SETTINGS are the first bytes to write.
+    /// A connection under `limits`; our SETTINGS go out once the client's preface came.
     pub(crate) fn new(limits: Limits) -> Connection {
-        let mut output = Vec::new();
-        write::settings(
-            &[
-                Setting::MaxConcurrentStreams(limits.max_concurrent_streams),
-                Setting::InitialWindowSize(limits.initial_window),
-                Setting::MaxFrameSize(limits.max_frame_size),
-                Setting::MaxHeaderListSize(limits.max_header_list_size),
-                Setting::HeaderTableSize(limits.header_table_size),
-                Setting::EnablePush(false),
-            ],
-            &mut output,
-        );
-        // The connection window starts at 65,535 (6.9.2); a larger stream window is of use
-        // only with a connection window as large, announced at once.
+        // The connection window starts at 65,535 (6.9.2); a larger one is announced with
+        // our SETTINGS.
         let mut recv = RecvWindow::new(DEFAULT_WINDOW);
-        recv.widen(limits.initial_window);
-        if let Some(increment) = recv.update() {
-            write::window_update(0, increment, &mut output);
-        }
+        recv.widen(limits.initial_window.max(limits.connection_window));
         Connection {
             limits,
             phase: Phase::Preface,
             input: Vec::new(),
-            output,
+            output: Vec::new(),
             events: VecDeque::new(),
             decoder: hpack::Decoder::new(
                 limits.header_table_size as usize,
@@ -171,6 +188,68 @@ impl Connection {
             peer_initial_window: DEFAULT_WINDOW,
             peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
             encoder: hpack::Encoder::new(),
+            seen: Seen::default(),
+            closed: VecDeque::new(),
+            sent: false,
+        }
+    }
+
+    /// Our SETTINGS (and the connection window's first update), sent once the client's
+    /// preface came: nothing is written to a client that does not speak HTTP/2.
+    fn send_preface(&mut self) {
+        let limits = self.limits;
+        write::settings(
+            &[
+                Setting::MaxConcurrentStreams(limits.max_concurrent_streams),
+                Setting::InitialWindowSize(limits.initial_window),
+                Setting::MaxFrameSize(limits.max_frame_size),
+                Setting::MaxHeaderListSize(limits.max_header_list_size),
+                Setting::HeaderTableSize(limits.header_table_size),
+                Setting::EnablePush(false),
+            ],
+            &mut self.output,
+        );
+        if let Some(increment) = self.recv.update() {
+            write::window_update(0, increment, &mut self.output);
+        }
+    }
+
+    /// Whether the client's preface and first SETTINGS have come (a slow client is closed by
+    /// the driver's handshake timeout before this).
+    pub(crate) fn is_open(&self) -> bool {
+        !matches!(self.phase, Phase::Preface | Phase::FirstSettings)
+    }
+
+    /// What was seen since the last call (and forgets it).
+    pub(crate) fn take_seen(&mut self) -> Seen {
+        std::mem::take(&mut self.seen)
+    }
+
+    /// Whether HEADERS or DATA were sent since the last call (the ping policy forgives a
+    /// PING that follows them).
+    pub(crate) fn take_sent(&mut self) -> bool {
+        std::mem::take(&mut self.sent)
+    }
+
+    /// Whether there are bytes to write.
+    pub(crate) fn has_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    /// Appends the bytes to write now to `out`: no allocation when `out` is empty, as the
+    /// two buffers are swapped.
+    pub(crate) fn output_into(&mut self, out: &mut Vec<u8>) {
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.output);
+        } else {
+            out.append(&mut self.output);
+        }
+    }
+
+    /// Sends a PING with `payload` (keepalive); its ACK comes as [`Event::PingAck`].
+    pub(crate) fn ping(&mut self, payload: [u8; 8]) {
+        if !matches!(self.phase, Phase::Closed(_)) {
+            write::ping(false, payload, &mut self.output);
         }
     }
 
@@ -184,6 +263,11 @@ impl Connection {
         let result = self.read_frames();
         if let Err((reason, what)) = result {
             tracing::debug!(?reason, what, "HTTP/2 connection error");
+            if self.phase == Phase::Preface {
+                // Not an HTTP/2 client (RFC 9113 3.4): our SETTINGS, as every server
+                // connection starts, then GOAWAY PROTOCOL_ERROR, nothing more.
+                write::settings(&[], &mut self.output);
+            }
             write::goaway(self.last_stream, reason, what.as_bytes(), &mut self.output);
             self.phase = Phase::Closed(reason);
             return Err(reason);
@@ -196,6 +280,7 @@ impl Connection {
         self.events.pop_front()
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     /// The bytes to write now.
     pub(crate) fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.output)
@@ -234,6 +319,15 @@ impl Connection {
         };
     }
 
+    /// Closes the connection at once (the server's grace period is over): GOAWAY NO_ERROR,
+    /// and every stream is dropped with it.
+    pub(crate) fn abort(&mut self) {
+        if !matches!(self.phase, Phase::Closed(_)) {
+            write::goaway(self.last_stream, Reason::NO_ERROR, b"", &mut self.output);
+            self.phase = Phase::Closed(Reason::NO_ERROR);
+        }
+    }
+
     /// Whether the connection has nothing more to do: closed, or drained of its streams.
     pub(crate) fn is_finished(&self) -> bool {
         match self.phase {
@@ -258,6 +352,7 @@ impl Connection {
             return false;
         };
         entry.state.send_headers(end_stream);
+        self.sent = true;
         let mut block = Vec::new();
         self.encoder.encode(fields, &mut block);
         write::headers(
@@ -296,6 +391,7 @@ impl Connection {
             self.send.consume(len as u32);
             write::data_head(stream, len as u32, end, &mut self.output);
             self.output.extend_from_slice(&data[sent..sent + len]);
+            self.sent = true;
             sent += len;
             if end {
                 entry.state.send_data(true);
@@ -308,6 +404,7 @@ impl Connection {
         sent
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     /// How many bytes `stream` may send now (both windows).
     pub(crate) fn sendable(&self, stream: u32) -> u32 {
         if matches!(self.phase, Phase::Closed(_)) {
@@ -321,8 +418,13 @@ impl Connection {
 
     /// Resets `stream` from our side (the call was cancelled, or failed).
     pub(crate) fn cancel(&mut self, stream: u32, reason: Reason) {
-        if !matches!(self.phase, Phase::Closed(_)) && self.streams.contains_key(&stream) {
-            self.reset(stream, reason);
+        if matches!(self.phase, Phase::Closed(_)) {
+            return;
+        }
+        if let Some(mut entry) = self.streams.remove(&stream) {
+            write::reset(stream, reason, &mut self.output);
+            entry.state.send_reset();
+            self.remember(stream, Closed::ByUs);
         }
     }
 
@@ -334,7 +436,25 @@ impl Connection {
             .is_some_and(|e| !e.state.is_active())
         {
             self.streams.remove(&stream);
+            self.remember(stream, Closed::Known);
         }
+    }
+
+    /// Remembers that `stream` closed, and how, forgetting the oldest past the memory.
+    fn remember(&mut self, stream: u32, how: Closed) {
+        if self.closed.len() == CLOSED_MEMORY {
+            self.closed.pop_front();
+        }
+        self.closed.push_back((stream, how));
+    }
+
+    /// How `stream` closed, if it is remembered.
+    fn closed_how(&self, stream: u32) -> Option<Closed> {
+        self.closed
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == stream)
+            .map(|(_, how)| *how)
     }
 
     fn release_connection(&mut self, len: u32) {
@@ -355,6 +475,7 @@ impl Connection {
             }
             self.input.drain(..PREFACE.len());
             self.phase = Phase::FirstSettings;
+            self.send_preface();
         }
         let mut at = 0;
         let result = loop {
@@ -428,11 +549,15 @@ impl Connection {
             Frame::WindowUpdate {
                 stream: 0,
                 increment,
-            } => self.send.grow(increment).map_err(|FlowError| {
-                (Reason::FLOW_CONTROL_ERROR, "connection window past 2^31-1")
-            })?,
+            } => {
+                self.seen.credit = true;
+                self.send.grow(increment).map_err(|FlowError| {
+                    (Reason::FLOW_CONTROL_ERROR, "connection window past 2^31-1")
+                })?;
+            }
             Frame::WindowUpdate { stream, increment } => {
                 if let Some(entry) = self.streams.get_mut(&stream) {
+                    self.seen.credit = true;
                     if entry.send.grow(increment).is_err() {
                         self.reset(stream, Reason::FLOW_CONTROL_ERROR);
                     }
@@ -449,6 +574,7 @@ impl Connection {
                         self.events.push_back(Event::Reset { stream, reason });
                     }
                     self.streams.remove(&stream);
+                    self.remember(stream, Closed::Known);
                 }
             }
             Frame::PushPromise { .. } => {
@@ -511,6 +637,7 @@ impl Connection {
                     })?;
                 }
                 self.peer_initial_window = size;
+                self.seen.credit = true;
             }
             match *setting {
                 Setting::MaxFrameSize(size) => self.peer_max_frame_size = size,
@@ -537,8 +664,8 @@ impl Connection {
             .map_err(|_| (Reason::COMPRESSION_ERROR, "header block does not decode"))?;
         let stream = block.stream;
         if let Some(entry) = self.streams.get_mut(&stream) {
-            // Trailers: they must end the stream.
-            if !block.end_stream {
+            // Trailers: they must end the stream, and the data its content-length.
+            if !block.end_stream || entry.content_left.is_some_and(|left| left > 0) {
                 self.reset(stream, Reason::PROTOCOL_ERROR);
                 return Ok(());
             }
@@ -554,16 +681,25 @@ impl Connection {
                 Err(violation) => self.violation(stream, violation),
             };
         }
-        if stream % 2 == 0 || stream <= self.last_stream {
-            return Err((
-                Reason::PROTOCOL_ERROR,
-                "a client stream identifier not odd and increasing",
-            ));
+        if stream <= self.last_stream && stream % 2 == 1 {
+            return match self.closed_how(stream) {
+                // In flight when we reset it: ignored (its block was decoded, for HPACK).
+                Some(Closed::ByUs) => Ok(()),
+                Some(Closed::Known) => Err((Reason::STREAM_CLOSED, "HEADERS on a closed stream")),
+                None => Err((
+                    Reason::PROTOCOL_ERROR,
+                    "a client stream identifier not increasing",
+                )),
+            };
+        }
+        if stream % 2 == 0 {
+            return Err((Reason::PROTOCOL_ERROR, "an even client stream identifier"));
         }
         self.last_stream = stream;
         if let Phase::Draining { last_stream } = self.phase {
             if stream > last_stream {
                 tracing::debug!(stream, "a stream opened after our GOAWAY: not served");
+                self.remember(stream, Closed::ByUs);
                 return Ok(());
             }
         }
@@ -574,11 +710,42 @@ impl Connection {
             .count();
         if active >= self.limits.max_concurrent_streams as usize {
             write::reset(stream, Reason::REFUSED_STREAM, &mut self.output);
+            self.remember(stream, Closed::ByUs);
             return Ok(());
         }
         if decoded.too_large {
-            // The header list passed SETTINGS_MAX_HEADER_LIST_SIZE.
-            self.reset(stream, Reason::PROTOCOL_ERROR);
+            // The header list passed SETTINGS_MAX_HEADER_LIST_SIZE: 431 (RFC 9113 10.5.1),
+            // and a request still coming is told to stop.
+            tracing::debug!(stream, "a header list past the limit: 431");
+            let mut head = Vec::new();
+            self.encoder
+                .encode([(&b":status"[..], &b"431"[..])], &mut head);
+            write::headers(
+                stream,
+                &head,
+                true,
+                self.peer_max_frame_size,
+                &mut self.output,
+            );
+            if !block.end_stream {
+                write::reset(stream, Reason::NO_ERROR, &mut self.output);
+            }
+            self.remember(stream, Closed::ByUs);
+            return Ok(());
+        }
+        let content_left = match content_length(&decoded.fields) {
+            Ok(length) => length,
+            Err(()) => {
+                tracing::debug!(stream, "a malformed content-length: stream reset");
+                write::reset(stream, Reason::PROTOCOL_ERROR, &mut self.output);
+                self.remember(stream, Closed::ByUs);
+                return Ok(());
+            }
+        };
+        if block.end_stream && content_left.is_some_and(|left| left > 0) {
+            tracing::debug!(stream, "content-length without the data: stream reset");
+            write::reset(stream, Reason::PROTOCOL_ERROR, &mut self.output);
+            self.remember(stream, Closed::ByUs);
             return Ok(());
         }
         let mut state = State::Idle;
@@ -589,6 +756,7 @@ impl Connection {
                 state,
                 recv: RecvWindow::new(self.limits.initial_window),
                 send: SendWindow::new(self.peer_initial_window),
+                content_left,
             },
         );
         self.events.push_back(Event::Request {
@@ -616,14 +784,31 @@ impl Connection {
             if stream > self.last_stream {
                 return Err((Reason::PROTOCOL_ERROR, "DATA on an idle stream"));
             }
-            // A stream we no longer keep (reset, refused): what the client had in flight is
-            // ignored, its credit given back at once.
+            // A stream we no longer keep: its credit goes back at once. What the client had in
+            // flight for a stream we reset is ignored; on a stream it knows is closed (or
+            // never opened) it is STREAM_CLOSED (6.1).
             self.release_connection(flow_len);
+            if self.closed_how(stream) != Some(Closed::ByUs) {
+                write::reset(stream, Reason::STREAM_CLOSED, &mut self.output);
+            }
             return Ok(());
         };
         if entry.recv.receive(flow_len).is_err() {
             self.reset(stream, Reason::FLOW_CONTROL_ERROR);
             return Ok(());
+        }
+        if let Some(left) = entry.content_left.as_mut() {
+            let len = data.len() as u64;
+            if len > *left || (end_stream && len != *left) {
+                tracing::debug!(
+                    stream,
+                    "DATA not adding up to the content-length: stream reset"
+                );
+                self.release_connection(flow_len);
+                self.reset(stream, Reason::PROTOCOL_ERROR);
+                return Ok(());
+            }
+            *left -= len;
         }
         match entry.state.recv_data(end_stream) {
             Ok(Received::Taken) => {
@@ -661,13 +846,37 @@ impl Connection {
         }
     }
 
-    /// Resets `stream` (a stream error): RST_STREAM, and the stream is forgotten.
+    /// Resets `stream` (a stream error): RST_STREAM, and the stream is forgotten. A stream
+    /// the application has (it was handed up) hears of it as [`Event::Reset`].
     fn reset(&mut self, stream: u32, reason: Reason) {
         write::reset(stream, reason, &mut self.output);
         if let Some(mut entry) = self.streams.remove(&stream) {
             entry.state.send_reset();
+            self.events.push_back(Event::Reset { stream, reason });
         }
+        self.remember(stream, Closed::ByUs);
     }
+}
+
+/// The `content-length` among a request's fields, if it has one; `Err` if it is not a
+/// number (or comes twice with different values).
+fn content_length(fields: &[(Bytes, Bytes)]) -> Result<Option<u64>, ()> {
+    let mut length = None;
+    for (name, value) in fields {
+        if &name[..] != b"content-length" {
+            continue;
+        }
+        let parsed = std::str::from_utf8(value)
+            .ok()
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or(())?;
+        if length.is_some_and(|earlier| earlier != parsed) {
+            return Err(());
+        }
+        length = Some(parsed);
+    }
+    Ok(length)
 }
 
 fn connection_error(error: frame::Error) -> (Reason, &'static str) {
@@ -802,8 +1011,18 @@ mod tests {
 
     #[test]
     fn connection_errors_end_with_goaway_and_the_code() {
+        // Not HTTP/2 at all: our SETTINGS and GOAWAY, nothing else.
+        let mut connection = Connection::new(Limits::default());
+        let http1 = b"GET / HTTP/1.1\r\n\r\n";
+        assert_eq!(connection.receive(http1), Err(Reason::PROTOCOL_ERROR));
+        let out = frames(&connection.take_output());
+        assert_eq!(
+            out,
+            [(frame::kind::SETTINGS, 0, 0), (frame::kind::GOAWAY, 0, 0)]
+        );
+        assert!(connection.is_finished());
+
         let cases: Vec<(Vec<u8>, Reason)> = vec![
-            (b"GET / HTTP/1.1\r\n\r\n".to_vec(), Reason::PROTOCOL_ERROR),
             (
                 {
                     let mut bytes = PREFACE.to_vec();
@@ -935,7 +1154,14 @@ mod tests {
             .unwrap();
         let out = frames(&connection.take_output());
         assert_eq!(out, [(frame::kind::RST_STREAM, 0, 1)]);
-        assert!(events(&mut connection).is_empty());
+        // The application that has stream 1 hears it is gone.
+        assert_eq!(
+            events(&mut connection),
+            [Event::Reset {
+                stream: 1,
+                reason: Reason::FLOW_CONTROL_ERROR
+            }]
+        );
     }
 
     #[test]
@@ -1032,6 +1258,11 @@ mod tests {
             initial_window: 1 << 20,
             ..Limits::default()
         });
+        assert!(
+            connection.take_output().is_empty(),
+            "nothing before the preface"
+        );
+        connection.receive(PREFACE).unwrap();
         let out = frames(&connection.take_output());
         assert_eq!(
             out,

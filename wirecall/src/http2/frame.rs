@@ -52,7 +52,9 @@ impl Reason {
     pub(crate) const PROTOCOL_ERROR: Reason = Reason(0x1);
     pub(crate) const FLOW_CONTROL_ERROR: Reason = Reason(0x3);
     pub(crate) const FRAME_SIZE_ERROR: Reason = Reason(0x6);
+    pub(crate) const STREAM_CLOSED: Reason = Reason(0x5);
     pub(crate) const REFUSED_STREAM: Reason = Reason(0x7);
+    pub(crate) const CANCEL: Reason = Reason(0x8);
     pub(crate) const COMPRESSION_ERROR: Reason = Reason(0x9);
     pub(crate) const ENHANCE_YOUR_CALM: Reason = Reason(0xb);
 

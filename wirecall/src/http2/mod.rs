@@ -12,4 +12,5 @@ pub(crate) mod connection;
 pub(crate) mod flow;
 pub(crate) mod frame;
 pub(crate) mod hpack;
+pub(crate) mod message;
 pub(crate) mod stream;

@@ -198,11 +198,22 @@ where
             }
         };
         if http2 {
-            return super::http2::serve(io, serving).await;
+            return serve_http2(io, serving).await;
         }
         return super::http1::serve(io, serving).await;
     }
-    super::http2::serve(io, serving).await
+    serve_http2(io, serving).await
+}
+
+/// Serves an HTTP/2 connection on the engine the server was built with.
+pub(crate) async fn serve_http2<IO>(io: IO, serving: Serving)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    match serving.config.http2_engine {
+        super::Http2Engine::H2 => super::http2::serve(io, serving).await,
+        super::Http2Engine::Wirecall => super::own_http2::serve(io, serving).await,
+    }
 }
 
 /// Reads the request head ([`head::parse`]): the call and its route, or `None` when it was
@@ -310,7 +321,7 @@ pub(crate) enum Work<'r> {
 impl Work<'_> {
     /// Starts the work: its first poll here, on the caller's task, with the caller's context
     /// `inline`, else as a task of its own.
-    fn start(self, inline: Option<&mut std::task::Context<'_>>) {
+    pub(crate) fn start(self, inline: Option<&mut std::task::Context<'_>>) {
         match self {
             Work::Call(route, call) => route.service.start(route.method, call, inline),
             #[cfg(feature = "web")]

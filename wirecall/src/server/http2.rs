@@ -21,7 +21,7 @@ use crate::wire::{RecvBody, Respond};
 
 /// How long a closing connection keeps reading what its peer still sends (see
 /// `Flusher::linger`).
-const LINGER: Duration = Duration::from_secs(1);
+pub(super) const LINGER: Duration = Duration::from_secs(1);
 
 /// Where a connection is in its life. The transitions:
 ///
@@ -36,7 +36,7 @@ const LINGER: Duration = Duration::from_secs(1);
 /// The connection ends when h2 says it is done (the peer closed, or every stream ended after
 /// a GOAWAY), whatever the phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     /// Taking new calls.
     Serving,
     /// GOAWAY sent: no new calls; those in flight finish.
@@ -51,7 +51,7 @@ enum Phase {
 
 /// Why a connection drains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Drain {
+pub(super) enum Drain {
     /// The server shuts down.
     Shutdown,
     /// `max_connection_idle`: no calls for that long.
@@ -62,17 +62,17 @@ enum Drain {
 
 impl Phase {
     /// Whether a graceful GOAWAY may still be sent (nothing is closing the connection yet).
-    fn serving(self) -> bool {
+    pub(super) fn serving(self) -> bool {
         self == Phase::Serving
     }
 
     /// Whether the age timer still matters: before the age, or in its grace.
-    fn ages(self) -> bool {
+    pub(super) fn ages(self) -> bool {
         matches!(self, Phase::Serving | Phase::Draining(_))
     }
 
     /// Whether an ENHANCE_YOUR_CALM GOAWAY may still be sent.
-    fn calmable(self) -> bool {
+    pub(super) fn calmable(self) -> bool {
         matches!(self, Phase::Serving | Phase::Draining(_))
     }
 }
@@ -272,7 +272,7 @@ async fn within_handshake_timeout<T>(
 }
 
 /// The output of an optional future; pending forever without one.
-async fn expired<F: Future + ?Sized>(future: &mut Option<Pin<Box<F>>>) -> F::Output {
+pub(super) async fn expired<F: Future + ?Sized>(future: &mut Option<Pin<Box<F>>>) -> F::Output {
     match future {
         Some(future) => future.as_mut().await,
         None => std::future::pending().await,
@@ -280,7 +280,7 @@ async fn expired<F: Future + ?Sized>(future: &mut Option<Pin<Box<F>>>) -> F::Out
 }
 
 /// `age`, 10% more or less at random.
-fn jittered(age: Duration) -> Duration {
+pub(super) fn jittered(age: Duration) -> Duration {
     let unit = 2.0 * crate::random::random_unit() - 1.0; // -1.0..1.0
     age.mul_f64(1.0 + 0.1 * unit)
 }
@@ -289,6 +289,7 @@ fn jittered(age: Duration) -> Duration {
 mod tests {
     use super::*;
     use crate::server::router::Router;
+    use crate::server::Http2Engine;
     use crate::server::ServerCall;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
     use tokio::sync::watch;
@@ -329,7 +330,7 @@ mod tests {
             config: Arc::new(config),
             shutdown: Shutdown { graceful, abort },
         };
-        tokio::spawn(serve(server, serving));
+        tokio::spawn(crate::server::connection::serve_http2(server, serving));
         (client, graceful_tx, abort_tx)
     }
 
@@ -376,9 +377,9 @@ mod tests {
         Ok(trailers["grpc-status"].to_str().unwrap().to_owned())
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_idle_connection_is_sent_away_within_a_quarter_of_its_limit() {
+    async fn an_idle_connection_is_sent_away_within_a_quarter_of_its_limit(engine: Http2Engine) {
         let config = ServerConfig {
+            http2_engine: engine,
             max_connection_idle: Some(Duration::from_secs(60)),
             ..ServerConfig::default()
         };
@@ -395,9 +396,9 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_old_connection_drains_its_calls_then_closes_after_the_grace() {
+    async fn an_old_connection_drains_its_calls_then_closes_after_the_grace(engine: Http2Engine) {
         let config = ServerConfig {
+            http2_engine: engine,
             max_connection_age: Some((Duration::from_secs(100), Duration::from_secs(30))),
             ..ServerConfig::default()
         };
@@ -433,9 +434,11 @@ mod tests {
         assert!(start.elapsed() <= Duration::from_secs(110 + 30) + SLEEP);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_graceful_shutdown_lets_the_call_in_flight_finish() {
-        let (io, graceful, _abort) = serve_with(ServerConfig::default());
+    async fn a_graceful_shutdown_lets_the_call_in_flight_finish(engine: Http2Engine) {
+        let (io, graceful, _abort) = serve_with(ServerConfig {
+            http2_engine: engine,
+            ..ServerConfig::default()
+        });
         let (sender, ended) = client(io).await;
         let response = call(&sender).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -452,9 +455,11 @@ mod tests {
             .expect("the connection ends once its last call does");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_abort_resets_the_call_in_flight() {
-        let (io, graceful, abort) = serve_with(ServerConfig::default());
+    async fn an_abort_resets_the_call_in_flight(engine: Http2Engine) {
+        let (io, graceful, abort) = serve_with(ServerConfig {
+            http2_engine: engine,
+            ..ServerConfig::default()
+        });
         let (sender, ended) = client(io).await;
         let response = call(&sender).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -470,9 +475,11 @@ mod tests {
         ended.await.expect("the connection ends");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_peer_that_never_answers_pings_is_closed_after_the_keepalive_timeout() {
+    async fn a_peer_that_never_answers_pings_is_closed_after_the_keepalive_timeout(
+        engine: Http2Engine,
+    ) {
         let config = ServerConfig {
+            http2_engine: engine,
             keepalive: Some(crate::keepalive::Keepalive {
                 interval: Duration::from_secs(30),
                 timeout: Duration::from_secs(10),
@@ -500,6 +507,36 @@ mod tests {
             "no PING sent"
         );
     }
+
+    /// Each test above, on each engine.
+    macro_rules! on_both_engines {
+        ($($test:ident),* $(,)?) => {
+            mod h2_engine {
+                $(
+                    #[tokio::test(start_paused = true)]
+                    async fn $test() {
+                        super::$test(super::Http2Engine::H2).await;
+                    }
+                )*
+            }
+            mod own_engine {
+                $(
+                    #[tokio::test(start_paused = true)]
+                    async fn $test() {
+                        super::$test(super::Http2Engine::Wirecall).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    on_both_engines!(
+        an_idle_connection_is_sent_away_within_a_quarter_of_its_limit,
+        an_old_connection_drains_its_calls_then_closes_after_the_grace,
+        a_graceful_shutdown_lets_the_call_in_flight_finish,
+        an_abort_resets_the_call_in_flight,
+        a_peer_that_never_answers_pings_is_closed_after_the_keepalive_timeout,
+    );
 
     #[test]
     fn the_phases_allow_what_their_table_says() {

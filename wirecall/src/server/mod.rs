@@ -20,6 +20,7 @@ mod http1;
 mod http2;
 #[cfg(feature = "web")]
 mod json;
+mod own_http2;
 mod ping_policy;
 mod resets;
 pub(crate) mod router;
@@ -49,6 +50,36 @@ use crate::Error;
 
 use router::Router;
 
+/// The HTTP/2 implementation a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Http2Engine {
+    /// The `h2` crate: the default while wirecall's own engine is proven against it.
+    #[default]
+    H2,
+    /// wirecall's own HTTP/2 engine (sans-IO, written for gRPC): every protocol decision
+    /// is ours, e.g. keepalive enforcement's GOAWAY carries `too_many_pings`.
+    Wirecall,
+}
+
+impl Http2Engine {
+    /// The engine `WIRECALL_HTTP2_ENGINE` names, else the default; how a whole test suite
+    /// runs on either engine without a change to its code.
+    fn from_env() -> Http2Engine {
+        match std::env::var("WIRECALL_HTTP2_ENGINE").as_deref() {
+            Ok("wirecall") => Http2Engine::Wirecall,
+            Ok("h2") | Err(_) => Http2Engine::H2,
+            Ok(other) => {
+                tracing::warn!(
+                    engine = other,
+                    "WIRECALL_HTTP2_ENGINE is neither `h2` nor `wirecall`: h2 it is"
+                );
+                Http2Engine::H2
+            }
+        }
+    }
+}
+
 /// How long connections may take to close once the grace period is over.
 const ABORT_WAIT: Duration = Duration::from_secs(5);
 
@@ -62,6 +93,8 @@ pub(crate) struct ServerConfig {
     pub(crate) interceptors: ServerInterceptors,
     /// Whether a call's first poll runs on its connection's task.
     pub(crate) inline_first_poll: bool,
+    /// What serves HTTP/2 connections.
+    pub(crate) http2_engine: Http2Engine,
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     pub(crate) shutdown_grace: Duration,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
@@ -120,6 +153,7 @@ impl Default for ServerConfig {
             send_compressed: None,
             interceptors: ServerInterceptors::default(),
             inline_first_poll: true,
+            http2_engine: Http2Engine::from_env(),
             shutdown_grace: Duration::from_secs(30),
             keepalive: None,
             max_resets: resets::ResetLimit::default(),
@@ -335,6 +369,13 @@ impl ServerBuilder {
     /// `tokio::task::spawn_blocking`, or turn this off so every call is spawned at once.
     pub fn inline_first_poll(mut self, inline: bool) -> Self {
         self.config.inline_first_poll = inline;
+        self
+    }
+
+    /// The HTTP/2 implementation that serves connections (default [`Http2Engine::H2`], or
+    /// what the environment variable `WIRECALL_HTTP2_ENGINE` names: `h2` or `wirecall`).
+    pub fn http2_engine(mut self, engine: Http2Engine) -> Self {
+        self.config.http2_engine = engine;
         self
     }
 
@@ -614,7 +655,7 @@ impl ServerBuilder {
                                         extensions.insert(crate::tls::PeerCertificates(certs.into()));
                                     }
                                     let serving = connection::Serving { extensions, ..serving };
-                                    http2::serve(io, serving).await
+                                    connection::serve_http2(io, serving).await
                                 }
                                 Ok(Err(err)) => tracing::debug!(?peer, %err, "TLS handshake failed"),
                                 Err(_) => tracing::debug!(?peer, "TLS handshake timed out"),

@@ -138,7 +138,14 @@ impl PingWatch {
         (0..pings).any(|_| self.ping(now, calls))
     }
 
-    fn ping(&mut self, now: Instant, calls: bool) -> bool {
+    /// The server sent DATA or HEADERS (the engine that knows says so directly).
+    pub(crate) fn sent(&mut self) {
+        self.sent_since_ping = true;
+    }
+
+    /// A PING from the client at `now`, with `calls` in flight; `true` when it has pinged
+    /// too often.
+    pub(crate) fn ping(&mut self, now: Instant, calls: bool) -> bool {
         if std::mem::take(&mut self.sent_since_ping) {
             // A ping after the server sent something: forgiven, and the count starts over.
             self.strikes = 0;

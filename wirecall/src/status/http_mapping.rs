@@ -22,13 +22,10 @@ pub(crate) fn from_http_status(status: StatusCode) -> Status {
 /// The status for an HTTP/2 error on a stream or its connection.
 pub(crate) fn from_h2_error(err: &h2::Error) -> Status {
     if let Some(reason) = err.reason() {
-        let code = match reason {
-            h2::Reason::CANCEL => Code::Cancelled,
-            h2::Reason::REFUSED_STREAM => Code::Unavailable,
-            h2::Reason::ENHANCE_YOUR_CALM => Code::ResourceExhausted,
-            h2::Reason::INADEQUATE_SECURITY => Code::PermissionDenied,
-            _ if err.is_go_away() => Code::Unavailable,
-            _ => Code::Internal,
+        let code = match code_of_reset(reason.into()) {
+            Some(code) => code,
+            None if err.is_go_away() => Code::Unavailable,
+            None => Code::Internal,
         };
         let origin = if err.is_remote() {
             "peer sent"
@@ -46,6 +43,26 @@ pub(crate) fn from_h2_error(err: &h2::Error) -> Status {
         return Status::unavailable(format!("connection error: {err}"));
     }
     Status::internal(format!("HTTP/2 error: {err}"))
+}
+
+/// The status of a call whose stream was reset with HTTP/2 error code `reason` (sent by
+/// the peer when `remote`), as gRPC maps them.
+pub(crate) fn from_reset(reason: u32, remote: bool) -> Status {
+    let code = code_of_reset(reason).unwrap_or(Code::Internal);
+    let origin = if remote { "peer sent" } else { "local" };
+    Status::new(code, format!("{origin} HTTP/2 RST_STREAM code {reason:#x}"))
+}
+
+/// The gRPC code of an HTTP/2 error code that has one of its own (PROTOCOL-HTTP2.md,
+/// "Errors"); the rest are INTERNAL, or UNAVAILABLE in a GOAWAY.
+fn code_of_reset(reason: u32) -> Option<Code> {
+    match reason {
+        0x7 => Some(Code::Unavailable),       // REFUSED_STREAM
+        0x8 => Some(Code::Cancelled),         // CANCEL
+        0xb => Some(Code::ResourceExhausted), // ENHANCE_YOUR_CALM
+        0xc => Some(Code::PermissionDenied),  // INADEQUATE_SECURITY
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ mod http_mapping;
 pub mod message_encoding;
 
 pub use code::Code;
-pub(crate) use http_mapping::{from_h2_error, from_http_status};
+pub(crate) use http_mapping::{from_h2_error, from_http_status, from_reset};
 
 use std::fmt;
 

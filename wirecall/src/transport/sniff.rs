@@ -19,23 +19,26 @@ pub(crate) struct Rewound<IO> {
     io: IO,
 }
 
-/// Reads until the first bytes decide: `true` for HTTP/2 (they are the preface, or a
-/// prefix of it when the stream ended early), `false` for anything else.
+/// The longest request line read to decide; a longer one is HTTP/1.1's to judge.
+const MAX_REQUEST_LINE: usize = 8 * 1024;
+
+/// Reads until the first bytes decide: `false` for HTTP/1.1 (a request line ending in
+/// `HTTP/1.1` or `HTTP/1.0`), `true` for everything else: the preface (or a prefix of it
+/// when the stream ended early), and bytes that are neither, which the HTTP/2 side then
+/// answers as the invalid preface they are (GOAWAY PROTOCOL_ERROR, RFC 9113 3.4).
 pub(crate) async fn is_http2<IO: AsyncRead + Unpin>(mut io: IO) -> io::Result<(bool, Rewound<IO>)> {
     let mut head = Vec::with_capacity(PREFACE.len());
-    while head.len() < PREFACE.len() {
-        let mut byte = [0u8; 24];
-        let want = PREFACE.len() - head.len();
-        let n = io.read(&mut byte[..want]).await?;
+    let http2 = loop {
+        if let Some(http2) = decide(&head) {
+            break http2;
+        }
+        let mut chunk = [0u8; 512];
+        let n = io.read(&mut chunk).await?;
         if n == 0 {
-            break;
+            break PREFACE.starts_with(&head) || !looks_like_http1(&head);
         }
-        head.extend_from_slice(&byte[..n]);
-        if !PREFACE.starts_with(&head) {
-            break;
-        }
-    }
-    let http2 = PREFACE.starts_with(&head);
+        head.extend_from_slice(&chunk[..n]);
+    };
     Ok((
         http2,
         Rewound {
@@ -43,6 +46,41 @@ pub(crate) async fn is_http2<IO: AsyncRead + Unpin>(mut io: IO) -> io::Result<(b
             io,
         },
     ))
+}
+
+/// What the bytes so far say, once they say it.
+fn decide(head: &[u8]) -> Option<bool> {
+    if head.starts_with(PREFACE) {
+        return Some(true);
+    }
+    if PREFACE.starts_with(head) {
+        return None; // the preface, so far
+    }
+    let end = head
+        .iter()
+        .position(|&b| b == b'\n' || !(b == b'\r' || (0x20..0x7f).contains(&b)));
+    match end {
+        Some(i) if head[i] == b'\n' => Some(!is_http1_line(&head[..i])),
+        // A byte no request line has (a TLS hello, binary): not HTTP/1.1.
+        Some(_) => Some(true),
+        None if head.len() >= MAX_REQUEST_LINE => Some(false),
+        None => None,
+    }
+}
+
+/// Whether `line` (without its LF) is an HTTP/1.x request line.
+fn is_http1_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0")
+}
+
+/// Whether a stream that ended after `head` may have been HTTP/1.1 (a request line cut
+/// short): hyper answers it.
+fn looks_like_http1(head: &[u8]) -> bool {
+    !head.is_empty()
+        && head
+            .iter()
+            .all(|&b| b == b'\r' || (0x20..0x7f).contains(&b))
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Rewound<IO> {
@@ -116,5 +154,18 @@ mod tests {
         assert_eq!(sniff(h1).await, (false, h1.to_vec()));
         assert_eq!(sniff(b"PRI").await, (true, b"PRI".to_vec()));
         assert_eq!(sniff(b"").await, (true, Vec::new()));
+        let h10: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
+        assert_eq!(sniff(h10).await, (false, h10.to_vec()));
+    }
+
+    #[tokio::test]
+    async fn neither_the_preface_nor_a_request_line_goes_to_http2() {
+        // Answered there as an invalid preface: GOAWAY PROTOCOL_ERROR.
+        let line: &[u8] = b"INVALID CONNECTION PREFACE\r\n\r\n";
+        assert_eq!(sniff(line).await, (true, line.to_vec()));
+        let tls: &[u8] = b"\x16\x03\x01\x02\x00\x01";
+        assert_eq!(sniff(tls).await, (true, tls.to_vec()));
+        // A request line cut short by the end of the stream: HTTP/1.1's to answer.
+        assert_eq!(sniff(b"GET /a").await, (false, b"GET /a".to_vec()));
     }
 }

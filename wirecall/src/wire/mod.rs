@@ -8,10 +8,11 @@
 //!   reset.
 //!
 //! Each is an enum over the transports: `H2` (a stream of an h2 connection, the native gRPC
-//! path), `Queue` (an in-memory stream, [`queue`]: what HTTP/1.1, the gateway and the tests
+//! path), `Own` (a stream of a connection on our own HTTP/2 engine, [`own`]), `Queue` (an in-memory stream, [`queue`]: what HTTP/1.1, the gateway and the tests
 //! hand a call) and, for request bodies read by hyper, `Http1`. An enum rather than a trait
 //! object: the set is closed, and the hot path pays one match, not a virtual call and a box.
 
+pub(crate) mod own;
 pub(crate) mod queue;
 #[cfg(feature = "web")]
 pub(crate) mod reframe;
@@ -29,6 +30,8 @@ use crate::Status;
 pub(crate) enum RecvBody {
     /// A stream of an h2 connection.
     H2(h2::RecvStream),
+    /// A stream of a connection on our own HTTP/2 engine.
+    Own(own::OwnRecv),
     /// An in-memory stream.
     Queue(queue::Receiver),
     /// A request body read by hyper (HTTP/1.1); boxed, as it is the largest.
@@ -55,6 +58,7 @@ impl RecvBody {
                 Some(Err(err)) => Poll::Ready(Some(Err(crate::status::from_h2_error(&err)))),
                 None => Poll::Ready(None),
             },
+            RecvBody::Own(body) => body.poll_data(cx),
             RecvBody::Queue(body) => body.poll_data(cx),
             #[cfg(feature = "web")]
             RecvBody::Http1(body) => body.poll_data(cx),
@@ -72,6 +76,7 @@ impl RecvBody {
             RecvBody::H2(body) => body
                 .poll_trailers(cx)
                 .map_err(|err| crate::status::from_h2_error(&err)),
+            RecvBody::Own(body) => body.poll_trailers(cx),
             RecvBody::Queue(body) => body.poll_trailers(cx),
             #[cfg(feature = "web")]
             RecvBody::Http1(body) => Poll::Ready(Ok(body.trailers.take())),
@@ -92,6 +97,8 @@ impl RecvBody {
 pub(crate) enum SendBody {
     /// A stream of an h2 connection.
     H2(h2::SendStream<Bytes>),
+    /// A stream of a connection on our own HTTP/2 engine.
+    Own(own::OwnSend),
     /// An in-memory stream.
     Queue(queue::Sender),
 }
@@ -102,6 +109,7 @@ impl SendBody {
     pub(crate) async fn send_data(&mut self, data: Bytes) -> Result<(), Status> {
         match self {
             SendBody::H2(stream) => send_h2_data(stream, data).await,
+            SendBody::Own(stream) => stream.send_data(data).await,
             SendBody::Queue(stream) => {
                 poll_fn(|cx| stream.poll_ready(cx)).await?;
                 stream.send(queue::Frame::Data(data))
@@ -116,6 +124,7 @@ impl SendBody {
             SendBody::H2(stream) => stream
                 .send_data(data, end_stream)
                 .map_err(|err| crate::status::from_h2_error(&err)),
+            SendBody::Own(stream) => stream.send_now(data, end_stream),
             SendBody::Queue(stream) => {
                 if !data.is_empty() {
                     stream.send(queue::Frame::Data(data))?;
@@ -134,6 +143,7 @@ impl SendBody {
             SendBody::H2(stream) => stream
                 .send_trailers(trailers)
                 .map_err(|err| crate::status::from_h2_error(&err)),
+            SendBody::Own(stream) => stream.send_trailers(trailers),
             SendBody::Queue(stream) => stream.send(queue::Frame::Trailers(trailers)),
         }
     }
@@ -142,6 +152,7 @@ impl SendBody {
     pub(crate) fn reset(&mut self) {
         match self {
             SendBody::H2(stream) => stream.send_reset(h2::Reason::CANCEL),
+            SendBody::Own(stream) => stream.reset(),
             SendBody::Queue(stream) => {
                 let _ = stream.send(queue::Frame::Reset(Status::cancelled("stream reset")));
             }
@@ -152,6 +163,7 @@ impl SendBody {
     pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self {
             SendBody::H2(stream) => stream.poll_reset(cx).map(drop),
+            SendBody::Own(stream) => stream.poll_reset(cx),
             SendBody::Queue(stream) => stream.poll_closed(cx),
         }
     }
@@ -182,6 +194,8 @@ async fn send_h2_data(stream: &mut h2::SendStream<Bytes>, mut data: Bytes) -> Re
 pub(crate) enum Respond {
     /// A stream of an h2 connection.
     H2(h2::server::SendResponse<Bytes>),
+    /// A stream of a connection on our own HTTP/2 engine.
+    Own(own::OwnRespond),
     /// An in-memory stream.
     Queue(queue::Responder),
 }
@@ -199,6 +213,7 @@ impl Respond {
                 .send_response(head, end_stream)
                 .map(SendBody::H2)
                 .map_err(|err| crate::status::from_h2_error(&err)),
+            Respond::Own(respond) => respond.send_headers(head, end_stream).map(SendBody::Own),
             Respond::Queue(respond) => respond.send(head, end_stream).map(SendBody::Queue),
         }
     }
@@ -207,6 +222,7 @@ impl Respond {
     pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self {
             Respond::H2(respond) => respond.poll_reset(cx).map(drop),
+            Respond::Own(respond) => respond.poll_reset(cx),
             Respond::Queue(respond) => respond.poll_closed(cx),
         }
     }

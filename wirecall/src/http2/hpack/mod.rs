@@ -63,6 +63,7 @@ impl Decoder {
         }
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     /// The octets the dynamic table holds.
     pub(crate) fn table_size(&self) -> usize {
         self.table.size()

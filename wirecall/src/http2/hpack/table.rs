@@ -98,6 +98,7 @@ impl Dynamic {
         }
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     /// The octets the entries take.
     pub(crate) fn size(&self) -> usize {
         self.size
