@@ -42,9 +42,17 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-SERVERS = ["wirecall", "tonic", "h2"]
-SERVER_BINARIES = {"wirecall": "wirecall-echo", "tonic": "tonic-echo", "h2": "h2-echo"}
-SERVER_TITLES = {"wirecall": "wirecall", "tonic": "tonic 0.14", "h2": "raw h2"}
+# "wirecall" runs on h2, "wirecall-own" on wirecall's own HTTP/2 engine (the same binary);
+# "pajamax" (bench/pajamax-echo, a crate of its own) serves the unary h2load rows only.
+SERVERS = ["wirecall", "wirecall-own", "tonic", "h2", "pajamax"]
+SERVER_BINARIES = {"wirecall": "wirecall-echo", "wirecall-own": "wirecall-echo",
+                   "tonic": "tonic-echo", "h2": "h2-echo", "pajamax": "pajamax-echo"}
+SERVER_TITLES = {"wirecall": "wirecall on h2", "wirecall-own": "wirecall, own HTTP/2",
+                 "tonic": "tonic 0.14", "h2": "raw h2", "pajamax": "pajamax 0.3"}
+SERVER_ENV = {"wirecall-own": {"WIRECALL_HTTP2_ENGINE": "wirecall"}}
+# Servers that answer the unary h2load rows and nothing else (no streaming, no bench-client).
+UNARY_ONLY = {"pajamax"}
+PAJAMAX_DIR = os.path.join(HERE, "pajamax-echo")
 CLIENTS = ["wirecall", "tonic"]
 GRID_CONNS = [1, 4, 16, 50]
 GRID_STREAMS = [1, 10, 100]
@@ -84,6 +92,12 @@ class Settings:
             self.ref_secs = 2
         if args.reps:
             self.reps = args.reps
+        # pajamax only in measured runs (its release build is a crate of its own).
+        default = [n for n in SERVERS if n != "pajamax" or not args.smoke]
+        self.servers = args.servers.split(",") if args.servers else default
+        unknown = [n for n in self.servers if n not in SERVERS]
+        if unknown:
+            sys.exit(f"unknown server(s) {unknown}: pick from {SERVERS}")
         cores = len(os.sched_getaffinity(0))
         self.pin = cores >= 2 and shutil.which("taskset") is not None
         if not self.pin:
@@ -192,6 +206,8 @@ class Server:
     def __init__(self, name, bindir, settings, extra=()):
         self.name = name
         self.binary = os.path.join(bindir, SERVER_BINARIES[name])
+        if name == "pajamax":
+            self.binary = os.path.join(PAJAMAX_DIR, "target", "release", "pajamax-echo")
         self.settings = settings
         self.extra = list(extra)
         self.proc = None
@@ -203,7 +219,9 @@ class Server:
         self.addr = f"127.0.0.1:{port}"
         self.stderr = tempfile.TemporaryFile()
         cmd = [*self.settings.pinned(SERVER_CORE), self.binary, "--addr", self.addr, *self.extra]
-        self.proc = start(cmd, stdout=subprocess.PIPE, stderr=self.stderr)
+        env = dict(os.environ, **SERVER_ENV.get(self.name, {}))
+        env.pop("WIRECALL_HTTP2_ENGINE", None) if self.name not in SERVER_ENV else None
+        self.proc = start(cmd, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         line = Lines(self.proc.stdout).read(30)
         if not line or not line.startswith("listening on"):
             raise RuntimeError(f"{self.name}: expected 'listening on', got {line!r}")
@@ -426,7 +444,7 @@ def sockperf(settings):
 # The scenario list
 
 
-def h2load_scenarios():
+def h2load_scenarios(server_name=None):
     """(key, title, rpc path, body, conns, streams, latency log?)"""
     items = []
     for c in GRID_CONNS:
@@ -444,6 +462,9 @@ def h2load_scenarios():
         ("unary-1mib", "Unary echo 1 MiB, 1 conn x 1 stream (h2load)",
          "/bench.Echo/Unary", "payload1m", 1, 1, False),
     ]
+    if server_name in UNARY_ONLY:
+        # The issue's rows for pajamax: the 100 B unary grid and 1 x 1000.
+        items = [i for i in items if i[3] == "echo100"]
     return items
 
 
@@ -500,7 +521,7 @@ class Bench:
         server = Server(name, self.bindir, self.settings)
         server.start()
         try:
-            for key, _, path, body, c, m, _ in h2load_scenarios():
+            for key, _, path, body, c, m, _ in h2load_scenarios(name):
                 r = self.attempt(f"calibrating {key} on {name}", lambda: self.h2load.run(
                     server, path, body, c, m, duration=self.settings.calibrate_secs))
                 if r:
@@ -523,19 +544,20 @@ class Bench:
         server.start()
         memory = None
         try:
-            memory = self.attempt(f"memory on {name}", lambda: self.client.memory(server))
+            if name not in UNARY_ONLY:
+                memory = self.attempt(f"memory on {name}", lambda: self.client.memory(server))
             # Warm-up: a burst of unary calls on several connections.
             warm = self.attempt(f"warm-up on {name}", lambda: self.h2load.run(
                 server, "/bench.Echo/Unary", "echo100", 4, 10, n=200 if s.smoke else 20000))
             if warm and warm["errors"]:
                 self.errors.append(f"warm-up on {name}: {warm['errors']} errors")
-            for key, title, path, body, c, m, latency in h2load_scenarios():
+            for key, title, path, body, c, m, latency in h2load_scenarios(name):
                 n = self.count_for(name, key, c, m)
                 result = self.attempt(f"{key} on {name}", lambda: self.h2load.run(
                     server, path, body, c, m, n=n, latency=latency))
                 if result:
                     self.record(key, title, name, result)
-            for impl in CLIENTS:
+            for impl in CLIENTS if name not in UNARY_ONLY else []:
                 for suffix, title, scenario, extra in client_scenarios(name):
                     key = f"client-{impl}-{suffix}"
                     result = self.attempt(f"{key} on {name}", lambda: self.client.run(
@@ -563,12 +585,13 @@ class Bench:
 
     def run(self):
         s = self.settings
+        servers = s.servers
         if not s.smoke:
-            for name in SERVERS:
+            for name in servers:
                 log(f"calibrating {name}")
                 self.calibrate(name)
         for rep in range(s.reps):
-            order = SERVERS[rep % len(SERVERS):] + SERVERS[:rep % len(SERVERS)]
+            order = servers[rep % len(servers):] + servers[:rep % len(servers)]
             for name in order:
                 log(f"repetition {rep + 1}/{s.reps}: {name}")
                 self.one_server(name)
@@ -694,7 +717,7 @@ def report(bench, args, wall):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     v = versions()
     lines = [
-        "# wirecall vs tonic vs raw h2: benchmark results",
+        "# wirecall (on h2 and on its own HTTP/2) vs tonic vs raw h2 vs pajamax: benchmark results",
         "",
         f"Generated by `python3 bench/run.py{' ' + ' '.join(args) if args else ''}` on {now}; "
         f"do not edit by hand.",
@@ -725,8 +748,19 @@ def report(bench, args, wall):
         f"call each) and then {s.hold_streams} open bidi streams (one message echoed each) "
         "over 4 of them; RSS deltas divided by the count.",
         "",
-        "| scenario | metric | wirecall | tonic | raw h2 | wirecall/tonic | wirecall/raw h2 |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    servers = s.servers
+    # The ratios: each wirecall engine to tonic, ours to pajamax and to wirecall on h2.
+    ratio_pairs = [(a, b) for a, b in (("wirecall", "tonic"), ("wirecall-own", "tonic"),
+                                       ("wirecall-own", "pajamax"), ("wirecall-own", "wirecall"),
+                                       ("wirecall", "h2"))
+                   if a in servers and b in servers]
+    short = {"wirecall": "wirecall", "wirecall-own": "own", "tonic": "tonic", "h2": "raw h2",
+             "pajamax": "pajamax"}
+    lines += [
+        "| scenario | metric | " + " | ".join(SERVER_TITLES[n] for n in servers) + " | "
+        + " | ".join(f"{short[a]}/{short[b]}" for a, b in ratio_pairs) + " |",
+        "| --- | --- |" + " ---: |" * (len(servers) + len(ratio_pairs)),
     ]
     trailing = []
     order = [k for k, *_ in h2load_scenarios()]
@@ -739,26 +773,30 @@ def report(bench, args, wall):
         per_server = bench.results[key]
         for field, label, fmt, higher in metrics_for(key):
             sums, errs = {}, {}
-            for name in SERVERS:
+            for name in servers:
                 runs = [derive(r) for r in per_server.get(name, [])]
                 sums[name] = summarize([r.get(field) for r in runs])
                 errs[name] = sum(r.get("errors", 0) or 0 for r in runs)
             if all(v is None for v in sums.values()):
                 continue
-            r_t = ratio(sums["wirecall"], sums["tonic"])
-            r_h = ratio(sums["wirecall"], sums["h2"])
-            cols = [cell(sums[n], fmt, errs[n]) for n in SERVERS]
+            cols = [cell(sums[n], fmt, errs[n]) for n in servers]
             fmt_r = lambda r: "–" if r is None else f"{r:.2f}"
+            ratios = [fmt_r(ratio(sums[a], sums[b])) for a, b in ratio_pairs]
             lines.append(f"| {bench.titles[key]} | {label} | {' | '.join(cols)} | "
-                         f"{fmt_r(r_t)} | {fmt_r(r_h)} |")
-            if r_t is not None and key != "server-errors":
+                         f"{' | '.join(ratios)} |")
+            for name in ("wirecall", "wirecall-own"):
+                if name not in servers or "tonic" not in servers or key == "server-errors":
+                    continue
+                r_t = ratio(sums[name], sums["tonic"])
+                if r_t is None:
+                    continue
                 worse = (r_t < 0.97) if higher else (r_t > 1.03)
                 if worse:
-                    w, t = sums["wirecall"], sums["tonic"]
+                    w, t = sums[name], sums["tonic"]
                     overlap = w[1] <= t[2] and t[1] <= w[2]
                     trailing.append(
-                        f"- {bench.titles[key]}, {label}: wirecall {fmt.format(w[0])} vs tonic "
-                        f"{fmt.format(t[0])} (ratio {r_t:.2f})"
+                        f"- {bench.titles[key]}, {label}: {SERVER_TITLES[name]} "
+                        f"{fmt.format(w[0])} vs tonic {fmt.format(t[0])} (ratio {r_t:.2f})"
                         f"{'; ranges overlap' if overlap else ''}")
     refs = [k for k in ("iperf3", "sockperf") if k in bench.results]
     if refs:
@@ -778,7 +816,7 @@ def report(bench, args, wall):
         if kw not in bench.results or kt not in bench.results:
             continue
         for field, label, fmt, _ in metrics_for(kw):
-            for name in SERVERS:
+            for name in servers:
                 a = summarize([derive(r).get(field) for r in bench.results[kw].get(name, [])])
                 b = summarize([derive(r).get(field) for r in bench.results[kt].get(name, [])])
                 if a is None or b is None:
@@ -894,6 +932,14 @@ def build(profile):
     return os.path.join(target, "debug" if profile in ("dev", "debug", "test") else profile)
 
 
+def build_pajamax():
+    """pajamax-echo: a crate of its own (pajamax 0.3 needs prost 0.13), release + fat LTO."""
+    cmd = ["cargo", "build", "--release", "--manifest-path",
+           os.path.join(PAJAMAX_DIR, "Cargo.toml")]
+    log(" ".join(cmd))
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="release-lto",
@@ -905,6 +951,8 @@ def main():
     parser.add_argument("--out", help="where to write the markdown (default bench/RESULTS.md; "
                                       "with --smoke: only printed)")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as built")
+    parser.add_argument("--servers", help=f"comma-separated subset of {','.join(SERVERS)} "
+                                          "(default: all; pajamax not with --smoke)")
     parser.add_argument("--interceptor-overhead", action="store_true",
                         help="only measure wirecall with 0, 1 and 4 empty interceptors, and "
                              "with the metrics interceptor (writes bench/INTERCEPTORS.md)")
@@ -924,6 +972,8 @@ def main():
     else:
         bindir = build(profile)
     settings = Settings(args)
+    if "pajamax" in settings.servers and not args.no_build:
+        build_pajamax()
     if settings.pin:
         # Keep this script off the server's core too.
         os.sched_setaffinity(0, {LOAD_CORE})

@@ -23,6 +23,12 @@ bash scripts/zoo.sh
 cargo build --quiet -p wirecall-interop --bins
 python3 interop/matrix.py
 
+# The whole suite again with every server on wirecall's own HTTP/2 engine (issue 22):
+# the workspace's tests (no rebuild: the engine is picked at run time) and the interop
+# matrix, so both engines pass everything before ours may become the default.
+WIRECALL_HTTP2_ENGINE=wirecall cargo test --workspace
+WIRECALL_HTTP2_ENGINE=wirecall python3 interop/matrix.py
+
 # Every fuzz target (fuzz/, cargo-fuzz on the stable toolchain) for a short while over its
 # kept corpus; a crash, timeout or OOM fails the run. Longer runs: scripts/fuzz.sh 3600.
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
