@@ -463,8 +463,11 @@ def h2load_scenarios(server_name=None):
          "/bench.Echo/Unary", "payload1m", 1, 1, False),
     ]
     if server_name in UNARY_ONLY:
-        # The rows for pajamax: the 100 B unary grid and 1 x 1000.
-        items = [i for i in items if i[3] == "echo100"]
+        # pajamax: the 100 B unary grid. Not 1 x 1000: it reads each DATA frame as one whole
+        # message and keeps its connection window at 65,535 until it first answers, so
+        # about 600 of 1000 requests pass before one is split and the connection fails;
+        # not the large payloads either, for the same reason.
+        items = [i for i in items if i[3] == "echo100" and i[0] != "streams-1000"]
     return items
 
 

@@ -9,14 +9,15 @@
 //! with the code and stops. What it hands up: requests, their data and trailers, resets,
 //! PINGs (so keepalive can see them), the client's GOAWAY.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::flow::{FlowError, RecvWindow, SendWindow, DEFAULT_WINDOW};
 use super::frame::{self, write, Frame, Reason, Setting};
 use super::hpack;
 use super::stream::{Received, State, Violation};
+use super::StreamMap;
 
 /// What a client sends first (section 3.4).
 pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -112,6 +113,13 @@ struct Block {
     continuations: usize,
 }
 
+/// What a header block is for, once it is whole.
+#[derive(Clone, Copy)]
+struct BlockOf {
+    stream: u32,
+    end_stream: bool,
+}
+
 /// How many closed streams are remembered, to tell frames a client had in flight for a
 /// stream we reset (ignored) from frames on a stream it knows is closed (STREAM_CLOSED).
 const CLOSED_MEMORY: usize = 128;
@@ -140,13 +148,14 @@ pub(crate) struct Connection {
     limits: Limits,
     phase: Phase,
     /// Received bytes not yet read as whole frames.
-    input: Vec<u8>,
+    input: BytesMut,
     /// Bytes to write to the client.
     output: Vec<u8>,
     events: VecDeque<Event>,
     decoder: hpack::Decoder,
     block: Option<Block>,
-    streams: HashMap<u32, Stream>,
+    /// The streams open (in either direction); a closed one is forgotten at once.
+    streams: StreamMap<Stream>,
     /// The highest stream the client opened (GOAWAY's last stream).
     last_stream: u32,
     recv: RecvWindow,
@@ -173,7 +182,7 @@ impl Connection {
         Connection {
             limits,
             phase: Phase::Preface,
-            input: Vec::new(),
+            input: BytesMut::new(),
             output: Vec::new(),
             events: VecDeque::new(),
             decoder: hpack::Decoder::new(
@@ -181,7 +190,7 @@ impl Connection {
                 limits.max_header_list_size as usize,
             ),
             block: None,
-            streams: HashMap::new(),
+            streams: StreamMap::default(),
             last_stream: 0,
             recv,
             send: SendWindow::new(DEFAULT_WINDOW),
@@ -253,6 +262,7 @@ impl Connection {
         }
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     /// Takes in bytes read from the client. `Err` once the connection failed: GOAWAY is then
     /// the last of the output.
     pub(crate) fn receive(&mut self, bytes: &[u8]) -> Result<(), Reason> {
@@ -260,6 +270,25 @@ impl Connection {
             return Err(reason);
         }
         self.input.extend_from_slice(bytes);
+        self.read_input()
+    }
+
+    /// Takes in `bytes` read from the client, without a copy when nothing is left over
+    /// from the last read (the usual case): DATA payloads handed up share its buffer.
+    pub(crate) fn receive_owned(&mut self, bytes: BytesMut) -> Result<(), Reason> {
+        if let Phase::Closed(reason) = self.phase {
+            return Err(reason);
+        }
+        if self.input.is_empty() {
+            self.input = bytes;
+        } else {
+            self.input.extend_from_slice(&bytes);
+        }
+        self.read_input()
+    }
+
+    /// Reads the whole frames in the input; on a connection error, GOAWAY and the end.
+    fn read_input(&mut self) -> Result<(), Reason> {
         let result = self.read_frames();
         if let Err((reason, what)) = result {
             tracing::debug!(?reason, what, "HTTP/2 connection error");
@@ -473,30 +502,25 @@ impl Connection {
             if have < PREFACE.len() {
                 return Ok(());
             }
-            self.input.drain(..PREFACE.len());
+            self.input.advance(PREFACE.len());
             self.phase = Phase::FirstSettings;
             self.send_preface();
         }
-        let mut at = 0;
-        let result = loop {
-            let split = frame::split(&self.input[at..], self.limits.max_frame_size);
-            let (head, payload, used) = match split {
-                Ok(Some(whole)) => whole,
-                Ok(None) => break Ok(()),
-                Err(error) => break Err(connection_error(error)),
+        loop {
+            let split = frame::split(&self.input, self.limits.max_frame_size);
+            let (head, len, used) = match split {
+                Ok(Some((head, payload, used))) => (head, payload.len(), used),
+                Ok(None) => return Ok(()),
+                Err(error) => return Err(connection_error(error)),
             };
-            // Owned, as handling a frame writes to `self`.
-            let payload = payload.to_vec();
-            at += used;
-            if let Err(error) = self.frame(head, &payload) {
-                break Err(error);
-            }
-        };
-        self.input.drain(..at);
-        result
+            // The frame, owned: handling it writes to `self`, and DATA is handed up as a
+            // slice of it, with no copy.
+            let whole = self.input.split_to(used).freeze();
+            self.frame(head, &whole.slice(used - len..))?;
+        }
     }
 
-    fn frame(&mut self, head: frame::Head, payload: &[u8]) -> Result<(), (Reason, &'static str)> {
+    fn frame(&mut self, head: frame::Head, payload: &Bytes) -> Result<(), (Reason, &'static str)> {
         let parsed = match frame::parse(head, payload) {
             Ok(parsed) => parsed,
             Err(frame::Error::Stream(stream, reason, what)) => {
@@ -587,14 +611,17 @@ impl Connection {
                 end_headers,
                 ..
             } => {
-                self.block = Some(Block {
-                    stream,
-                    end_stream,
-                    fragments: block.to_vec(),
-                    continuations: 0,
-                });
+                let of = BlockOf { stream, end_stream };
                 if end_headers {
-                    self.end_block()?;
+                    // Whole in one frame (the usual case): decoded where it lies.
+                    self.end_block(of, block)?;
+                } else {
+                    self.block = Some(Block {
+                        stream,
+                        end_stream,
+                        fragments: block.to_vec(),
+                        continuations: 0,
+                    });
                 }
             }
             Frame::Continuation {
@@ -612,7 +639,13 @@ impl Connection {
                 }
                 pending.fragments.extend_from_slice(block);
                 if end_headers {
-                    self.end_block()?;
+                    if let Some(whole) = self.block.take() {
+                        let of = BlockOf {
+                            stream: whole.stream,
+                            end_stream: whole.end_stream,
+                        };
+                        self.end_block(of, &whole.fragments)?;
+                    }
                 }
             }
             Frame::Data {
@@ -621,6 +654,7 @@ impl Connection {
                 end_stream,
                 flow_len,
             } => {
+                let data = payload.slice_ref(data);
                 self.data(stream, data, end_stream, flow_len)?;
             }
         }
@@ -654,13 +688,14 @@ impl Connection {
     }
 
     /// A whole header block: a request, or a stream's trailers.
-    fn end_block(&mut self) -> Result<(), (Reason, &'static str)> {
-        let Some(block) = self.block.take() else {
-            return Ok(());
-        };
+    fn end_block(
+        &mut self,
+        block: BlockOf,
+        fragments: &[u8],
+    ) -> Result<(), (Reason, &'static str)> {
         let decoded = self
             .decoder
-            .decode(&block.fragments)
+            .decode(fragments)
             .map_err(|_| (Reason::COMPRESSION_ERROR, "header block does not decode"))?;
         let stream = block.stream;
         if let Some(entry) = self.streams.get_mut(&stream) {
@@ -669,7 +704,9 @@ impl Connection {
                 self.reset(stream, Reason::PROTOCOL_ERROR);
                 return Ok(());
             }
-            return match entry.state.recv_headers(true) {
+            let received = entry.state.recv_headers(true);
+            self.forget_if_closed(stream);
+            return match received {
                 Ok(Received::Taken) => {
                     self.events.push_back(Event::Trailers {
                         stream,
@@ -703,12 +740,7 @@ impl Connection {
                 return Ok(());
             }
         }
-        let active = self
-            .streams
-            .values()
-            .filter(|s| s.state.is_active())
-            .count();
-        if active >= self.limits.max_concurrent_streams as usize {
+        if self.streams.len() >= self.limits.max_concurrent_streams as usize {
             write::reset(stream, Reason::REFUSED_STREAM, &mut self.output);
             self.remember(stream, Closed::ByUs);
             return Ok(());
@@ -770,7 +802,7 @@ impl Connection {
     fn data(
         &mut self,
         stream: u32,
-        data: &[u8],
+        data: Bytes,
         end_stream: bool,
         flow_len: u32,
     ) -> Result<(), (Reason, &'static str)> {
@@ -810,7 +842,9 @@ impl Connection {
             }
             *left -= len;
         }
-        match entry.state.recv_data(end_stream) {
+        let received = entry.state.recv_data(end_stream);
+        self.forget_if_closed(stream);
+        match received {
             Ok(Received::Taken) => {
                 // Padding is credit the application never sees.
                 let padding = flow_len - data.len() as u32;
@@ -819,7 +853,7 @@ impl Connection {
                 }
                 self.events.push_back(Event::Data {
                     stream,
-                    data: Bytes::copy_from_slice(data),
+                    data,
                     end_stream,
                 });
                 Ok(())
@@ -916,6 +950,26 @@ mod tests {
                 (b"content-type", b"application/grpc"),
             ];
             self.encoder.encode(fields, &mut block);
+            write::headers(stream, &block, end_stream, 16_384, &mut self.bytes);
+            self
+        }
+
+        /// A request head with `extra` fields after the usual four.
+        fn request_with(
+            &mut self,
+            stream: u32,
+            extra: &[(&[u8], &[u8])],
+            end_stream: bool,
+        ) -> &mut Client {
+            let mut block = Vec::new();
+            let fields: [(&[u8], &[u8]); 4] = [
+                (b":method", b"POST"),
+                (b":scheme", b"http"),
+                (b":path", b"/a"),
+                (b"content-type", b"application/grpc"),
+            ];
+            self.encoder
+                .encode(fields.into_iter().chain(extra.iter().copied()), &mut block);
             write::headers(stream, &block, end_stream, 16_384, &mut self.bytes);
             self
         }
@@ -1271,6 +1325,127 @@ mod tests {
                 (frame::kind::WINDOW_UPDATE, 0, 0)
             ]
         );
+    }
+
+    /// The RST_STREAM codes in `bytes`, by stream.
+    fn resets(bytes: &[u8]) -> Vec<(u32, u32)> {
+        let mut rest = bytes;
+        let mut out = Vec::new();
+        while let Some((head, payload, used)) =
+            frame::split(rest, frame::MAX_MAX_FRAME_SIZE).unwrap()
+        {
+            if head.kind == frame::kind::RST_STREAM {
+                out.push((head.stream, u32::from_be_bytes(payload.try_into().unwrap())));
+            }
+            rest = &rest[used..];
+        }
+        out
+    }
+
+    #[test]
+    fn frames_on_closed_streams_are_stream_closed_unless_we_reset_them() {
+        let mut connection = Connection::new(Limits::default());
+        let mut client = Client::new();
+        connection
+            .receive(&client.request(1, "/a", true).request(3, "/b", false).take())
+            .unwrap();
+        events(&mut connection);
+        // Stream 1 ends both ways; stream 3 we reset.
+        connection.send_headers(1, [(&b":status"[..], &b"200"[..])], true);
+        connection.cancel(3, Reason::CANCEL);
+        connection.take_output();
+        // DATA the client had in flight for 3 is ignored; on 1 it is STREAM_CLOSED.
+        connection
+            .receive(
+                &client
+                    .data(3, b"late", false)
+                    .data(1, b"late", false)
+                    .take(),
+            )
+            .unwrap();
+        assert_eq!(resets(&connection.take_output()), [(1, 0x5)]);
+        assert!(events(&mut connection).is_empty());
+        // HEADERS on stream 1, which the client knows is closed: a connection error.
+        assert_eq!(
+            connection.receive(&client.request(1, "/a", true).take()),
+            Err(Reason::STREAM_CLOSED)
+        );
+    }
+
+    #[test]
+    fn a_header_list_past_the_limit_is_answered_431() {
+        let mut connection = Connection::new(Limits {
+            max_header_list_size: 300,
+            ..Limits::default()
+        });
+        let big = [b'x'; 400];
+        let mut client = Client::new();
+        let bytes = client.request_with(1, &[(b"x-big", &big)], false).take();
+        connection.receive(&bytes).unwrap();
+        assert!(events(&mut connection).is_empty(), "not handed up");
+        let out = connection.take_output();
+        let kinds: Vec<_> = frames(&out).into_iter().skip(2).collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    frame::kind::HEADERS,
+                    frame::flag::END_STREAM | frame::flag::END_HEADERS,
+                    1
+                ),
+                (frame::kind::RST_STREAM, 0, 1)
+            ]
+        );
+        // The 431 decodes as such.
+        let mut decoder = hpack::Decoder::new(4096, 1024);
+        let mut rest = &out[..];
+        while let Some((head, payload, used)) =
+            frame::split(rest, frame::MAX_MAX_FRAME_SIZE).unwrap()
+        {
+            if head.kind == frame::kind::HEADERS {
+                let fields = decoder.decode(payload).unwrap().fields;
+                assert_eq!(fields[0].1, Bytes::from_static(b"431"));
+            }
+            rest = &rest[used..];
+        }
+        // The connection goes on.
+        connection
+            .receive(&client.request(3, "/a", true).take())
+            .unwrap();
+        assert_eq!(events(&mut connection).len(), 1);
+    }
+
+    #[test]
+    fn data_must_add_up_to_the_content_length() {
+        let cases: [(&[u8], Vec<(&[u8], bool)>, bool); 4] = [
+            (b"5", vec![(b"hello", true)], true),
+            (b"5", vec![(b"hel", false), (b"lo", true)], true),
+            (b"5", vec![(b"hello!", true)], false),
+            (b"5", vec![(b"hell", true)], false),
+        ];
+        for (length, data, fine) in cases {
+            let mut connection = Connection::new(Limits::default());
+            let mut client = Client::new();
+            client.request_with(1, &[(b"content-length", length)], false);
+            for (chunk, end) in &data {
+                client.data(1, chunk, *end);
+            }
+            connection.receive(&client.take()).unwrap();
+            let reset = resets(&connection.take_output());
+            if fine {
+                assert!(reset.is_empty(), "{data:?}");
+            } else {
+                assert_eq!(reset, [(1, 0x1)], "{data:?}: PROTOCOL_ERROR");
+            }
+        }
+        // Not a number: the stream is refused before it is handed up.
+        let mut connection = Connection::new(Limits::default());
+        let bytes = Client::new()
+            .request_with(1, &[(b"content-length", b"5x")], false)
+            .take();
+        connection.receive(&bytes).unwrap();
+        assert!(events(&mut connection).is_empty());
+        assert_eq!(resets(&connection.take_output()), [(1, 0x1)]);
     }
 
     #[test]

@@ -7,12 +7,13 @@
 //! h2-backed connection.
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::connection::{dispatch, Peer, Serving, Shutdown};
 use super::http2::{expired, jittered, Drain, Phase, LINGER};
@@ -53,7 +54,7 @@ where
     let mut driver = Driver {
         io,
         shared: shared.clone(),
-        buf: vec![0; READ_SIZE].into_boxed_slice(),
+        buf: BytesMut::new(),
         out: Vec::new(),
         written: 0,
         eof: false,
@@ -166,8 +167,8 @@ struct NewStream {
 struct Driver<IO> {
     io: IO,
     shared: Arc<Shared>,
-    /// What each read fills.
-    buf: Box<[u8]>,
+    /// What reads fill; each read's bytes go to the connection without a copy.
+    buf: BytesMut,
     /// Bytes being written, and how many of them are.
     out: Vec<u8>,
     written: usize,
@@ -201,16 +202,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         }
         let mut reads = 0;
         while !self.eof && reads < READS_PER_TURN {
-            let mut buf = ReadBuf::new(&mut self.buf);
-            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {
-                    let n = buf.filled().len();
-                    if n == 0 {
-                        self.eof = true;
-                    } else {
-                        reads += 1;
-                        self.received(n, cx);
-                    }
+            self.buf.reserve(READ_SIZE);
+            let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
+            match read {
+                Poll::Ready(Ok(0)) => self.eof = true,
+                Poll::Ready(Ok(_)) => {
+                    reads += 1;
+                    let bytes = self.buf.split();
+                    self.received(bytes, cx);
                 }
                 Poll::Ready(Err(err)) => {
                     tracing::debug!(remote_addr = ?self.remote_addr, %err, "connection read failed");
@@ -239,14 +238,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         Poll::Pending
     }
 
-    /// Takes in `n` bytes read: the connection's events go to their streams, and new
+    /// Takes in `bytes` read: the connection's events go to their streams, and new
     /// streams are dispatched, their first poll on this task.
-    fn received(&mut self, n: usize, cx: &mut Context<'_>) {
+    fn received(&mut self, bytes: BytesMut, cx: &mut Context<'_>) {
         let now = crate::clock::now();
         {
             let mut inner = self.shared.lock();
             let inner = &mut *inner;
-            if inner.conn.receive(&self.buf[..n]).is_err() {
+            if inner.conn.receive_owned(bytes).is_err() {
                 // The connection error's GOAWAY is written; the streams end with it.
                 inner.end(Status::unavailable("HTTP/2 connection error"));
             }

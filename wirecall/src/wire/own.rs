@@ -8,7 +8,7 @@
 //! there) has its response written before the driver's turn ends: one socket write for a
 //! whole batch of calls, with no channel between them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -18,6 +18,7 @@ use http::HeaderMap;
 use crate::http2::connection::{Connection, Event};
 use crate::http2::frame::Reason;
 use crate::http2::message;
+use crate::http2::StreamMap;
 use crate::Status;
 
 /// A connection and its streams, shared by its driver and its calls.
@@ -29,7 +30,9 @@ pub(crate) struct Shared {
 pub(crate) struct Inner {
     /// The HTTP/2 connection.
     pub(crate) conn: Connection,
-    slots: HashMap<u32, Slot>,
+    slots: StreamMap<Slot>,
+    /// Streams waiting for credit (a backlog, or a call in `send_data`), each once.
+    waiting: Vec<u32>,
     /// The driver, waiting for output to write.
     driver: Option<Waker>,
     /// Why the connection ended, once it has: every stream fails with it.
@@ -90,6 +93,8 @@ struct Slot {
     send_waker: Option<Waker>,
     /// Whether the request body's half is still held.
     receiver: bool,
+    /// Whether it is in [`Inner::waiting`].
+    waiting: bool,
     /// How many of the response's halves are held (the responder, its body).
     senders: u8,
 }
@@ -100,7 +105,8 @@ impl Shared {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 conn,
-                slots: HashMap::new(),
+                slots: StreamMap::default(),
+                waiting: Vec::new(),
                 driver: None,
                 gone: None,
                 ping: Ping::Idle,
@@ -136,6 +142,7 @@ impl Inner {
             recv_waker: None,
             send_waker: None,
             receiver: true,
+            waiting: false,
             senders: 1,
         };
         self.slots.insert(stream, slot);
@@ -215,16 +222,27 @@ impl Inner {
     /// The windows may have grown: backlogs go out as far as they allow, and calls waiting
     /// for credit try again.
     pub(crate) fn credit(&mut self) {
-        let waiting: Vec<u32> = self
-            .slots
-            .iter()
-            .filter(|(_, slot)| slot.backlog.is_some() || slot.send_waker.is_some())
-            .map(|(stream, _)| *stream)
-            .collect();
-        for stream in waiting {
-            self.flush_backlog(stream);
+        let waiting = std::mem::take(&mut self.waiting);
+        for &stream in &waiting {
             if let Some(slot) = self.slots.get_mut(&stream) {
+                slot.waiting = false;
                 wake(&mut slot.send_waker);
+            }
+            self.flush_backlog(stream);
+        }
+        // The allocation back, unless a stream listed itself again meanwhile.
+        if self.waiting.is_empty() {
+            self.waiting = waiting;
+            self.waiting.clear();
+        }
+    }
+
+    /// Lists `stream` as waiting for credit.
+    fn wait_for_credit(&mut self, stream: u32) {
+        if let Some(slot) = self.slots.get_mut(&stream) {
+            if !slot.waiting {
+                slot.waiting = true;
+                self.waiting.push(stream);
             }
         }
     }
@@ -328,6 +346,7 @@ impl Inner {
         let sent = self.conn.send_data(stream, &backlog.data, ends_with_data);
         let _ = backlog.data.split_to(sent);
         if !backlog.data.is_empty() {
+            self.wait_for_credit(stream);
             return;
         }
         let Some(backlog) = slot.backlog.take() else {
@@ -551,6 +570,7 @@ impl OwnSend {
             if let Some(slot) = inner.slots.get_mut(&stream) {
                 slot.send_waker = Some(cx.waker().clone());
             }
+            inner.wait_for_credit(stream);
             Poll::Pending
         })
         .await
@@ -588,6 +608,7 @@ impl OwnSend {
                 end_stream,
                 trailers: None,
             });
+            inner.wait_for_credit(stream);
         }
         inner.wake_driver();
         Ok(())
