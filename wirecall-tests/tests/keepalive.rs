@@ -223,3 +223,172 @@ async fn a_client_does_not_ping_an_idle_connection_unless_told_to() {
     // sends GOAWAY ENHANCE_YOUR_CALM and the second call needs a new connection.
     assert_eq!(connections_for_an_idle_gap(true).await, 2);
 }
+
+/// What a watching relay saw of one connection, timed from its start.
+#[derive(Debug, Default)]
+struct Watched {
+    /// Each PING (not an ACK) the client sent.
+    pings: Vec<Duration>,
+    /// Each GOAWAY the server sent: its code and debug data.
+    goaways: Vec<(u32, Vec<u8>)>,
+}
+
+/// Frames read from one direction of a connection, in whatever pieces the bytes come.
+struct Frames {
+    buf: Vec<u8>,
+    /// Bytes still to skip first (the client's preface).
+    skip: usize,
+}
+
+impl Frames {
+    /// Takes in `bytes`; calls `frame(kind, flags, payload)` for each whole frame.
+    fn feed(&mut self, bytes: &[u8], mut frame: impl FnMut(u8, u8, &[u8])) {
+        self.buf.extend_from_slice(bytes);
+        let skipped = self.skip.min(self.buf.len());
+        self.buf.drain(..skipped);
+        self.skip -= skipped;
+        while self.buf.len() >= 9 {
+            let len = u32::from_be_bytes([0, self.buf[0], self.buf[1], self.buf[2]]) as usize;
+            if self.buf.len() < 9 + len {
+                break;
+            }
+            frame(self.buf[3], self.buf[4], &self.buf[9..9 + len]);
+            self.buf.drain(..9 + len);
+        }
+    }
+}
+
+/// A relay to `server` that watches every connection's PINGs (client to server) and
+/// GOAWAYs (server to client).
+async fn watching_relay(
+    server: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<Watched>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Arc<Mutex<Vec<Watched>>> = Arc::default();
+    let all = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let index = {
+                let mut all = all.lock().unwrap();
+                all.push(Watched::default());
+                all.len() - 1
+            };
+            let start = Instant::now();
+            let upstream = TcpStream::connect(server).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = upstream.into_split();
+            let pings = all.clone();
+            tokio::spawn(async move {
+                let mut frames = Frames {
+                    buf: Vec::new(),
+                    skip: 24,
+                };
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                    frames.feed(&buf[..n], |kind, flags, _| {
+                        if kind == 6 && flags & 1 == 0 {
+                            pings.lock().unwrap()[index].pings.push(start.elapsed());
+                        }
+                    });
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let goaways = all.clone();
+            tokio::spawn(async move {
+                let mut frames = Frames {
+                    buf: Vec::new(),
+                    skip: 0,
+                };
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+                    frames.feed(&buf[..n], |kind, _, payload| {
+                        if kind == 7 && payload.len() >= 8 {
+                            let code = u32::from_be_bytes(payload[4..8].try_into().unwrap());
+                            let debug = payload[8..].to_vec();
+                            goaways.lock().unwrap()[index].goaways.push((code, debug));
+                        }
+                    });
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Issue 7's last point, on the engine that can send it: a grpc-go client pinging every
+/// 10 s a server that allows one ping per 15 s gets GOAWAY ENHANCE_YOUR_CALM with the debug
+/// data `too_many_pings` after its third ping too soon, reconnects on its own, and pings
+/// the new connection every 20 s (it doubled its interval), which the policy allows.
+/// About a minute: grpc-go pings no more often than every 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_go_backs_off_after_goaway_too_many_pings() {
+    use wirecall::server::Http2Engine;
+    if common::own_engine() {
+        eprintln!("runs once, in the pass on h2: its server is on our engine either way");
+        return;
+    }
+    if !wirecall_tests::go::peer_available("grpc_go_backs_off_after_goaway_too_many_pings") {
+        return;
+    }
+    let binary = common::repo_root().join("target/go-peers/keepalive_client");
+    let program = wirecall_tests::go::program("keepalive_client");
+    tokio::task::spawn_blocking({
+        let binary = binary.clone();
+        move || wirecall_tests::go::build(&program, &binary)
+    })
+    .await
+    .unwrap();
+    let server = common::start_with(|b| {
+        b.http2_engine(Http2Engine::Wirecall)
+            .keepalive_policy(Duration::from_secs(15), true)
+    })
+    .await;
+    let (addr, seen) = watching_relay(server.addr).await;
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(binary)
+            .arg(format!("-addr={addr}"))
+            .arg("-seconds=66")
+            .output()
+            .expect("run keepalive_client")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "keepalive_client: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = seen.lock().unwrap();
+    eprintln!("{seen:?}");
+    assert!(seen.len() >= 2, "grpc-go did not reconnect: {seen:?}");
+    let (first, second) = (&seen[0], &seen[1]);
+    // The first connection: pings 10 s apart, the third too soon answered with GOAWAY.
+    assert_eq!(
+        first.goaways,
+        [(0xb, b"too_many_pings".to_vec())],
+        "ENHANCE_YOUR_CALM with too_many_pings"
+    );
+    let gaps: Vec<Duration> = first.pings.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter()
+            .all(|gap| *gap >= Duration::from_secs(9) && *gap < Duration::from_secs(15)),
+        "{gaps:?}"
+    );
+    // The second: the interval doubled to 20 s, which the policy allows.
+    let first_ping = second.pings.first().copied();
+    assert!(
+        first_ping.is_some_and(|at| at >= Duration::from_secs(18)),
+        "first ping on the new connection at {first_ping:?}"
+    );
+    assert!(second.goaways.is_empty(), "{:?}", second.goaways);
+}
