@@ -34,6 +34,11 @@ pub(crate) struct Limits {
     pub(crate) header_table_size: u32,
     /// CONTINUATION frames one header block may take (the 2024 CONTINUATION floods).
     pub(crate) max_continuations: usize,
+    /// Frames in a row that ask for no work, while we send nothing either: SETTINGS,
+    /// PINGs, empty DATA, PRIORITY, WINDOW_UPDATEs, resets of streams already gone, unknown
+    /// types. Past it, GOAWAY ENHANCE_YOUR_CALM: the 2019 floods (CVE-2019-9512 pings,
+    /// -9515 settings, -9518 empty frames) cost a server work and memory for nothing.
+    pub(crate) max_empty_frames: u32,
 }
 
 impl Default for Limits {
@@ -46,6 +51,7 @@ impl Default for Limits {
             max_header_list_size: 16 << 10,
             header_table_size: 4096,
             max_continuations: 16,
+            max_empty_frames: 1000,
         }
     }
 }
@@ -170,6 +176,8 @@ pub(crate) struct Connection {
     closed: VecDeque<(u32, Closed)>,
     /// Whether HEADERS or DATA went out since [`Connection::take_sent`] last asked.
     sent: bool,
+    /// Frames in a row that asked for no work ([`Limits::max_empty_frames`]).
+    empty_frames: u32,
 }
 
 impl Connection {
@@ -200,6 +208,7 @@ impl Connection {
             seen: Seen::default(),
             closed: VecDeque::new(),
             sent: false,
+            empty_frames: 0,
         }
     }
 
@@ -238,6 +247,11 @@ impl Connection {
     /// PING that follows them).
     pub(crate) fn take_sent(&mut self) -> bool {
         std::mem::take(&mut self.sent)
+    }
+
+    /// How many bytes there are to write.
+    pub(crate) fn output_len(&self) -> usize {
+        self.output.len()
     }
 
     /// Whether there are bytes to write.
@@ -382,6 +396,7 @@ impl Connection {
         };
         entry.state.send_headers(end_stream);
         self.sent = true;
+        self.empty_frames = 0;
         let mut block = Vec::new();
         self.encoder.encode(fields, &mut block);
         write::headers(
@@ -421,6 +436,7 @@ impl Connection {
             write::data_head(stream, len as u32, end, &mut self.output);
             self.output.extend_from_slice(&data[sent..sent + len]);
             self.sent = true;
+            self.empty_frames = 0;
             sent += len;
             if end {
                 entry.state.send_data(true);
@@ -538,6 +554,17 @@ impl Connection {
                 ));
             }
             self.phase = Phase::Open;
+        }
+        if asks_for_work(&parsed) {
+            self.empty_frames = 0;
+        } else {
+            self.empty_frames += 1;
+            if self.empty_frames > self.limits.max_empty_frames {
+                return Err((
+                    Reason::ENHANCE_YOUR_CALM,
+                    "a flood of frames that ask for no work",
+                ));
+            }
         }
         // Inside a header block only its CONTINUATIONs may come (section 6.10).
         if let Some(block) = &self.block {
@@ -889,6 +916,19 @@ impl Connection {
             self.events.push_back(Event::Reset { stream, reason });
         }
         self.remember(stream, Closed::ByUs);
+    }
+}
+
+/// Whether a frame asks for work: a header block (or a piece of one), data or the end of
+/// a stream. Everything else a client sends costs the server for nothing when it comes
+/// in floods.
+fn asks_for_work(frame: &Frame<'_>) -> bool {
+    match frame {
+        Frame::Headers { .. } | Frame::Continuation { .. } => true,
+        Frame::Data {
+            data, end_stream, ..
+        } => !data.is_empty() || *end_stream,
+        _ => false,
     }
 }
 
@@ -1417,7 +1457,9 @@ mod tests {
 
     #[test]
     fn data_must_add_up_to_the_content_length() {
-        let cases: [(&[u8], Vec<(&[u8], bool)>, bool); 4] = [
+        /// A content-length, the DATA frames (with END_STREAM?), whether it adds up.
+        type Case = (&'static [u8], Vec<(&'static [u8], bool)>, bool);
+        let cases: [Case; 4] = [
             (b"5", vec![(b"hello", true)], true),
             (b"5", vec![(b"hel", false), (b"lo", true)], true),
             (b"5", vec![(b"hello!", true)], false),
@@ -1446,6 +1488,43 @@ mod tests {
         connection.receive(&bytes).unwrap();
         assert!(events(&mut connection).is_empty());
         assert_eq!(resets(&connection.take_output()), [(1, 0x1)]);
+    }
+
+    #[test]
+    fn a_flood_of_frames_that_ask_for_no_work_is_calmed() {
+        let limits = Limits {
+            max_empty_frames: 10,
+            ..Limits::default()
+        };
+        // Ten in a row pass; the eleventh is one too many.
+        let mut connection = Connection::new(limits);
+        let mut bytes = Client::new().take();
+        for _ in 0..9 {
+            write::ping(false, [1; 8], &mut bytes);
+        }
+        connection.receive(&bytes).unwrap();
+        let mut more = Vec::new();
+        write::window_update(0, 1, &mut more);
+        write::settings(&[], &mut more);
+        assert_eq!(connection.receive(&more), Err(Reason::ENHANCE_YOUR_CALM));
+
+        // A request, or our answer, starts the count again.
+        let mut connection = Connection::new(limits);
+        let mut client = Client::new();
+        connection
+            .receive(&client.request(1, "/a", false).take())
+            .unwrap();
+        for _ in 0..3 {
+            let mut pings = Vec::new();
+            for _ in 0..8 {
+                write::ping(false, [2; 8], &mut pings);
+            }
+            connection.receive(&pings).unwrap();
+            connection.send_data(1, b"x", false);
+        }
+        connection
+            .receive(&client.data(1, b"y", false).take())
+            .unwrap();
     }
 
     #[test]

@@ -538,6 +538,50 @@ mod tests {
         a_peer_that_never_answers_pings_is_closed_after_the_keepalive_timeout,
     );
 
+    /// The client's preface and `count` empty SETTINGS frames.
+    fn settings_flood(count: usize) -> Vec<u8> {
+        let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        for _ in 0..count {
+            bytes.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        }
+        bytes
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn our_engine_calms_a_flood_of_frames_that_ask_for_no_work() {
+        let config = ServerConfig {
+            http2_engine: Http2Engine::Wirecall,
+            ..ServerConfig::default()
+        };
+        let (mut io, _graceful, _abort) = serve_with(config);
+        // 2000 SETTINGS in a row: past the default 1000.
+        io.write_all(&settings_flood(2000)).await.unwrap();
+        let mut sink = Vec::new();
+        let _ = io.read_to_end(&mut sink).await;
+        // The last frame is GOAWAY (type 7) ENHANCE_YOUR_CALM (0xb).
+        let goaway = sink
+            .windows(17)
+            .rposition(|w| w[3] == 7)
+            .map(|at| u32::from_be_bytes(sink[at + 13..at + 17].try_into().unwrap()));
+        assert_eq!(goaway, Some(0xb));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn our_engine_stops_reading_a_client_that_does_not_read() {
+        // Frames that each need an answer (SETTINGS ACKs), from a client that never reads:
+        // the server reads no more once 1 MiB waits to be written, and the client's writes
+        // block instead of the server's memory growing.
+        let config = ServerConfig {
+            http2_engine: Http2Engine::Wirecall,
+            max_empty_frames: u32::MAX,
+            ..ServerConfig::default()
+        };
+        let (mut io, _graceful, _abort) = serve_with(config);
+        let flood = settings_flood(1_000_000); // 9 MB, 9 MB of ACKs
+        let written = tokio::time::timeout(Duration::from_secs(60), io.write_all(&flood)).await;
+        assert!(written.is_err(), "the server kept reading");
+    }
+
     #[test]
     fn the_phases_allow_what_their_table_says() {
         let draining = [Drain::Shutdown, Drain::Idle, Drain::Age].map(Phase::Draining);

@@ -95,6 +95,8 @@ pub(crate) struct ServerConfig {
     pub(crate) inline_first_poll: bool,
     /// What serves HTTP/2 connections.
     pub(crate) http2_engine: Http2Engine,
+    /// Frames in a row that ask for no work before GOAWAY ENHANCE_YOUR_CALM (our engine).
+    pub(crate) max_empty_frames: u32,
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     pub(crate) shutdown_grace: Duration,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
@@ -154,6 +156,7 @@ impl Default for ServerConfig {
             interceptors: ServerInterceptors::default(),
             inline_first_poll: true,
             http2_engine: Http2Engine::from_env(),
+            max_empty_frames: 1000,
             shutdown_grace: Duration::from_secs(30),
             keepalive: None,
             max_resets: resets::ResetLimit::default(),
@@ -376,6 +379,16 @@ impl ServerBuilder {
     /// what the environment variable `WIRECALL_HTTP2_ENGINE` names: `h2` or `wirecall`).
     pub fn http2_engine(mut self, engine: Http2Engine) -> Self {
         self.config.http2_engine = engine;
+        self
+    }
+
+    /// How many frames in a row a client may send that ask for no work (SETTINGS, PINGs,
+    /// empty DATA, PRIORITY, WINDOW_UPDATEs, unknown types) while the server sends nothing
+    /// either, before its connection gets GOAWAY `ENHANCE_YOUR_CALM` (default 1000): the
+    /// 2019 HTTP/2 floods (CVE-2019-9512, -9515, -9518). On [`Http2Engine::Wirecall`]; h2
+    /// keeps defences of its own.
+    pub fn max_empty_frames(mut self, frames: u32) -> Self {
+        self.config.max_empty_frames = frames.max(1);
         self
     }
 

@@ -33,6 +33,11 @@ const READS_PER_TURN: usize = 4;
 /// The size of each read.
 const READ_SIZE: usize = 32 * 1024;
 
+/// Bytes waiting to be written past which the driver reads no more: a client that sends
+/// and never reads (PINGs and SETTINGS to acknowledge, requests to answer) is held up by
+/// its own socket instead of growing the server's memory.
+const MAX_UNSENT: usize = 1 << 20;
+
 /// The GOAWAY debug data grpc-go's clients back off on (their keepalive doubles).
 const TOO_MANY_PINGS: &[u8] = b"too_many_pings";
 
@@ -150,6 +155,7 @@ fn limits(config: &ServerConfig) -> Limits {
         header_table_size: 4096,
         // Enough frames of 1 KiB for the largest header list allowed, and no more.
         max_continuations: (header_list as usize / 1024).max(16),
+        max_empty_frames: config.max_empty_frames,
     }
 }
 
@@ -201,7 +207,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             }
         }
         let mut reads = 0;
-        while !self.eof && reads < READS_PER_TURN {
+        while !self.eof && reads < READS_PER_TURN && self.unsent() < MAX_UNSENT {
             self.buf.reserve(READ_SIZE);
             let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
             match read {
@@ -236,6 +242,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
+    }
+
+    /// Bytes to write not yet written.
+    fn unsent(&self) -> usize {
+        self.out.len() - self.written + self.shared.lock().conn.output_len()
     }
 
     /// Takes in `bytes` read: the connection's events go to their streams, and new
