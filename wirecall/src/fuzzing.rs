@@ -298,6 +298,11 @@ impl ServerHarness {
     /// the client's side, and reads whatever the server sends until it closes its side or
     /// the [budget](Self::BUDGET) is spent; then lets the connection's tasks wind down.
     pub fn run(&self, writes: &[Vec<u8>]) -> Outcome {
+        self.run_capturing(writes).0
+    }
+
+    /// [`run`](Self::run), also returning the bytes the server sent.
+    pub fn run_capturing(&self, writes: &[Vec<u8>]) -> (Outcome, Vec<u8>) {
         self.runtime.block_on(async {
             let pipe = self
                 .connector
@@ -317,16 +322,16 @@ impl ServerHarness {
             };
             let read = async move {
                 let mut buf = vec![0u8; 16 * 1024];
-                let mut total = 0;
+                let mut received = Vec::new();
                 while let Ok(n @ 1..) = reader.read(&mut buf).await {
-                    total += n;
+                    received.extend_from_slice(&buf[..n]);
                 }
-                total
+                received
             };
             let ran = tokio::time::timeout(Self::BUDGET, async { tokio::join!(write, read) });
-            let (closed_by_server, bytes_received) = match ran.await {
-                Ok((_writer, total)) => (true, total),
-                Err(_) => (false, 0),
+            let (closed_by_server, received) = match ran.await {
+                Ok((_writer, received)) => (true, received),
+                Err(_) => (false, Vec::new()),
             };
             // Both halves of the client's pipe are gone now.
             let metrics = tokio::runtime::Handle::current().metrics();
@@ -336,13 +341,14 @@ impl ServerHarness {
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Outcome {
+            let outcome = Outcome {
                 closed_by_server,
-                bytes_received,
+                bytes_received: received.len(),
                 tasks_left: metrics
                     .num_alive_tasks()
                     .saturating_sub(self.baseline_tasks),
-            }
+            };
+            (outcome, received)
         })
     }
 }
@@ -693,5 +699,98 @@ pub fn http2_connection(data: &[u8]) {
             );
             return;
         }
+    }
+}
+
+/// What a server answered one stream, read from its bytes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Answer {
+    status: Option<bytes::Bytes>,
+    grpc_status: Option<bytes::Bytes>,
+    body: Vec<u8>,
+    /// END_STREAM came (on HEADERS or DATA).
+    ended: bool,
+    /// The RST_STREAM code, if it was reset.
+    reset: Option<u32>,
+}
+
+/// Each stream's answer in `bytes` (what a server wrote to one connection), read with our
+/// own frame reader and HPACK decoder; `None` if the bytes are not whole HTTP/2 frames
+/// with header blocks that decode.
+fn answers(bytes: &[u8]) -> Option<std::collections::BTreeMap<u32, Answer>> {
+    use crate::http2::{frame, hpack};
+    let mut decoder = hpack::Decoder::new(4096, 1 << 20);
+    let mut out: std::collections::BTreeMap<u32, Answer> = Default::default();
+    let mut rest = bytes;
+    let mut block: Option<(u32, bool, Vec<u8>)> = None;
+    while !rest.is_empty() {
+        let (head, payload, used) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE).ok()??;
+        rest = &rest[used..];
+        let end = head.flags & frame::flag::END_STREAM != 0;
+        let end_headers = head.flags & frame::flag::END_HEADERS != 0;
+        match head.kind {
+            frame::kind::DATA => {
+                let answer = out.entry(head.stream).or_default();
+                answer.body.extend_from_slice(payload);
+                answer.ended |= end;
+            }
+            frame::kind::HEADERS | frame::kind::CONTINUATION => {
+                let (stream, ends, mut fragments) = match (head.kind, block.take()) {
+                    (frame::kind::HEADERS, _) => (head.stream, end, Vec::new()),
+                    (_, Some(pending)) => pending,
+                    _ => return None,
+                };
+                fragments.extend_from_slice(payload);
+                if !end_headers {
+                    block = Some((stream, ends, fragments));
+                    continue;
+                }
+                let fields = decoder.decode(&fragments).ok()?.fields;
+                let answer = out.entry(stream).or_default();
+                for (name, value) in fields {
+                    match &name[..] {
+                        b":status" => answer.status = Some(value),
+                        b"grpc-status" => answer.grpc_status = Some(value),
+                        _ => {}
+                    }
+                }
+                answer.ended |= ends;
+            }
+            frame::kind::RST_STREAM => {
+                let code = u32::from_be_bytes(payload.try_into().ok()?);
+                out.entry(head.stream).or_default().reset = Some(code);
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// The answers of the two engines to the same client bytes (`h2` and `own`: what each
+/// wrote to its connection) agree: every stream that both answered whole (ended, not
+/// reset) has the same `:status`, `grpc-status` and body. Where only one answered (the
+/// other refused the stream or the connection: h2 answers some malformed requests with a
+/// connection error where RFC 9113 asks for a stream error), there is nothing to compare.
+pub fn engines_agree(h2: &[u8], own: &[u8]) {
+    if own.starts_with(b"HTTP/") {
+        return; // answered by HTTP/1.1, not by an HTTP/2 engine
+    }
+    let ours = answers(own).unwrap_or_else(|| panic!("our engine wrote bad frames: {own:x?}"));
+    let Some(theirs) = answers(h2) else {
+        return; // not ours to judge
+    };
+    for (stream, a) in &ours {
+        let Some(b) = theirs.get(stream) else {
+            continue;
+        };
+        let whole = |x: &Answer| x.ended && x.reset.is_none_or(|c| c == 0) && x.status.is_some();
+        if !(whole(a) && whole(b)) {
+            continue;
+        }
+        assert_eq!(
+            (&a.status, &a.grpc_status, &a.body),
+            (&b.status, &b.grpc_status, &b.body),
+            "stream {stream}: our engine answered differently from h2"
+        );
     }
 }
