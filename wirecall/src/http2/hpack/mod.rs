@@ -174,7 +174,25 @@ pub(crate) struct Encoder {
     /// A size update owed at the start of the next block: the smallest size the table went
     /// through since the last block, then the size it is now (section 4.2).
     pending: Option<(usize, usize)>,
+    /// Counts the changes of the table (inserts, resizes).
+    generation: u64,
+    /// Blocks encoded lately that left the table as it was (indexes only): the same fields
+    /// with the table unchanged since are the same bytes. A server's response head and
+    /// trailers repeat on every call, so they are encoded once and then copied.
+    memo: Vec<Memo>,
 }
+
+/// A block remembered by [`Encoder`].
+#[derive(Debug)]
+struct Memo {
+    fields: Vec<(Bytes, Bytes)>,
+    encoded: Vec<u8>,
+    generation: u64,
+}
+
+/// How many blocks the encoder remembers, and of how many fields at most.
+const MEMO_BLOCKS: usize = 4;
+const MEMO_FIELDS: usize = 8;
 
 /// Names whose values are never put in the dynamic table: secrets, and values that change
 /// on every request and would only evict what repeats.
@@ -192,6 +210,8 @@ impl Encoder {
         Encoder {
             table: Dynamic::new(4096),
             pending: None,
+            generation: 0,
+            memo: Vec::new(),
         }
     }
 
@@ -200,11 +220,64 @@ impl Encoder {
     pub(crate) fn set_max_table_size(&mut self, size: usize) {
         let smallest = self.pending.map_or(size, |(low, _)| low.min(size));
         self.pending = Some((smallest, size));
+        self.generation += 1;
         self.table.resize(size);
     }
 
     /// Appends the block for `fields`.
     pub(crate) fn encode<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut list: [(&[u8], &[u8]); MEMO_FIELDS] = [(&[], &[]); MEMO_FIELDS];
+        let mut count = 0;
+        let mut fields = fields.into_iter();
+        for field in fields.by_ref() {
+            if count == MEMO_FIELDS {
+                // Too many to remember: encoded as they come.
+                self.encode_fields(list.into_iter().chain([field]).chain(fields), out);
+                return;
+            }
+            list[count] = field;
+            count += 1;
+        }
+        let list = &list[..count];
+        if self.pending.is_none() {
+            let same = |memo: &&Memo| {
+                memo.generation == self.generation
+                    && memo.fields.len() == list.len()
+                    && memo
+                        .fields
+                        .iter()
+                        .zip(list)
+                        .all(|((n, v), (name, value))| n == name && v == value)
+            };
+            if let Some(memo) = self.memo.iter().find(same) {
+                out.extend_from_slice(&memo.encoded);
+                return;
+            }
+        }
+        let (start, before) = (out.len(), self.generation);
+        let resized = self.pending.is_some();
+        self.encode_fields(list.iter().copied(), out);
+        if !resized && self.generation == before {
+            if self.memo.len() == MEMO_BLOCKS {
+                self.memo.remove(0);
+            }
+            self.memo.push(Memo {
+                fields: list
+                    .iter()
+                    .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
+                    .collect(),
+                encoded: out[start..].to_vec(),
+                generation: self.generation,
+            });
+        }
+    }
+
+    /// Encodes `fields` one by one, after the size update owed.
+    fn encode_fields<'a>(
         &mut self,
         fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
         out: &mut Vec<u8>,
@@ -245,6 +318,7 @@ impl Encoder {
         if !never {
             self.table
                 .insert(Bytes::copy_from_slice(name), Bytes::copy_from_slice(value));
+            self.generation += 1;
         }
     }
 }
@@ -280,6 +354,39 @@ mod tests {
             .iter()
             .map(|(n, v)| (text(n), text(v)))
             .collect()
+    }
+
+    #[test]
+    fn a_repeated_block_is_copied_and_the_same_as_encoded() {
+        let head: [(&[u8], &[u8]); 2] =
+            [(b":status", b"200"), (b"content-type", b"application/grpc")];
+        let trailers: [(&[u8], &[u8]); 2] = [(b"grpc-status", b"0"), (b"x-id", b"7")];
+        let mut encoder = Encoder::new();
+        let mut decoder = Decoder::new(4096, 1 << 16);
+        let mut blocks = Vec::new();
+        for round in 0..4 {
+            for fields in [&head[..], &trailers[..]] {
+                let mut out = Vec::new();
+                encoder.encode(fields.iter().copied(), &mut out);
+                let decoded = decoder.decode(&out).unwrap().fields;
+                let expected: Vec<_> = fields
+                    .iter()
+                    .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
+                    .collect();
+                assert_eq!(decoded, expected, "round {round}");
+                blocks.push(out);
+            }
+            if round == 2 {
+                // A new field changes the table: what was remembered no longer holds.
+                let mut out = Vec::new();
+                encoder.encode([(&b"x-new"[..], &b"1"[..])], &mut out);
+                decoder.decode(&out).unwrap();
+            }
+        }
+        // From the second round on, each block is indexes only: one octet a field.
+        assert_eq!(blocks[2].len(), 2);
+        assert_eq!(blocks[3].len(), 2);
+        assert_eq!(encoder.memo.len(), 2 + 2, "remembered before and after the change");
     }
 
     /// RFC 7541 C.3 (plain) and C.4 (Huffman): three requests on one connection, with the
