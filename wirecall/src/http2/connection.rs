@@ -1,60 +1,30 @@
-//! The server side of an HTTP/2 connection, receiving half (RFC 9113): bytes in, events and
-//! the bytes to answer with out. No I/O, no clock, no tasks: a driver feeds it what the
-//! socket read and writes what it wrote.
+//! The server side of an HTTP/2 connection (RFC 9113): bytes in, events and the bytes to
+//! answer with out. No I/O, no clock, no tasks: a driver feeds it what the socket read and
+//! writes what it wrote.
 //!
-//! What it does on its own, as the RFC asks: checks the client preface, sends our SETTINGS
-//! and acknowledges the client's, answers PINGs, joins a header block's CONTINUATIONs and
-//! decodes it, keeps each stream's state and both directions' flow-control windows, refuses
-//! streams past SETTINGS_MAX_CONCURRENT_STREAMS, and on any connection error sends GOAWAY
-//! with the code and stops. What it hands up: requests, their data and trailers, resets,
-//! PINGs (so keepalive can see them), the client's GOAWAY.
+//! What both sides do alike is [`Endpoint`]'s: checking the client preface, sending our
+//! SETTINGS and acknowledging the client's, answering PINGs, joining and decoding header
+//! blocks, keeping each stream's state and both directions' flow-control windows, and on
+//! any connection error sending GOAWAY with the code and stopping. What is the server's is
+//! here: a header block opens a stream (refused past SETTINGS_MAX_CONCURRENT_STREAMS, or
+//! after our GOAWAY) or ends one as trailers, and a request's data must add up to its
+//! `content-length`. What it hands up: requests, their data and trailers, resets, PINGs (so
+//! keepalive can see them), the client's GOAWAY.
 
-use std::collections::VecDeque;
+use bytes::Bytes;
 
-use bytes::{Buf, Bytes, BytesMut};
-
-use super::flow::{FlowError, RecvWindow, SendWindow, DEFAULT_WINDOW};
-use super::frame::{self, write, Frame, Reason, Setting};
+use super::endpoint::{Closed, Endpoint, Failure, Incoming, Phase, Role, Side};
+use super::frame::{write, Reason};
 use super::hpack;
-use super::stream::{Received, State, Violation};
-use super::StreamMap;
+use super::message::Field;
+use super::stream::State;
 
-/// What a client sends first (section 3.4).
-pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(crate) use super::endpoint::Limits;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use super::endpoint::PREFACE;
 
-/// The limits a server holds its clients to, each a SETTINGS value or a defence.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) max_concurrent_streams: u32,
-    pub(crate) initial_window: u32,
-    /// The connection's receive window (announced at once when larger than 65,535).
-    pub(crate) connection_window: u32,
-    pub(crate) max_frame_size: u32,
-    pub(crate) max_header_list_size: u32,
-    pub(crate) header_table_size: u32,
-    /// CONTINUATION frames one header block may take (the 2024 CONTINUATION floods).
-    pub(crate) max_continuations: usize,
-    /// Frames in a row that ask for no work, while we send nothing either: SETTINGS,
-    /// PINGs, empty DATA, PRIORITY, WINDOW_UPDATEs, resets of streams already gone, unknown
-    /// types. Past it, GOAWAY ENHANCE_YOUR_CALM: the 2019 floods (CVE-2019-9512 pings,
-    /// -9515 settings, -9518 empty frames) cost a server work and memory for nothing.
-    pub(crate) max_empty_frames: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_concurrent_streams: 100,
-            initial_window: DEFAULT_WINDOW,
-            connection_window: DEFAULT_WINDOW,
-            max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
-            max_header_list_size: 16 << 10,
-            header_table_size: 4096,
-            max_continuations: 16,
-            max_empty_frames: 1000,
-        }
-    }
-}
+/// The server side of a connection.
+pub(crate) type Connection = Endpoint<ServerSide>;
 
 /// What happened on the connection, for the layer above.
 #[derive(Debug, PartialEq, Eq)]
@@ -87,663 +57,97 @@ pub(crate) enum Event {
     GoAway { last_stream: u32, reason: Reason },
 }
 
-/// What [`Connection::receive`] saw besides its events, for a driver to act on.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Seen {
-    /// A WINDOW_UPDATE or new SETTINGS may have let streams waiting for credit send more.
-    pub(crate) credit: bool,
-}
+/// The server's side of the rules: it takes requests.
+pub(crate) struct ServerSide;
 
-/// Where the connection is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Waiting for the client's preface.
-    Preface,
-    /// The preface came; the client's first frame must be SETTINGS.
-    FirstSettings,
-    Open,
-    /// We sent GOAWAY without an error: the streams up to `last_stream` go on, later ones
-    /// are not served (their header blocks are still decoded, to keep HPACK in step).
-    Draining {
-        last_stream: u32,
-    },
-    /// A connection error was answered with GOAWAY: nothing more is read.
-    Closed(Reason),
-}
-
-/// A header block being joined from HEADERS and CONTINUATIONs.
-struct Block {
-    stream: u32,
-    end_stream: bool,
-    fragments: Vec<u8>,
-    continuations: usize,
-}
-
-/// What a header block is for, once it is whole.
-#[derive(Clone, Copy)]
-struct BlockOf {
-    stream: u32,
-    end_stream: bool,
-}
-
-/// How many closed streams are remembered, to tell frames a client had in flight for a
-/// stream we reset (ignored) from frames on a stream it knows is closed (STREAM_CLOSED).
-const CLOSED_MEMORY: usize = 128;
-
-/// How a remembered stream closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closed {
-    /// We reset it (or refused it, or did not serve it): the client may not know yet.
-    ByUs,
-    /// Both sides ended it, or the client reset it: the client knows.
-    Known,
-}
-
-/// One stream's receiving state.
-struct Stream {
-    state: State,
-    recv: RecvWindow,
-    send: SendWindow,
-    /// The request's `content-length`, less the data received so far (8.1.1: DATA that
-    /// does not add up to it makes the request malformed).
+/// What a server keeps of a request as it comes: its `content-length`, less the data
+/// received so far (8.1.1: DATA that does not add up to it makes the request malformed).
+pub(crate) struct Request {
     content_left: Option<u64>,
 }
 
-/// The server side of a connection.
-pub(crate) struct Connection {
-    limits: Limits,
-    phase: Phase,
-    /// Received bytes not yet read as whole frames.
-    input: BytesMut,
-    /// Bytes to write to the client.
-    output: Vec<u8>,
-    events: VecDeque<Event>,
-    decoder: hpack::Decoder,
-    block: Option<Block>,
-    /// The streams open (in either direction); a closed one is forgotten at once.
-    streams: StreamMap<Stream>,
-    /// The highest stream the client opened (GOAWAY's last stream).
-    last_stream: u32,
-    recv: RecvWindow,
-    send: SendWindow,
-    /// The client's SETTINGS_INITIAL_WINDOW_SIZE.
-    peer_initial_window: u32,
-    /// The client's SETTINGS_MAX_FRAME_SIZE: our frames' limit.
-    peer_max_frame_size: u32,
-    encoder: hpack::Encoder,
-    seen: Seen,
-    /// Streams closed lately, oldest first.
-    closed: VecDeque<(u32, Closed)>,
-    /// Whether HEADERS or DATA went out since [`Connection::take_sent`] last asked.
-    sent: bool,
-    /// Frames in a row that asked for no work ([`Limits::max_empty_frames`]).
-    empty_frames: u32,
-}
+impl Side for ServerSide {
+    const ROLE: Role = Role::Server;
+    type Message = Request;
+    type Event = Event;
 
-impl Connection {
-    /// A connection under `limits`; our SETTINGS go out once the client's preface came.
-    pub(crate) fn new(limits: Limits) -> Connection {
-        // The connection window starts at 65,535 (6.9.2); a larger one is announced with
-        // our SETTINGS.
-        let mut recv = RecvWindow::new(DEFAULT_WINDOW);
-        recv.widen(limits.initial_window.max(limits.connection_window));
-        Connection {
-            limits,
-            phase: Phase::Preface,
-            input: BytesMut::new(),
-            output: Vec::new(),
-            events: VecDeque::new(),
-            decoder: hpack::Decoder::new(
-                limits.header_table_size as usize,
-                limits.max_header_list_size as usize,
-            ),
-            block: None,
-            streams: StreamMap::default(),
-            last_stream: 0,
-            recv,
-            send: SendWindow::new(DEFAULT_WINDOW),
-            peer_initial_window: DEFAULT_WINDOW,
-            peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
-            encoder: hpack::Encoder::new(),
-            seen: Seen::default(),
-            closed: VecDeque::new(),
-            sent: false,
-            empty_frames: 0,
+    fn check_data(request: &mut Request, len: u64, end_stream: bool) -> Result<(), &'static str> {
+        let Some(left) = request.content_left.as_mut() else {
+            return Ok(());
+        };
+        if len > *left || (end_stream && len != *left) {
+            return Err("DATA not adding up to the content-length");
         }
-    }
-
-    /// Our SETTINGS (and the connection window's first update), sent once the client's
-    /// preface came: nothing is written to a client that does not speak HTTP/2.
-    fn send_preface(&mut self) {
-        let limits = self.limits;
-        write::settings(
-            &[
-                Setting::MaxConcurrentStreams(limits.max_concurrent_streams),
-                Setting::InitialWindowSize(limits.initial_window),
-                Setting::MaxFrameSize(limits.max_frame_size),
-                Setting::MaxHeaderListSize(limits.max_header_list_size),
-                Setting::HeaderTableSize(limits.header_table_size),
-                Setting::EnablePush(false),
-            ],
-            &mut self.output,
-        );
-        if let Some(increment) = self.recv.update() {
-            write::window_update(0, increment, &mut self.output);
-        }
-    }
-
-    /// Whether the client's preface and first SETTINGS have come (a slow client is closed by
-    /// the driver's handshake timeout before this).
-    pub(crate) fn is_open(&self) -> bool {
-        !matches!(self.phase, Phase::Preface | Phase::FirstSettings)
-    }
-
-    /// What was seen since the last call (and forgets it).
-    pub(crate) fn take_seen(&mut self) -> Seen {
-        std::mem::take(&mut self.seen)
-    }
-
-    /// Whether HEADERS or DATA were sent since the last call (the ping policy forgives a
-    /// PING that follows them).
-    pub(crate) fn take_sent(&mut self) -> bool {
-        std::mem::take(&mut self.sent)
-    }
-
-    /// How many bytes there are to write.
-    pub(crate) fn output_len(&self) -> usize {
-        self.output.len()
-    }
-
-    /// Whether there are bytes to write.
-    pub(crate) fn has_output(&self) -> bool {
-        !self.output.is_empty()
-    }
-
-    /// Appends the bytes to write now to `out`: no allocation when `out` is empty, as the
-    /// two buffers are swapped.
-    pub(crate) fn output_into(&mut self, out: &mut Vec<u8>) {
-        if out.is_empty() {
-            std::mem::swap(out, &mut self.output);
-        } else {
-            out.append(&mut self.output);
-        }
-    }
-
-    /// Sends a PING with `payload` (keepalive); its ACK comes as [`Event::PingAck`].
-    pub(crate) fn ping(&mut self, payload: [u8; 8]) {
-        if !matches!(self.phase, Phase::Closed(_)) {
-            write::ping(false, payload, &mut self.output);
-        }
-    }
-
-    #[cfg(any(test, feature = "fuzzing"))]
-    /// Takes in bytes read from the client. `Err` once the connection failed: GOAWAY is then
-    /// the last of the output.
-    pub(crate) fn receive(&mut self, bytes: &[u8]) -> Result<(), Reason> {
-        if let Phase::Closed(reason) = self.phase {
-            return Err(reason);
-        }
-        self.input.extend_from_slice(bytes);
-        self.read_input()
-    }
-
-    /// Takes in `bytes` read from the client, without a copy when nothing is left over
-    /// from the last read (the usual case): DATA payloads handed up share its buffer.
-    pub(crate) fn receive_owned(&mut self, bytes: BytesMut) -> Result<(), Reason> {
-        if let Phase::Closed(reason) = self.phase {
-            return Err(reason);
-        }
-        if self.input.is_empty() {
-            self.input = bytes;
-        } else {
-            self.input.extend_from_slice(&bytes);
-        }
-        self.read_input()
-    }
-
-    /// Reads the whole frames in the input; on a connection error, GOAWAY and the end.
-    fn read_input(&mut self) -> Result<(), Reason> {
-        let result = self.read_frames();
-        if let Err((reason, what)) = result {
-            tracing::debug!(?reason, what, "HTTP/2 connection error");
-            if self.phase == Phase::Preface {
-                // Not an HTTP/2 client (RFC 9113 3.4): our SETTINGS, as every server
-                // connection starts, then GOAWAY PROTOCOL_ERROR, nothing more.
-                write::settings(&[], &mut self.output);
-            }
-            write::goaway(self.last_stream, reason, what.as_bytes(), &mut self.output);
-            self.phase = Phase::Closed(reason);
-            return Err(reason);
-        }
+        *left -= len;
         Ok(())
     }
 
-    /// The next event, if any.
-    pub(crate) fn next_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    #[cfg(any(test, feature = "fuzzing"))]
-    /// The bytes to write now.
-    pub(crate) fn take_output(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.output)
-    }
-
-    /// The application took `len` octets of `stream`'s data: its credit goes back, in
-    /// WINDOW_UPDATEs batched per stream and for the connection.
-    pub(crate) fn release(&mut self, stream: u32, len: u32) {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return; // GOAWAY was the last frame
-        }
-        self.release_connection(len);
-        if let Some(entry) = self.streams.get_mut(&stream) {
-            entry.recv.release(len);
-            if let Some(increment) = entry.recv.update() {
-                write::window_update(stream, increment, &mut self.output);
-            }
+    fn check_trailers(request: &Request) -> Result<(), &'static str> {
+        match request.content_left {
+            Some(left) if left > 0 => Err("trailers before the content-length's data"),
+            _ => Ok(()),
         }
     }
 
-    /// Sends GOAWAY. With NO_ERROR the connection drains: the streams the client opened so
-    /// far go on, later ones are not served, and it is finished once they end
-    /// ([`Connection::is_finished`]). With any other code (ENHANCE_YOUR_CALM and the
-    /// `too_many_pings` debug data grpc-go clients back off on, say) it closes at once.
-    pub(crate) fn go_away(&mut self, reason: Reason, debug: &[u8]) {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return;
-        }
-        write::goaway(self.last_stream, reason, debug, &mut self.output);
-        self.phase = if reason == Reason::NO_ERROR {
-            Phase::Draining {
-                last_stream: self.last_stream,
-            }
-        } else {
-            Phase::Closed(reason)
-        };
-    }
-
-    /// Closes the connection at once (the server's grace period is over): GOAWAY NO_ERROR,
-    /// and every stream is dropped with it.
-    pub(crate) fn abort(&mut self) {
-        if !matches!(self.phase, Phase::Closed(_)) {
-            write::goaway(self.last_stream, Reason::NO_ERROR, b"", &mut self.output);
-            self.phase = Phase::Closed(Reason::NO_ERROR);
-        }
-    }
-
-    /// Whether the connection has nothing more to do: closed, or drained of its streams.
-    pub(crate) fn is_finished(&self) -> bool {
-        match self.phase {
-            Phase::Closed(_) => true,
-            Phase::Draining { .. } => !self.streams.values().any(|s| s.state.is_active()),
-            _ => false,
-        }
-    }
-
-    /// Sends a response head, or trailers (`end_stream`), on `stream`. `false` if the
-    /// stream can no longer be sent on (reset, ended, unknown).
-    pub(crate) fn send_headers<'a>(
-        &mut self,
-        stream: u32,
-        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
-        end_stream: bool,
-    ) -> bool {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return false;
-        }
-        let Some(entry) = self.streams.get_mut(&stream).filter(|e| e.state.can_send()) else {
-            return false;
-        };
-        entry.state.send_headers(end_stream);
-        self.sent = true;
-        self.empty_frames = 0;
-        let mut block = Vec::new();
-        self.encoder.encode(fields, &mut block);
-        write::headers(
+    fn data(stream: u32, data: Bytes, end_stream: bool) -> Event {
+        Event::Data {
             stream,
-            &block,
+            data,
             end_stream,
-            self.peer_max_frame_size,
-            &mut self.output,
-        );
-        self.forget_if_closed(stream);
-        true
-    }
-
-    /// Sends as much of `data` as both windows allow, in frames of at most the client's
-    /// SETTINGS_MAX_FRAME_SIZE; END_STREAM goes with the last byte if `end_stream`. Returns
-    /// how many bytes were sent: the rest waits for WINDOW_UPDATEs ([`Connection::sendable`]).
-    pub(crate) fn send_data(&mut self, stream: u32, data: &[u8], end_stream: bool) -> usize {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return 0;
-        }
-        let Some(entry) = self.streams.get_mut(&stream).filter(|e| e.state.can_send()) else {
-            return 0;
-        };
-        let mut sent = 0;
-        loop {
-            let room = entry.send.available().min(self.send.available()) as usize;
-            let len = (data.len() - sent)
-                .min(room)
-                .min(self.peer_max_frame_size as usize);
-            let last = sent + len == data.len();
-            if len == 0 && !(last && end_stream) {
-                break;
-            }
-            let end = last && end_stream;
-            entry.send.consume(len as u32);
-            self.send.consume(len as u32);
-            write::data_head(stream, len as u32, end, &mut self.output);
-            self.output.extend_from_slice(&data[sent..sent + len]);
-            self.sent = true;
-            self.empty_frames = 0;
-            sent += len;
-            if end {
-                entry.state.send_data(true);
-            }
-            if last {
-                break;
-            }
-        }
-        self.forget_if_closed(stream);
-        sent
-    }
-
-    #[cfg(any(test, feature = "fuzzing"))]
-    /// How many bytes `stream` may send now (both windows).
-    pub(crate) fn sendable(&self, stream: u32) -> u32 {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return 0;
-        }
-        self.streams
-            .get(&stream)
-            .filter(|e| e.state.can_send())
-            .map_or(0, |e| e.send.available().min(self.send.available()))
-    }
-
-    /// Resets `stream` from our side (the call was cancelled, or failed).
-    pub(crate) fn cancel(&mut self, stream: u32, reason: Reason) {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return;
-        }
-        if let Some(mut entry) = self.streams.remove(&stream) {
-            write::reset(stream, reason, &mut self.output);
-            entry.state.send_reset();
-            self.remember(stream, Closed::ByUs);
         }
     }
 
-    /// A stream both sides have ended is forgotten.
-    fn forget_if_closed(&mut self, stream: u32) {
-        if self
-            .streams
-            .get(&stream)
-            .is_some_and(|e| !e.state.is_active())
-        {
-            self.streams.remove(&stream);
-            self.remember(stream, Closed::Known);
-        }
+    fn trailers(stream: u32, fields: Vec<Field>) -> Event {
+        Event::Trailers { stream, fields }
     }
 
-    /// Remembers that `stream` closed, and how, forgetting the oldest past the memory.
-    fn remember(&mut self, stream: u32, how: Closed) {
-        if self.closed.len() == CLOSED_MEMORY {
-            self.closed.pop_front();
-        }
-        self.closed.push_back((stream, how));
+    fn reset(stream: u32, reason: Reason) -> Event {
+        Event::Reset { stream, reason }
     }
 
-    /// How `stream` closed, if it is remembered.
-    fn closed_how(&self, stream: u32) -> Option<Closed> {
-        self.closed
-            .iter()
-            .rev()
-            .find(|(id, _)| *id == stream)
-            .map(|(_, how)| *how)
+    fn ping(payload: [u8; 8]) -> Event {
+        Event::Ping { payload }
     }
 
-    fn release_connection(&mut self, len: u32) {
-        self.recv.release(len);
-        if let Some(increment) = self.recv.update() {
-            write::window_update(0, increment, &mut self.output);
-        }
+    fn ping_ack(payload: [u8; 8]) -> Event {
+        Event::PingAck { payload }
     }
 
-    fn read_frames(&mut self) -> Result<(), (Reason, &'static str)> {
-        if self.phase == Phase::Preface {
-            let have = self.input.len().min(PREFACE.len());
-            if self.input[..have] != PREFACE[..have] {
-                return Err((Reason::PROTOCOL_ERROR, "not the HTTP/2 client preface"));
-            }
-            if have < PREFACE.len() {
-                return Ok(());
-            }
-            self.input.advance(PREFACE.len());
-            self.phase = Phase::FirstSettings;
-            self.send_preface();
-        }
-        loop {
-            let split = frame::split(&self.input, self.limits.max_frame_size);
-            let (head, len, used) = match split {
-                Ok(Some((head, payload, used))) => (head, payload.len(), used),
-                Ok(None) => return Ok(()),
-                Err(error) => return Err(connection_error(error)),
-            };
-            // The frame, owned: handling it writes to `self`, and DATA is handed up as a
-            // slice of it, with no copy.
-            let whole = self.input.split_to(used).freeze();
-            self.frame(head, &whole.slice(used - len..))?;
-        }
-    }
-
-    fn frame(&mut self, head: frame::Head, payload: &Bytes) -> Result<(), (Reason, &'static str)> {
-        let parsed = match frame::parse(head, payload) {
-            Ok(parsed) => parsed,
-            Err(frame::Error::Stream(stream, reason, what)) => {
-                tracing::debug!(stream, ?reason, what, "HTTP/2 stream error");
-                self.reset(stream, reason);
-                return Ok(());
-            }
-            Err(error) => return Err(connection_error(error)),
-        };
-        if self.phase == Phase::FirstSettings {
-            if !matches!(parsed, Frame::Settings { ack: false, .. }) {
-                return Err((
-                    Reason::PROTOCOL_ERROR,
-                    "the client's first frame is not SETTINGS",
-                ));
-            }
-            self.phase = Phase::Open;
-        }
-        if asks_for_work(&parsed) {
-            self.empty_frames = 0;
-        } else {
-            self.empty_frames += 1;
-            if self.empty_frames > self.limits.max_empty_frames {
-                return Err((
-                    Reason::ENHANCE_YOUR_CALM,
-                    "a flood of frames that ask for no work",
-                ));
-            }
-        }
-        // Inside a header block only its CONTINUATIONs may come (section 6.10).
-        if let Some(block) = &self.block {
-            match parsed {
-                Frame::Continuation { stream, .. } if stream == block.stream => {}
-                _ => return Err((Reason::PROTOCOL_ERROR, "a frame inside a header block")),
-            }
-        }
-        match parsed {
-            Frame::Settings {
-                ack: false,
-                settings,
-            } => self.settings(&settings)?,
-            Frame::Settings { ack: true, .. } | Frame::Priority { .. } | Frame::Unknown { .. } => {}
-            Frame::Ping {
-                ack: false,
-                payload,
-            } => {
-                write::ping(true, payload, &mut self.output);
-                self.events.push_back(Event::Ping { payload });
-            }
-            Frame::Ping { ack: true, payload } => self.events.push_back(Event::PingAck { payload }),
-            Frame::GoAway {
+    fn take(connection: &mut Connection, incoming: Incoming) -> Result<(), Failure> {
+        match incoming {
+            Incoming::Headers {
+                stream,
+                end_stream,
+                block,
+            } => connection.request_block(stream, end_stream, block),
+            Incoming::GoAway {
                 last_stream,
                 reason,
                 ..
             } => {
-                self.events.push_back(Event::GoAway {
+                connection.events.push_back(Event::GoAway {
                     last_stream,
                     reason,
                 });
+                Ok(())
             }
-            Frame::WindowUpdate {
-                stream: 0,
-                increment,
-            } => {
-                self.seen.credit = true;
-                self.send.grow(increment).map_err(|FlowError| {
-                    (Reason::FLOW_CONTROL_ERROR, "connection window past 2^31-1")
-                })?;
-            }
-            Frame::WindowUpdate { stream, increment } => {
-                if let Some(entry) = self.streams.get_mut(&stream) {
-                    self.seen.credit = true;
-                    if entry.send.grow(increment).is_err() {
-                        self.reset(stream, Reason::FLOW_CONTROL_ERROR);
-                    }
-                } else if stream > self.last_stream {
-                    return Err((Reason::PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream"));
-                }
-            }
-            Frame::Reset { stream, reason } => {
-                if stream > self.last_stream {
-                    return Err((Reason::PROTOCOL_ERROR, "RST_STREAM on an idle stream"));
-                }
-                if let Some(entry) = self.streams.get_mut(&stream) {
-                    if entry.state.recv_reset() == Ok(Received::Taken) {
-                        self.events.push_back(Event::Reset { stream, reason });
-                    }
-                    self.streams.remove(&stream);
-                    self.remember(stream, Closed::Known);
-                }
-            }
-            Frame::PushPromise { .. } => {
-                return Err((Reason::PROTOCOL_ERROR, "PUSH_PROMISE from a client"));
-            }
-            Frame::Headers {
-                stream,
-                block,
-                end_stream,
-                end_headers,
-                ..
-            } => {
-                let of = BlockOf { stream, end_stream };
-                if end_headers {
-                    // Whole in one frame (the usual case): decoded where it lies.
-                    self.end_block(of, block)?;
-                } else {
-                    self.block = Some(Block {
-                        stream,
-                        end_stream,
-                        fragments: block.to_vec(),
-                        continuations: 0,
-                    });
-                }
-            }
-            Frame::Continuation {
-                block, end_headers, ..
-            } => {
-                let Some(pending) = self.block.as_mut() else {
-                    return Err((
-                        Reason::PROTOCOL_ERROR,
-                        "CONTINUATION without a header block",
-                    ));
-                };
-                pending.continuations += 1;
-                if pending.continuations > self.limits.max_continuations {
-                    return Err((Reason::ENHANCE_YOUR_CALM, "too many CONTINUATION frames"));
-                }
-                pending.fragments.extend_from_slice(block);
-                if end_headers {
-                    if let Some(whole) = self.block.take() {
-                        let of = BlockOf {
-                            stream: whole.stream,
-                            end_stream: whole.end_stream,
-                        };
-                        self.end_block(of, &whole.fragments)?;
-                    }
-                }
-            }
-            Frame::Data {
-                stream,
-                data,
-                end_stream,
-                flow_len,
-            } => {
-                let data = payload.slice_ref(data);
-                self.data(stream, data, end_stream, flow_len)?;
-            }
+            Incoming::PushPromise => Err((Reason::PROTOCOL_ERROR, "PUSH_PROMISE from a client")),
+            // The client's limit is on pushed streams, which we never open.
+            Incoming::MaxConcurrentStreams(_) => Ok(()),
         }
-        Ok(())
     }
+}
 
-    fn settings(&mut self, settings: &[Setting]) -> Result<(), (Reason, &'static str)> {
-        for setting in settings {
-            if let Setting::InitialWindowSize(size) = *setting {
-                let old = self.peer_initial_window;
-                for entry in self.streams.values_mut() {
-                    entry.send.resize(old, size).map_err(|FlowError| {
-                        (Reason::FLOW_CONTROL_ERROR, "a stream window past 2^31-1")
-                    })?;
-                }
-                self.peer_initial_window = size;
-                self.seen.credit = true;
-            }
-            match *setting {
-                Setting::MaxFrameSize(size) => self.peer_max_frame_size = size,
-                Setting::HeaderTableSize(size) => {
-                    // Our encoder's table stays within our own decoder's default, whatever
-                    // more the client allows.
-                    self.encoder.set_max_table_size((size as usize).min(4096));
-                }
-                _ => {}
-            }
-        }
-        write::settings_ack(&mut self.output);
-        Ok(())
-    }
-
+impl Connection {
     /// A whole header block: a request, or a stream's trailers.
-    fn end_block(
+    fn request_block(
         &mut self,
-        block: BlockOf,
-        fragments: &[u8],
-    ) -> Result<(), (Reason, &'static str)> {
-        let decoded = self
-            .decoder
-            .decode(fragments)
-            .map_err(|_| (Reason::COMPRESSION_ERROR, "header block does not decode"))?;
-        let stream = block.stream;
-        if let Some(entry) = self.streams.get_mut(&stream) {
-            // Trailers: they must end the stream, and the data its content-length.
-            if !block.end_stream || entry.content_left.is_some_and(|left| left > 0) {
-                self.reset(stream, Reason::PROTOCOL_ERROR);
-                return Ok(());
-            }
-            let received = entry.state.recv_headers(true);
-            self.forget_if_closed(stream);
-            return match received {
-                Ok(Received::Taken) => {
-                    self.events.push_back(Event::Trailers {
-                        stream,
-                        fields: decoded.fields,
-                    });
-                    Ok(())
-                }
-                Ok(Received::Ignored) => Ok(()),
-                Err(violation) => self.violation(stream, violation),
-            };
+        stream: u32,
+        end_stream: bool,
+        block: hpack::Block,
+    ) -> Result<(), Failure> {
+        if self.streams.contains_key(&stream) {
+            return self.trailers(stream, end_stream, block.fields);
         }
         if stream <= self.last_stream && stream % 2 == 1 {
             return match self.closed_how(stream) {
@@ -772,27 +176,18 @@ impl Connection {
             self.remember(stream, Closed::ByUs);
             return Ok(());
         }
-        if decoded.too_large {
+        if block.too_large {
             // The header list passed SETTINGS_MAX_HEADER_LIST_SIZE: 431 (RFC 9113 10.5.1),
             // and a request still coming is told to stop.
             tracing::debug!(stream, "a header list past the limit: 431");
-            let mut head = Vec::new();
-            self.encoder
-                .encode([(&b":status"[..], &b"431"[..])], &mut head);
-            write::headers(
-                stream,
-                &head,
-                true,
-                self.peer_max_frame_size,
-                &mut self.output,
-            );
-            if !block.end_stream {
+            self.write_headers(stream, [(&b":status"[..], &b"431"[..])], true);
+            if !end_stream {
                 write::reset(stream, Reason::NO_ERROR, &mut self.output);
             }
             self.remember(stream, Closed::ByUs);
             return Ok(());
         }
-        let content_left = match content_length(&decoded.fields) {
+        let content_left = match content_length(&block.fields) {
             Ok(length) => length,
             Err(()) => {
                 tracing::debug!(stream, "a malformed content-length: stream reset");
@@ -801,134 +196,22 @@ impl Connection {
                 return Ok(());
             }
         };
-        if block.end_stream && content_left.is_some_and(|left| left > 0) {
+        if end_stream && content_left.is_some_and(|left| left > 0) {
             tracing::debug!(stream, "content-length without the data: stream reset");
             write::reset(stream, Reason::PROTOCOL_ERROR, &mut self.output);
             self.remember(stream, Closed::ByUs);
             return Ok(());
         }
         let mut state = State::Idle;
-        let _ = state.recv_headers(block.end_stream);
-        self.streams.insert(
-            stream,
-            Stream {
-                state,
-                recv: RecvWindow::new(self.limits.initial_window),
-                send: SendWindow::new(self.peer_initial_window),
-                content_left,
-            },
-        );
+        let _ = state.recv_headers(end_stream);
+        let entry = self.new_stream(state, Request { content_left });
+        self.streams.insert(stream, entry);
         self.events.push_back(Event::Request {
             stream,
-            fields: decoded.fields,
-            end_stream: block.end_stream,
+            fields: block.fields,
+            end_stream,
         });
         Ok(())
-    }
-
-    fn data(
-        &mut self,
-        stream: u32,
-        data: Bytes,
-        end_stream: bool,
-        flow_len: u32,
-    ) -> Result<(), (Reason, &'static str)> {
-        self.recv.receive(flow_len).map_err(|FlowError| {
-            (
-                Reason::FLOW_CONTROL_ERROR,
-                "DATA past the connection window",
-            )
-        })?;
-        let Some(entry) = self.streams.get_mut(&stream) else {
-            if stream > self.last_stream {
-                return Err((Reason::PROTOCOL_ERROR, "DATA on an idle stream"));
-            }
-            // A stream we no longer keep: its credit goes back at once. What the client had in
-            // flight for a stream we reset is ignored; on a stream it knows is closed (or
-            // never opened) it is STREAM_CLOSED (6.1).
-            self.release_connection(flow_len);
-            if self.closed_how(stream) != Some(Closed::ByUs) {
-                write::reset(stream, Reason::STREAM_CLOSED, &mut self.output);
-            }
-            return Ok(());
-        };
-        if entry.recv.receive(flow_len).is_err() {
-            self.reset(stream, Reason::FLOW_CONTROL_ERROR);
-            return Ok(());
-        }
-        if let Some(left) = entry.content_left.as_mut() {
-            let len = data.len() as u64;
-            if len > *left || (end_stream && len != *left) {
-                tracing::debug!(
-                    stream,
-                    "DATA not adding up to the content-length: stream reset"
-                );
-                self.release_connection(flow_len);
-                self.reset(stream, Reason::PROTOCOL_ERROR);
-                return Ok(());
-            }
-            *left -= len;
-        }
-        let received = entry.state.recv_data(end_stream);
-        self.forget_if_closed(stream);
-        match received {
-            Ok(Received::Taken) => {
-                // Padding is credit the application never sees.
-                let padding = flow_len - data.len() as u32;
-                if padding > 0 {
-                    self.release(stream, padding);
-                }
-                self.events.push_back(Event::Data {
-                    stream,
-                    data,
-                    end_stream,
-                });
-                Ok(())
-            }
-            Ok(Received::Ignored) => {
-                self.release(stream, flow_len);
-                Ok(())
-            }
-            Err(violation) => self.violation(stream, violation),
-        }
-    }
-
-    fn violation(
-        &mut self,
-        stream: u32,
-        violation: Violation,
-    ) -> Result<(), (Reason, &'static str)> {
-        match violation {
-            Violation::Stream(reason) => {
-                self.reset(stream, reason);
-                Ok(())
-            }
-            Violation::Connection(reason) => Err((reason, "a frame the stream's state forbids")),
-        }
-    }
-
-    /// Resets `stream` (a stream error): RST_STREAM, and the stream is forgotten. A stream
-    /// the application has (it was handed up) hears of it as [`Event::Reset`].
-    fn reset(&mut self, stream: u32, reason: Reason) {
-        write::reset(stream, reason, &mut self.output);
-        if let Some(mut entry) = self.streams.remove(&stream) {
-            entry.state.send_reset();
-            self.events.push_back(Event::Reset { stream, reason });
-        }
-        self.remember(stream, Closed::ByUs);
-    }
-}
-
-/// Whether a frame asks for work: a header block (or a piece of one), data or the end of
-/// a stream. Everything else a client sends costs the server for nothing when it comes
-/// in floods.
-fn asks_for_work(frame: &Frame<'_>) -> bool {
-    match frame {
-        Frame::Headers { .. } | Frame::Continuation { .. } => true,
-        Frame::Data {
-            data, end_stream, ..
-        } => !data.is_empty() || *end_stream,
-        _ => false,
     }
 }
 
@@ -953,45 +236,30 @@ fn content_length(fields: &[(Bytes, Bytes)]) -> Result<Option<u64>, ()> {
     Ok(length)
 }
 
-fn connection_error(error: frame::Error) -> (Reason, &'static str) {
-    match error {
-        frame::Error::Connection(reason, what) => (reason, what),
-        // Not produced by `split`; a stream error here would be a bug in the caller.
-        frame::Error::Stream(_, reason, what) => (reason, what),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http2::frame::{self, Frame, Setting};
+    use crate::http2::testing::{events, frames, resets, Peer};
 
-    /// A client's side of the test: its HPACK encoder and the frames it writes.
-    struct Client {
-        encoder: hpack::Encoder,
-        bytes: Vec<u8>,
-    }
+    /// A client's side of the test: the preface, SETTINGS, then requests and their data.
+    struct Client(Peer);
 
     impl Client {
         fn new() -> Client {
-            let mut bytes = PREFACE.to_vec();
-            write::settings(&[], &mut bytes);
-            Client {
-                encoder: hpack::Encoder::new(),
-                bytes,
-            }
+            let mut peer = Peer::new();
+            peer.bytes.extend_from_slice(PREFACE);
+            write::settings(&[], &mut peer.bytes);
+            Client(peer)
+        }
+
+        /// A client that has written nothing yet (its preface went to the connection before).
+        fn later() -> Client {
+            Client(Peer::new())
         }
 
         fn request(&mut self, stream: u32, path: &str, end_stream: bool) -> &mut Client {
-            let mut block = Vec::new();
-            let fields: [(&[u8], &[u8]); 4] = [
-                (b":method", b"POST"),
-                (b":scheme", b"http"),
-                (b":path", path.as_bytes()),
-                (b"content-type", b"application/grpc"),
-            ];
-            self.encoder.encode(fields, &mut block);
-            write::headers(stream, &block, end_stream, 16_384, &mut self.bytes);
-            self
+            self.request_at(stream, path.as_bytes(), &[], end_stream)
         }
 
         /// A request head with `extra` fields after the usual four.
@@ -1001,43 +269,35 @@ mod tests {
             extra: &[(&[u8], &[u8])],
             end_stream: bool,
         ) -> &mut Client {
-            let mut block = Vec::new();
+            self.request_at(stream, b"/a", extra, end_stream)
+        }
+
+        fn request_at(
+            &mut self,
+            stream: u32,
+            path: &[u8],
+            extra: &[(&[u8], &[u8])],
+            end_stream: bool,
+        ) -> &mut Client {
             let fields: [(&[u8], &[u8]); 4] = [
                 (b":method", b"POST"),
                 (b":scheme", b"http"),
-                (b":path", b"/a"),
+                (b":path", path),
                 (b"content-type", b"application/grpc"),
             ];
-            self.encoder
-                .encode(fields.into_iter().chain(extra.iter().copied()), &mut block);
-            write::headers(stream, &block, end_stream, 16_384, &mut self.bytes);
+            let all = fields.into_iter().chain(extra.iter().copied());
+            self.0.headers(stream, all, end_stream);
             self
         }
 
         fn data(&mut self, stream: u32, data: &[u8], end_stream: bool) -> &mut Client {
-            write::data_head(stream, data.len() as u32, end_stream, &mut self.bytes);
-            self.bytes.extend_from_slice(data);
+            self.0.data(stream, data, end_stream);
             self
         }
 
         fn take(&mut self) -> Vec<u8> {
-            std::mem::take(&mut self.bytes)
+            self.0.take()
         }
-    }
-
-    fn events(connection: &mut Connection) -> Vec<Event> {
-        std::iter::from_fn(|| connection.next_event()).collect()
-    }
-
-    /// The frames in `bytes`, as (type, flags, stream).
-    fn frames(bytes: &[u8]) -> Vec<(u8, u8, u32)> {
-        let mut rest = bytes;
-        let mut out = Vec::new();
-        while let Some((head, _, used)) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE).unwrap() {
-            out.push((head.kind, head.flags, head.stream));
-            rest = &rest[used..];
-        }
-        out
     }
 
     #[test]
@@ -1239,10 +499,7 @@ mod tests {
         );
 
         // Stream 1's window is 10: 11 octets are its FLOW_CONTROL_ERROR, not the connection's.
-        let mut client = Client {
-            encoder: hpack::Encoder::new(),
-            bytes: Vec::new(),
-        };
+        let mut client = Client::later();
         connection
             .receive(&client.data(1, &[0; 11], false).take())
             .unwrap();
@@ -1284,9 +541,9 @@ mod tests {
         let mut connection = Connection::new(Limits::default());
         let mut client = Client::new();
         // The client allows 10 octets per stream and frames of the minimum size.
-        client.bytes.clear();
-        client.bytes.extend_from_slice(PREFACE);
-        write::settings(&[Setting::InitialWindowSize(10)], &mut client.bytes);
+        client.0.bytes.clear();
+        client.0.bytes.extend_from_slice(PREFACE);
+        write::settings(&[Setting::InitialWindowSize(10)], &mut client.0.bytes);
         connection
             .receive(&client.request(1, "/a", true).take())
             .unwrap();
@@ -1365,21 +622,6 @@ mod tests {
                 (frame::kind::WINDOW_UPDATE, 0, 0)
             ]
         );
-    }
-
-    /// The RST_STREAM codes in `bytes`, by stream.
-    fn resets(bytes: &[u8]) -> Vec<(u32, u32)> {
-        let mut rest = bytes;
-        let mut out = Vec::new();
-        while let Some((head, payload, used)) =
-            frame::split(rest, frame::MAX_MAX_FRAME_SIZE).unwrap()
-        {
-            if head.kind == frame::kind::RST_STREAM {
-                out.push((head.stream, u32::from_be_bytes(payload.try_into().unwrap())));
-            }
-            rest = &rest[used..];
-        }
-        out
     }
 
     #[test]
@@ -1543,10 +785,7 @@ mod tests {
         assert!(!connection.send_headers(1, [(&b":status"[..], &b"200"[..])], false));
         assert_eq!(connection.send_data(1, b"x", true), 0);
         // What the client had in flight is dropped without an answer.
-        let mut client = Client {
-            encoder: hpack::Encoder::new(),
-            bytes: Vec::new(),
-        };
+        let mut client = Client::later();
         connection
             .receive(&client.data(1, b"late", true).take())
             .unwrap();

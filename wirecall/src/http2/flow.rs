@@ -70,6 +70,8 @@ pub(crate) struct RecvWindow {
     available: u32,
     /// Octets the application has taken and not yet given back in a WINDOW_UPDATE.
     released: u32,
+    /// Octets a widened window owes the peer: not batched, they go with the next update.
+    widened: u32,
 }
 
 impl RecvWindow {
@@ -79,6 +81,7 @@ impl RecvWindow {
             target: size,
             available: size,
             released: 0,
+            widened: 0,
         }
     }
 
@@ -94,13 +97,17 @@ impl RecvWindow {
     }
 
     /// The WINDOW_UPDATE to send now, if any: updates are batched until half the window
-    /// has been released, so a stream of small messages does not answer each with a frame.
+    /// has been released, so a stream of small messages does not answer each with a frame;
+    /// a widened window is announced at once.
     pub(crate) fn update(&mut self) -> Option<u32> {
-        if self.released == 0 || self.released < self.target / 2 {
+        if self.widened == 0 && (self.released == 0 || self.released < self.target / 2) {
             return None;
         }
-        let increment = self.released.min(MAX_WINDOW - self.available);
-        self.released -= increment;
+        let owed = self
+            .released
+            .saturating_add(std::mem::take(&mut self.widened));
+        let increment = owed.min(MAX_WINDOW - self.available);
+        self.released = owed - increment;
         self.available += increment;
         Some(increment).filter(|&i| i > 0)
     }
@@ -108,7 +115,7 @@ impl RecvWindow {
     /// A larger window than the peer was told: the difference is owed at once.
     pub(crate) fn widen(&mut self, target: u32) {
         if target > self.target {
-            self.released = self.released.saturating_add(target - self.target);
+            self.widened = self.widened.saturating_add(target - self.target);
             self.target = target;
         }
     }
@@ -160,5 +167,22 @@ mod tests {
         window.widen(1_000);
         assert_eq!(window.update(), Some(900));
         window.receive(900).unwrap();
+    }
+
+    #[test]
+    fn a_window_widened_by_less_than_half_is_announced_at_once_all_the_same() {
+        let mut window = RecvWindow::new(DEFAULT_WINDOW);
+        window.widen(DEFAULT_WINDOW + 1);
+        assert_eq!(window.update(), Some(1));
+        assert_eq!(window.update(), None);
+        window.receive(DEFAULT_WINDOW + 1).unwrap();
+        // What was released before goes with it.
+        let mut window = RecvWindow::new(100);
+        window.receive(100).unwrap();
+        window.release(10);
+        window.widen(120);
+        assert_eq!(window.update(), Some(30));
+        window.receive(30).unwrap();
+        assert_eq!(window.receive(1), Err(FlowError));
     }
 }

@@ -19,6 +19,9 @@ pub(crate) const MAX_MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
 /// The largest flow-control window (2^31 - 1).
 pub(crate) const MAX_WINDOW: u32 = (1 << 31) - 1;
 
+/// The largest stream identifier (2^31 - 1).
+pub(crate) const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+
 /// Frame types (section 6).
 pub(crate) mod kind {
     pub(crate) const DATA: u8 = 0x0;

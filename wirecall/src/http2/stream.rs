@@ -67,7 +67,12 @@ impl State {
     pub(crate) fn recv_headers(&mut self, end_stream: bool) -> Result<Received, Violation> {
         match *self {
             State::Idle | State::Open | State::HalfClosedLocal => {
-                *self = self.after_remote_end(end_stream, State::Open);
+                // A head opens an idle stream; on an open one, only END_STREAM moves it.
+                let opened = match *self {
+                    State::Idle => State::Open,
+                    other => other,
+                };
+                *self = self.after_remote_end(end_stream, opened);
                 Ok(Received::Taken)
             }
             _ => self.late(),
@@ -194,6 +199,20 @@ mod tests {
         assert_eq!(stream, State::HalfClosedLocal);
         assert_eq!(stream.recv_data(false), Ok(Received::Taken));
         stream.recv_headers(true).unwrap();
+        assert_eq!(stream, State::Closed(Closed::Ended));
+    }
+
+    #[test]
+    fn a_client_that_ended_its_request_stays_half_closed_through_the_response_head() {
+        let mut stream = State::Idle;
+        stream.send_headers(false);
+        stream.send_data(true);
+        assert_eq!(stream, State::HalfClosedLocal);
+        stream.recv_headers(false).unwrap(); // the response head
+        assert_eq!(stream, State::HalfClosedLocal);
+        assert!(!stream.can_send() && stream.is_active());
+        stream.recv_data(false).unwrap();
+        stream.recv_headers(true).unwrap(); // trailers
         assert_eq!(stream, State::Closed(Closed::Ended));
     }
 

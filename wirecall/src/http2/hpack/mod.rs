@@ -386,7 +386,11 @@ mod tests {
         // From the second round on, each block is indexes only: one octet a field.
         assert_eq!(blocks[2].len(), 2);
         assert_eq!(blocks[3].len(), 2);
-        assert_eq!(encoder.memo.len(), 2 + 2, "remembered before and after the change");
+        assert_eq!(
+            encoder.memo.len(),
+            2 + 2,
+            "remembered before and after the change"
+        );
     }
 
     /// RFC 7541 C.3 (plain) and C.4 (Huffman): three requests on one connection, with the
