@@ -392,7 +392,13 @@ impl<S: Side> Endpoint<S> {
 
     /// Reads the whole frames in the input; on a connection error, GOAWAY and the end.
     fn read_input(&mut self) -> Result<(), Reason> {
-        let Err((reason, what)) = self.read_frames() else {
+        let read = self.read_frames();
+        if self.input.is_empty() {
+            // Lets go of the buffer the frames came in (what was handed up keeps its part):
+            // a quiet connection holds none.
+            self.input = BytesMut::new();
+        }
+        let Err((reason, what)) = read else {
             return Ok(());
         };
         tracing::debug!(?reason, what, "HTTP/2 connection error");

@@ -200,7 +200,7 @@ where
         if http2 {
             return serve_http2(io, serving).await;
         }
-        return super::http1::serve(io, serving).await;
+        return Box::pin(super::http1::serve(io, serving)).await;
     }
     serve_http2(io, serving).await
 }
@@ -210,9 +210,11 @@ pub(crate) async fn serve_http2<IO>(io: IO, serving: Serving)
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    // Boxed: a connection's task then holds the state of the engine it runs, not room
+    // for the larger of the two.
     match serving.config.http2_engine {
-        super::Http2Engine::H2 => super::http2::serve(io, serving).await,
-        super::Http2Engine::Wirecall => super::own_http2::serve(io, serving).await,
+        super::Http2Engine::H2 => Box::pin(super::http2::serve(io, serving)).await,
+        super::Http2Engine::Wirecall => Box::pin(super::own_http2::serve(io, serving)).await,
     }
 }
 

@@ -30,8 +30,10 @@ use crate::Status;
 /// Reads per turn before the driver lets other tasks run.
 const READS_PER_TURN: usize = 4;
 
-/// The size of each read.
-const READ_SIZE: usize = 32 * 1024;
+/// The room each read gets: small while a connection is quiet (an idle connection holds
+/// little), large once a read fills it.
+const READ_SIZE: usize = 4 * 1024;
+const READ_SIZE_BUSY: usize = 64 * 1024;
 
 /// Bytes waiting to be written past which the driver reads no more: a client that sends
 /// and never reads (PINGs and SETTINGS to acknowledge, requests to answer) is held up by
@@ -60,6 +62,7 @@ where
         io,
         shared: shared.clone(),
         buf: BytesMut::new(),
+        read_size: READ_SIZE,
         out: Vec::new(),
         written: 0,
         eof: false,
@@ -175,6 +178,8 @@ struct Driver<IO> {
     shared: Arc<Shared>,
     /// What reads fill; each read's bytes go to the connection without a copy.
     buf: BytesMut,
+    /// The room the next read gets.
+    read_size: usize,
     /// Bytes being written, and how many of them are.
     out: Vec<u8>,
     written: usize,
@@ -208,11 +213,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         }
         let mut reads = 0;
         while !self.eof && reads < READS_PER_TURN && self.unsent() < MAX_UNSENT {
-            self.buf.reserve(READ_SIZE);
+            self.buf.reserve(self.read_size);
+            let room = self.buf.capacity() - self.buf.len();
             let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
             match read {
                 Poll::Ready(Ok(0)) => self.eof = true,
-                Poll::Ready(Ok(_)) => {
+                Poll::Ready(Ok(n)) => {
+                    self.read_size = if n == room { READ_SIZE_BUSY } else { READ_SIZE };
                     reads += 1;
                     let bytes = self.buf.split();
                     self.received(bytes, cx);
@@ -221,7 +228,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     tracing::debug!(remote_addr = ?self.remote_addr, %err, "connection read failed");
                     self.eof = true;
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    if self.buf.is_empty() {
+                        // Nothing to read for now: a quiet connection holds no buffer.
+                        self.buf = BytesMut::new();
+                    }
+                    break;
+                }
             }
         }
         loop {
@@ -397,7 +410,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         let flushed = tokio::time::timeout(LINGER, poll_fn(|cx| self.poll_flush_out(cx)));
         let _ = flushed.await;
         let _ = self.io.shutdown().await;
-        let mut sink = [0u8; 4096];
+        // On the heap: an array here would be part of every connection's future.
+        let mut sink = vec![0u8; 4096];
         let _ = tokio::time::timeout(LINGER, async {
             while let Ok(n) = self.io.read(&mut sink).await {
                 if n == 0 {

@@ -381,6 +381,10 @@ impl Inner {
         }
         if slot.senders == 0 && !slot.receiver {
             self.slots.remove(&stream);
+            if self.slots.is_empty() {
+                // A quiet connection holds no room for streams.
+                self.slots = StreamMap::default();
+            }
         }
         self.wake_driver();
     }
