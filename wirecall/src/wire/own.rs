@@ -490,6 +490,17 @@ impl Handle {
         }
     }
 
+    /// Runs `send` on the locked connection with this stream's id, unless the stream can go
+    /// no further (its status is the error then).
+    fn with_slot(&self, send: impl FnOnce(&mut Inner, u32)) -> Result<(), Status> {
+        let mut inner = self.shared.lock();
+        if let Some(status) = inner.failure(self.stream) {
+            return Err(status);
+        }
+        send(&mut inner, self.stream);
+        Ok(())
+    }
+
     /// Ready once the stream was reset or the connection ended.
     fn poll_reset(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut inner = self.shared.lock();
@@ -583,63 +594,53 @@ impl OwnSend {
     /// Sends `data` now: what the windows do not allow waits in the stream's backlog and
     /// goes out as credit comes.
     pub(crate) fn send_now(&mut self, mut data: Bytes, end_stream: bool) -> Result<(), Status> {
-        let stream = self.0.stream;
-        let mut inner = self.0.shared.lock();
-        let inner = &mut *inner;
-        if let Some(status) = inner.failure(stream) {
-            return Err(status);
-        }
-        let Some(slot) = inner.slots.get_mut(&stream) else {
-            return Ok(());
-        };
-        if let Some(backlog) = slot.backlog.as_mut() {
-            let mut joined = Vec::with_capacity(backlog.data.len() + data.len());
-            joined.extend_from_slice(&backlog.data);
-            joined.extend_from_slice(&data);
-            backlog.data = joined.into();
-            backlog.end_stream |= end_stream;
-            return Ok(());
-        }
-        let sent = inner.conn.send_data(stream, &data, end_stream);
-        let _ = data.split_to(sent);
-        if data.is_empty() {
-            if end_stream {
-                slot.send = SendPhase::Ended;
+        self.0.with_slot(|inner, stream| {
+            let Some(slot) = inner.slots.get_mut(&stream) else {
+                return;
+            };
+            if let Some(backlog) = slot.backlog.as_mut() {
+                let mut joined = Vec::with_capacity(backlog.data.len() + data.len());
+                joined.extend_from_slice(&backlog.data);
+                joined.extend_from_slice(&data);
+                backlog.data = joined.into();
+                backlog.end_stream |= end_stream;
+                return;
             }
-        } else {
-            slot.backlog = Some(Backlog {
-                data,
-                end_stream,
-                trailers: None,
-            });
-            inner.wait_for_credit(stream);
-        }
-        inner.wake_driver();
-        Ok(())
+            let sent = inner.conn.send_data(stream, &data, end_stream);
+            let _ = data.split_to(sent);
+            if data.is_empty() {
+                if end_stream {
+                    slot.send = SendPhase::Ended;
+                }
+            } else {
+                slot.backlog = Some(Backlog {
+                    data,
+                    end_stream,
+                    trailers: None,
+                });
+                inner.wait_for_credit(stream);
+            }
+            inner.wake_driver();
+        })
     }
 
     /// Ends the response with `trailers` (after any backlog).
     pub(crate) fn send_trailers(&mut self, trailers: HeaderMap) -> Result<(), Status> {
-        let stream = self.0.stream;
-        let mut inner = self.0.shared.lock();
-        let inner = &mut *inner;
-        if let Some(status) = inner.failure(stream) {
-            return Err(status);
-        }
-        let Some(slot) = inner.slots.get_mut(&stream) else {
-            return Ok(());
-        };
-        if let Some(backlog) = slot.backlog.as_mut() {
-            backlog.trailers = Some(trailers);
-            backlog.end_stream = true;
-            return Ok(());
-        }
-        slot.send = SendPhase::Ended;
-        inner
-            .conn
-            .send_headers(stream, message::fields_of(&trailers), true);
-        inner.wake_driver();
-        Ok(())
+        self.0.with_slot(|inner, stream| {
+            let Some(slot) = inner.slots.get_mut(&stream) else {
+                return;
+            };
+            if let Some(backlog) = slot.backlog.as_mut() {
+                backlog.trailers = Some(trailers);
+                backlog.end_stream = true;
+                return;
+            }
+            slot.send = SendPhase::Ended;
+            inner
+                .conn
+                .send_headers(stream, message::fields_of(&trailers), true);
+            inner.wake_driver();
+        })
     }
 
     /// Resets the stream with CANCEL.
