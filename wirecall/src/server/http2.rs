@@ -566,6 +566,75 @@ mod tests {
         assert_eq!(goaway, Some(0xb));
     }
 
+    /// A service whose one method answers `BIG` bytes at once.
+    struct Big;
+
+    const BIG: usize = 1 << 20;
+
+    impl crate::server::Service for Big {
+        const NAME: &'static str = "t.Big";
+        const METHODS: &'static [&'static str] = &["Call"];
+
+        async fn call(self: Arc<Self>, _: usize, call: ServerCall) {
+            call.unary(|_: crate::Request<()>| async { Ok(crate::Response::new(vec![1u8; BIG])) })
+                .await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn our_engine_reads_again_once_its_writes_made_room() {
+        // A send buffer far smaller than the response and a socket that takes it all: the
+        // connection stops reading when a window's worth waits, writes it at once, and must
+        // then read the client's WINDOW_UPDATEs again (nothing else will wake it: no read
+        // is pending), or the response stalls halfway.
+        let (client_io, server_io) = tokio::io::duplex(4 << 20);
+        let mut router = Router::default();
+        router.add(Big);
+        let (_graceful_tx, graceful) = watch::channel(false);
+        let (_abort_tx, abort) = watch::channel(false);
+        let serving = Serving {
+            remote_addr: None,
+            extensions: http::Extensions::new(),
+            router: Arc::new(router),
+            config: Arc::new(ServerConfig {
+                http2_engine: Http2Engine::Wirecall,
+                max_send_buffer: 16 * 1024,
+                ..ServerConfig::default()
+            }),
+            shutdown: Shutdown { graceful, abort },
+        };
+        tokio::spawn(crate::server::connection::serve_http2(server_io, serving));
+        let (sender, _ended) = client(client_io).await;
+        let mut sender = sender.ready().await.expect("ready");
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri("http://in-memory/t.Big/Call")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let (response, mut body) = sender.send_request(request, false).expect("send");
+        body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+            .expect("an empty message");
+        let mut body = tokio::time::timeout(Duration::from_secs(30), response)
+            .await
+            .expect("a response head")
+            .expect("no error")
+            .into_body();
+        let mut received = 0;
+        let read_all = async {
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.expect("data");
+                received += chunk.len();
+                let _ = body.flow_control().release_capacity(chunk.len());
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read_all)
+            .await
+            .expect("the whole response, not a stall");
+        assert_eq!(received, 5 + BIG + 4, "the message, its prefix and length");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn our_engine_stops_reading_a_client_that_does_not_read() {
         // Frames that each need an answer (SETTINGS ACKs), from a client that never reads:

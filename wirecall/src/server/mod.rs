@@ -97,6 +97,8 @@ pub(crate) struct ServerConfig {
     pub(crate) http2_engine: Http2Engine,
     /// Frames in a row that ask for no work before GOAWAY ENHANCE_YOUR_CALM (our engine).
     pub(crate) max_empty_frames: u32,
+    /// Bytes waiting to be written past which a connection reads no more (our engine).
+    pub(crate) max_send_buffer: usize,
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     pub(crate) shutdown_grace: Duration,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
@@ -157,6 +159,7 @@ impl Default for ServerConfig {
             inline_first_poll: true,
             http2_engine: Http2Engine::from_env(),
             max_empty_frames: 1000,
+            max_send_buffer: 1 << 20,
             shutdown_grace: Duration::from_secs(30),
             keepalive: None,
             max_resets: resets::ResetLimit::default(),
@@ -389,6 +392,15 @@ impl ServerBuilder {
     /// keeps defences of its own.
     pub fn max_empty_frames(mut self, frames: u32) -> Self {
         self.config.max_empty_frames = frames.max(1);
+        self
+    }
+
+    /// How many bytes a connection may have waiting to be written before it stops reading
+    /// its client (default 1 MiB): a client that sends and does not read (PINGs and
+    /// SETTINGS to acknowledge, calls to answer) is then held up by its own socket instead
+    /// of growing the server's memory. On [`Http2Engine::Wirecall`].
+    pub fn max_send_buffer(mut self, bytes: usize) -> Self {
+        self.config.max_send_buffer = bytes.max(16 * 1024);
         self
     }
 

@@ -35,11 +35,6 @@ const READS_PER_TURN: usize = 4;
 const READ_SIZE: usize = 4 * 1024;
 const READ_SIZE_BUSY: usize = 64 * 1024;
 
-/// Bytes waiting to be written past which the driver reads no more: a client that sends
-/// and never reads (PINGs and SETTINGS to acknowledge, requests to answer) is held up by
-/// its own socket instead of growing the server's memory.
-const MAX_UNSENT: usize = 1 << 20;
-
 /// The GOAWAY debug data grpc-go's clients back off on (their keepalive doubles).
 const TOO_MANY_PINGS: &[u8] = b"too_many_pings";
 
@@ -162,6 +157,19 @@ fn limits(config: &ServerConfig) -> Limits {
     }
 }
 
+/// Why [`Driver::poll_read_some`] stopped reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The socket has nothing more for now (it wakes the driver when it has).
+    Waiting,
+    /// The turn's reads are spent.
+    Budget,
+    /// Too much waits to be written.
+    HeldBack,
+    /// The client closed its side, or the socket failed.
+    Ended,
+}
+
 /// A request handed up, waiting for the lock to be let go to be dispatched.
 struct NewStream {
     stream: u32,
@@ -212,7 +220,45 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             }
         }
         let mut reads = 0;
-        while !self.eof && reads < READS_PER_TURN && self.unsent() < MAX_UNSENT {
+        loop {
+            let read = self.poll_read_some(cx, &mut reads);
+            let blocked = self.poll_flush_out(cx);
+            let inner = self.shared.lock();
+            if blocked.is_ready() && inner.conn.has_output() {
+                continue; // more came while writing
+            }
+            let finished = inner.conn.is_finished();
+            if self.eof || (finished && blocked.is_ready()) {
+                return Poll::Ready(());
+            }
+            drop(inner);
+            if read == Read::HeldBack && self.unsent() < self.config.max_send_buffer {
+                continue; // the writes made room: read again (no read is waiting to wake us)
+            }
+            self.shared.lock().wait_for_output(cx.waker());
+            if read == Read::Budget {
+                // More may be waiting: let other tasks run first, then go on.
+                cx.waker().wake_by_ref();
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Reads and takes in what the socket has, up to the turn's budget of reads, while less
+    /// than `max_send_buffer` waits to be written: a client that sends and never reads
+    /// (PINGs and SETTINGS to acknowledge, requests to answer) is held up by its own socket
+    /// instead of growing the server's memory.
+    fn poll_read_some(&mut self, cx: &mut Context<'_>, reads: &mut usize) -> Read {
+        loop {
+            if self.eof {
+                return Read::Ended;
+            }
+            if *reads == READS_PER_TURN {
+                return Read::Budget;
+            }
+            if self.unsent() >= self.config.max_send_buffer {
+                return Read::HeldBack;
+            }
             self.buf.reserve(self.read_size);
             let room = self.buf.capacity() - self.buf.len();
             let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
@@ -220,7 +266,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 Poll::Ready(Ok(0)) => self.eof = true,
                 Poll::Ready(Ok(n)) => {
                     self.read_size = if n == room { READ_SIZE_BUSY } else { READ_SIZE };
-                    reads += 1;
+                    *reads += 1;
                     let bytes = self.buf.split();
                     self.received(bytes, cx);
                 }
@@ -233,28 +279,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                         // Nothing to read for now: a quiet connection holds no buffer.
                         self.buf = BytesMut::new();
                     }
-                    break;
+                    return Read::Waiting;
                 }
             }
         }
-        loop {
-            let blocked = self.poll_flush_out(cx);
-            let mut inner = self.shared.lock();
-            if blocked.is_ready() && inner.conn.has_output() {
-                continue; // more came while writing
-            }
-            let finished = inner.conn.is_finished();
-            if self.eof || (finished && blocked.is_ready()) {
-                return Poll::Ready(());
-            }
-            inner.wait_for_output(cx.waker());
-            break;
-        }
-        if reads == READS_PER_TURN {
-            // More may be waiting: let other tasks run first, then go on.
-            cx.waker().wake_by_ref();
-        }
-        Poll::Pending
     }
 
     /// Bytes to write not yet written.
