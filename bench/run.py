@@ -94,7 +94,9 @@ class Settings:
             self.reps = args.reps
         # pajamax only in measured runs (its release build is a crate of its own).
         default = [n for n in SERVERS if n != "pajamax" or not args.smoke]
-        self.servers = args.servers.split(",") if args.servers else default
+        # (Other harnesses build these settings with only smoke, quick and reps.)
+        chosen = getattr(args, "servers", None)
+        self.servers = chosen.split(",") if chosen else default
         unknown = [n for n in self.servers if n not in SERVERS]
         if unknown:
             sys.exit(f"unknown server(s) {unknown}: pick from {SERVERS}")
