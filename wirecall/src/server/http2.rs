@@ -352,10 +352,18 @@ mod tests {
 
     /// Starts a call of `Slow`: its response, to await.
     async fn call(sender: &h2::client::SendRequest<Bytes>) -> h2::client::ResponseFuture {
+        call_to(sender, "t.Slow").await
+    }
+
+    /// Starts a call of `service`'s `Call` with an empty message: its response, to await.
+    async fn call_to(
+        sender: &h2::client::SendRequest<Bytes>,
+        service: &str,
+    ) -> h2::client::ResponseFuture {
         let mut sender = sender.clone().ready().await.expect("ready");
         let request = http::Request::builder()
             .method(http::Method::POST)
-            .uri("http://in-memory/t.Slow/Call")
+            .uri(format!("http://in-memory/{service}/Call"))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .body(())
@@ -605,17 +613,7 @@ mod tests {
         };
         tokio::spawn(crate::server::connection::serve_http2(server_io, serving));
         let (sender, _ended) = client(client_io).await;
-        let mut sender = sender.ready().await.expect("ready");
-        let request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri("http://in-memory/t.Big/Call")
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
-        let (response, mut body) = sender.send_request(request, false).expect("send");
-        body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
-            .expect("an empty message");
+        let response = call_to(&sender, "t.Big").await;
         let mut body = tokio::time::timeout(Duration::from_secs(30), response)
             .await
             .expect("a response head")
