@@ -21,6 +21,10 @@ use wirecall_tests::echo::{EchoClient, EchoRequest};
 /// How far a sample may stray from the median after the warm-up.
 const FLAT: f64 = 0.10;
 
+/// How long one round may take before it counts as stuck (a lost wake-up, a hung stream):
+/// a failure with the round's pattern named, instead of a soak that never ends.
+const STUCK: Duration = Duration::from_secs(30);
+
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -47,8 +51,9 @@ fn request(message: &str) -> EchoRequest {
     }
 }
 
-/// One round of the four patterns; an error names the pattern that failed.
-async fn round(client: &EchoClient) -> Result<(), String> {
+/// One round of the four patterns; an error names the pattern that failed, and `stage`
+/// names the one under way.
+async fn round(client: &EchoClient, stage: &std::sync::Mutex<&'static str>) -> Result<(), String> {
     let fail = |what: &str| {
         let what = what.to_owned();
         move |status: wirecall::Status| format!("{what}: {status:?}")
@@ -57,6 +62,7 @@ async fn round(client: &EchoClient) -> Result<(), String> {
     if reply.get_ref().message != "u" {
         return Err("unary: wrong answer".into());
     }
+    *stage.lock().unwrap() = "server stream";
     let mut streamed = EchoRequest {
         repeat: 10,
         ..request("s")
@@ -79,6 +85,7 @@ async fn round(client: &EchoClient) -> Result<(), String> {
     if count != 10 {
         return Err(format!("server stream: {count} messages"));
     }
+    *stage.lock().unwrap() = "client stream";
     let messages = message_stream::iter((0..10).map(|_| request("c")));
     let total = client
         .client_stream(messages)
@@ -87,6 +94,7 @@ async fn round(client: &EchoClient) -> Result<(), String> {
     if total.get_ref().index != 10 {
         return Err(format!("client stream: counted {}", total.get_ref().index));
     }
+    *stage.lock().unwrap() = "bidi";
     let (tx, rx) = message_stream::channel(1);
     let mut bidi = client.bidi(rx).await.map_err(fail("bidi"))?.into_inner();
     for i in 0..10 {
@@ -143,7 +151,13 @@ async fn main() {
         let (stop, calls, failures) = (stop.clone(), calls.clone(), failures.clone());
         workers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                match round(&client).await {
+                let stage = std::sync::Mutex::new("unary");
+                let outcome = tokio::time::timeout(STUCK, round(&client, &stage))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("{}: stuck for {STUCK:?}", stage.lock().unwrap()))
+                    });
+                match outcome {
                     Ok(()) => {
                         calls.fetch_add(4, Ordering::Relaxed);
                     }

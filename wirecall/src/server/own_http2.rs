@@ -223,19 +223,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         loop {
             let read = self.poll_read_some(cx, &mut reads);
             let blocked = self.poll_flush_out(cx);
-            let inner = self.shared.lock();
+            // Checked and registered under one lock: a call that writes output after the
+            // check finds the waker to wake (between the two, its wake-up would be lost).
+            let mut inner = self.shared.lock();
             if blocked.is_ready() && inner.conn.has_output() {
                 continue; // more came while writing
             }
-            let finished = inner.conn.is_finished();
-            if self.eof || (finished && blocked.is_ready()) {
+            if self.eof || (inner.conn.is_finished() && blocked.is_ready()) {
                 return Poll::Ready(());
             }
-            drop(inner);
-            if read == Read::HeldBack && self.unsent() < self.config.max_send_buffer {
+            let unsent = self.out.len() - self.written + inner.conn.output_len();
+            if read == Read::HeldBack && unsent < self.config.max_send_buffer {
                 continue; // the writes made room: read again (no read is waiting to wake us)
             }
-            self.shared.lock().wait_for_output(cx.waker());
+            inner.wait_for_output(cx.waker());
+            drop(inner);
             if read == Read::Budget {
                 // More may be waiting: let other tasks run first, then go on.
                 cx.waker().wake_by_ref();
