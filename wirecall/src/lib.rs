@@ -138,6 +138,7 @@ pub mod tls;
 pub use client::{Channel, Endpoint};
 pub use error::Error;
 pub use futures_core::Stream;
+pub use http2::Http2Engine;
 pub use metadata::MetadataMap;
 pub use request::{IntoRequest, IntoStreamingRequest, Request};
 pub use response::Response;

@@ -173,7 +173,10 @@ impl Channel {
                 Ok(conn) => match conn.ready().await {
                     Ok(picked) => return Ok(picked),
                     Err(err) if lost > 0 => {
-                        return Err(Status::unavailable(format!("connection lost: {err}")))
+                        return Err(Status::unavailable(format!(
+                            "connection lost: {}",
+                            err.message()
+                        )))
                     }
                     Err(_) => lost += 1,
                 },

@@ -58,11 +58,11 @@ impl Closed {
 impl Connection {
     /// A sender ready for one more stream and the call's place in the count; an error (and
     /// the connection marked closed) when the connection can take no more.
-    pub(crate) async fn ready(&self) -> Result<(Opener, InFlight), h2::Error> {
+    pub(crate) async fn ready(&self) -> Result<(Opener, InFlight), crate::Status> {
         match self.opener.clone().ready().await {
             Ok(sender) => Ok((sender, InFlight::new(&self.calls))),
             Err(err) => {
-                tracing::debug!(%err, "connection lost");
+                tracing::debug!(err = %err.message(), "connection lost");
                 self.closed.close();
                 Err(err)
             }
@@ -72,7 +72,7 @@ impl Connection {
     /// Whether the connection may close (an HTTP/2 one); a direct one to a server's core in
     /// this process never does.
     pub(crate) fn can_close(&self) -> bool {
-        matches!(self.opener, Opener::H2(_))
+        !matches!(self.opener, Opener::Direct(_))
     }
 
     /// Whether the connection is still usable.
@@ -135,12 +135,16 @@ pub(crate) async fn connect(
         .map_err(|_| Error::connect(address, "connect timeout"))?
 }
 
-/// Runs the HTTP/2 handshake over `io` and spawns the task that drives the connection.
+/// Runs the HTTP/2 handshake over `io` and spawns the task that drives the connection, on
+/// the endpoint's HTTP/2 engine.
 async fn start<IO>(endpoint: &Endpoint, address: &str, io: IO) -> Result<Connection, Error>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let config = &endpoint.config;
+    if config.http2_engine == crate::Http2Engine::Wirecall {
+        return Ok(super::own_http2::start(config, address, io));
+    }
     let target = address.to_owned();
     // One socket write per turn of the connection task (see transport::coalesce).
     let (io, flusher) = crate::transport::coalesce(io);

@@ -34,6 +34,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) service_config: Option<std::sync::Arc<ServiceConfig>>,
     pub(crate) retry_buffer_size: usize,
     pub(crate) per_rpc_buffer_limit: usize,
+    /// The HTTP/2 implementation connections run on.
+    pub(crate) http2_engine: crate::Http2Engine,
 }
 
 impl ChannelConfig {
@@ -228,6 +230,7 @@ impl Endpoint {
                 service_config: None,
                 retry_buffer_size: 16 << 20,
                 per_rpc_buffer_limit: 256 << 10,
+                http2_engine: crate::Http2Engine::from_env(),
             },
         }
     }
@@ -258,6 +261,13 @@ impl Endpoint {
             timeout,
             while_idle: false,
         });
+        self
+    }
+
+    /// The HTTP/2 implementation the channel's connections run on (default
+    /// [`Http2Engine::H2`](crate::Http2Engine::H2), or what `WIRECALL_HTTP2_ENGINE` names).
+    pub fn http2_engine(mut self, engine: crate::Http2Engine) -> Self {
+        self.config.http2_engine = engine;
         self
     }
 

@@ -76,7 +76,7 @@ pub(crate) enum ClientEvent {
         debug: Bytes,
     },
     /// The server's SETTINGS_MAX_CONCURRENT_STREAMS changed: a caller waiting to open a
-    /// stream may try again ([`ClientConnection::can_open`]).
+    /// stream may try again ([`ClientConnection::room`]).
     Settings { max_concurrent_streams: u32 },
 }
 
@@ -183,11 +183,6 @@ impl Side for ClientSide {
 }
 
 impl ClientConnection {
-    /// Whether [`ClientConnection::open`] would open a stream now.
-    pub(crate) fn can_open(&self) -> bool {
-        self.next_stream().is_ok()
-    }
-
     /// Opens a stream with the next odd identifier and sends its request head (`fields`,
     /// pseudo-header fields first), ending the request there if `end_stream`. The head goes
     /// as HEADERS and as many CONTINUATIONs as the server's SETTINGS_MAX_FRAME_SIZE needs.
@@ -204,6 +199,18 @@ impl ClientConnection {
         self.last_stream = stream;
         self.send_header_block(stream, fields, end_stream);
         Ok(stream)
+    }
+
+    /// How many more streams may open now (0 while the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS are all open), or why none will on this connection.
+    pub(crate) fn room(&self) -> Result<usize, Refused> {
+        match self.next_stream() {
+            Ok(_) => {
+                Ok((self.peer_max_concurrent_streams as usize).saturating_sub(self.streams.len()))
+            }
+            Err(Refused::AtLimit) => Ok(0),
+            Err(other) => Err(other),
+        }
     }
 
     /// The stream [`ClientConnection::open`] would open now, or why none.
@@ -684,13 +691,13 @@ mod tests {
             }]
         );
         assert_eq!(client.open(REQUEST, true), Ok(1));
-        assert!(!client.can_open());
+        assert_eq!(client.room().unwrap_or(0), 0);
         assert_eq!(client.open(REQUEST, true), Err(Refused::AtLimit));
         // Stream 1 ends: room for one more.
         client
             .receive(&Peer::new().headers(1, OK, true).take())
             .unwrap();
-        assert!(client.can_open());
+        assert!(client.room().unwrap_or(0) > 0);
         assert_eq!(client.open(REQUEST, false), Ok(3));
 
         // New SETTINGS: none at all; the same again is no news.
@@ -737,7 +744,7 @@ mod tests {
             ]
         );
         assert!(client.take_output().is_empty(), "nothing to answer");
-        assert!(!client.can_open());
+        assert_eq!(client.room().unwrap_or(0), 0);
         assert_eq!(client.open(REQUEST, true), Err(Refused::GoingAway));
         assert_eq!(client.send_data(3, b"x", true), 0);
 
@@ -1201,7 +1208,7 @@ mod tests {
         let mut client = connected(Limits::default(), &[]);
         client.last_stream = MAX_STREAM_ID - 2;
         assert_eq!(client.open(REQUEST, true), Ok(MAX_STREAM_ID));
-        assert!(!client.can_open());
+        assert_eq!(client.room().unwrap_or(0), 0);
         assert_eq!(client.open(REQUEST, true), Err(Refused::Exhausted));
     }
 }

@@ -129,6 +129,50 @@ fn regular_field(name: Bytes, value: Bytes) -> Result<(HeaderName, HeaderValue),
     Ok((name, value))
 }
 
+/// A response head from `fields`: `:status` first (its form was checked as it came), then
+/// regular fields.
+pub(crate) fn response(fields: Vec<Field>) -> Result<http::response::Parts, &'static str> {
+    let mut fields = fields.into_iter();
+    let status = match fields.next() {
+        Some((name, value)) if &name[..] == b":status" => value,
+        _ => return Err("no :status first"),
+    };
+    let status = http::StatusCode::from_bytes(&status).map_err(|_| "a malformed :status")?;
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for (name, value) in fields {
+        if name.starts_with(b":") {
+            return Err("a pseudo-header field after :status, or one responses do not have");
+        }
+        let (name, value) = regular_field(name, value)?;
+        headers.append(name, value);
+    }
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = status;
+    parts.version = http::Version::HTTP_2;
+    parts.headers = headers;
+    Ok(parts)
+}
+
+/// The fields of a request head: `:method`, `:scheme`, `:authority`, `:path` (the last
+/// three from the URI, as far as it has them), then its headers.
+pub(crate) fn request_fields(head: &http::request::Parts) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let uri = &head.uri;
+    let pseudo = [
+        Some((&b":method"[..], head.method.as_str().as_bytes())),
+        Some((
+            &b":scheme"[..],
+            uri.scheme_str().unwrap_or("http").as_bytes(),
+        )),
+        uri.authority()
+            .map(|a| (&b":authority"[..], a.as_str().as_bytes())),
+        Some((
+            &b":path"[..],
+            uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes(),
+        )),
+    ];
+    pseudo.into_iter().flatten().chain(fields_of(&head.headers))
+}
+
 /// The fields of a response head: `:status`, then its headers.
 pub(crate) fn response_fields(
     head: &http::response::Parts,

@@ -1,6 +1,8 @@
 //! wirecall's own HTTP/2 (RFC 9113, RFC 7541), written for gRPC and free of I/O: bytes and
-//! time in, events and bytes out. Being built piece by piece (issue 22); until it is proven
-//! against h2 it serves nothing, and only its tests and fuzz targets use it.
+//! time in, events and bytes out. Servers and channels run on it when [`Http2Engine`] says
+//! so (h2 stays the default until it is proven against it, issue 22); the drivers that do
+//! its I/O are `server::own_http2` and `client::own_http2`, the calls' side of it
+//! `wire::own`.
 //!
 //! - [`hpack`]: header compression;
 //! - [`frame`]: frames read by their types' rules, and written;
@@ -10,8 +12,6 @@
 //! - [`connection`]: the server side of a connection;
 //! - [`client`]: the client side of a connection.
 
-// Only its tests use it until the client's driver, which comes next, carries calls on it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod client;
 pub(crate) mod connection;
 pub(crate) mod endpoint;
@@ -22,6 +22,36 @@ pub(crate) mod message;
 pub(crate) mod stream;
 #[cfg(test)]
 mod testing;
+
+/// The HTTP/2 implementation a server or a channel runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Http2Engine {
+    /// The `h2` crate: the default while wirecall's own engine is proven against it.
+    #[default]
+    H2,
+    /// wirecall's own HTTP/2 engine (sans-IO, written for gRPC): every protocol decision
+    /// is ours, e.g. keepalive enforcement's GOAWAY carries `too_many_pings`.
+    Wirecall,
+}
+
+impl Http2Engine {
+    /// The engine `WIRECALL_HTTP2_ENGINE` names, else the default; how a whole test suite
+    /// runs on either engine, servers and clients, without a change to its code.
+    pub(crate) fn from_env() -> Http2Engine {
+        match std::env::var("WIRECALL_HTTP2_ENGINE").as_deref() {
+            Ok("wirecall") => Http2Engine::Wirecall,
+            Ok("h2") | Err(_) => Http2Engine::H2,
+            Ok(other) => {
+                tracing::warn!(
+                    engine = other,
+                    "WIRECALL_HTTP2_ENGINE is neither `h2` nor `wirecall`: h2 it is"
+                );
+                Http2Engine::H2
+            }
+        }
+    }
+}
 
 /// A map keyed by stream identifier.
 pub(crate) type StreamMap<V> =

@@ -50,35 +50,7 @@ use crate::Error;
 
 use router::Router;
 
-/// The HTTP/2 implementation a server runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Http2Engine {
-    /// The `h2` crate: the default while wirecall's own engine is proven against it.
-    #[default]
-    H2,
-    /// wirecall's own HTTP/2 engine (sans-IO, written for gRPC): every protocol decision
-    /// is ours, e.g. keepalive enforcement's GOAWAY carries `too_many_pings`.
-    Wirecall,
-}
-
-impl Http2Engine {
-    /// The engine `WIRECALL_HTTP2_ENGINE` names, else the default; how a whole test suite
-    /// runs on either engine without a change to its code.
-    fn from_env() -> Http2Engine {
-        match std::env::var("WIRECALL_HTTP2_ENGINE").as_deref() {
-            Ok("wirecall") => Http2Engine::Wirecall,
-            Ok("h2") | Err(_) => Http2Engine::H2,
-            Ok(other) => {
-                tracing::warn!(
-                    engine = other,
-                    "WIRECALL_HTTP2_ENGINE is neither `h2` nor `wirecall`: h2 it is"
-                );
-                Http2Engine::H2
-            }
-        }
-    }
-}
+pub use crate::http2::Http2Engine;
 
 /// How long connections may take to close once the grace period is over.
 const ABORT_WAIT: Duration = Duration::from_secs(5);

@@ -7,33 +7,29 @@
 //! h2-backed connection.
 
 use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::connection::{dispatch, Peer, Serving, Shutdown};
 use super::http2::{expired, jittered, Drain, Phase, LINGER};
 use super::ping_policy::PingWatch;
 use super::router::Router;
 use super::ServerConfig;
-use crate::http2::connection::{Connection, Event, Limits};
+use crate::http2::connection::{Connection, Event, Limits, ServerSide};
 use crate::http2::frame::Reason;
 use crate::http2::message;
+use crate::transport::Socket;
 use crate::wire::own::{OwnPings, OwnRecv, OwnRespond, Shared};
 use crate::wire::{RecvBody, Respond};
 use crate::Status;
 
 /// Reads per turn before the driver lets other tasks run.
 const READS_PER_TURN: usize = 4;
-
-/// The room each read gets: small while a connection is quiet (an idle connection holds
-/// little), large once a read fills it.
-const READ_SIZE: usize = 4 * 1024;
-const READ_SIZE_BUSY: usize = 64 * 1024;
 
 /// The GOAWAY debug data grpc-go's clients back off on (their keepalive doubles).
 const TOO_MANY_PINGS: &[u8] = b"too_many_pings";
@@ -54,13 +50,8 @@ where
     } = serving;
     let shared = Shared::new(Connection::new(limits(&config)));
     let mut driver = Driver {
-        io,
+        socket: Socket::new(io),
         shared: shared.clone(),
-        buf: BytesMut::new(),
-        read_size: READ_SIZE,
-        out: Vec::new(),
-        written: 0,
-        eof: false,
         pending: Vec::new(),
         pings: PingWatch::new(config.ping_policy),
         handshake: Some(Box::pin(tokio::time::sleep(config.handshake_timeout))),
@@ -176,23 +167,15 @@ struct NewStream {
     /// The client reset it before it was dispatched (rapid reset's very pattern).
     reset: bool,
     head: http::request::Parts,
-    body: OwnRecv,
+    body: OwnRecv<ServerSide>,
     respond: OwnRespond,
 }
 
 /// The I/O side of one connection.
 struct Driver<IO> {
-    io: IO,
-    shared: Arc<Shared>,
-    /// What reads fill; each read's bytes go to the connection without a copy.
-    buf: BytesMut,
-    /// The room the next read gets.
-    read_size: usize,
-    /// Bytes being written, and how many of them are.
-    out: Vec<u8>,
-    written: usize,
-    /// The client closed its side (or the socket failed).
-    eof: bool,
+    /// Each read's bytes go to the connection without a copy.
+    socket: Socket<IO>,
+    shared: Arc<Shared<ServerSide>>,
     /// Streams to dispatch, kept to reuse the allocation.
     pending: Vec<NewStream>,
     pings: PingWatch,
@@ -229,10 +212,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             if blocked.is_ready() && inner.conn.has_output() {
                 continue; // more came while writing
             }
-            if self.eof || (inner.conn.is_finished() && blocked.is_ready()) {
+            if self.socket.is_ended() || (inner.conn.is_finished() && blocked.is_ready()) {
                 return Poll::Ready(());
             }
-            let unsent = self.out.len() - self.written + inner.conn.output_len();
+            let unsent = self.socket.unsent() + inner.conn.output_len();
             if read == Read::HeldBack && unsent < self.config.max_send_buffer {
                 continue; // the writes made room: read again (no read is waiting to wake us)
             }
@@ -252,7 +235,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
     /// instead of growing the server's memory.
     fn poll_read_some(&mut self, cx: &mut Context<'_>, reads: &mut usize) -> Read {
         loop {
-            if self.eof {
+            if self.socket.is_ended() {
                 return Read::Ended;
             }
             if *reads == READS_PER_TURN {
@@ -261,35 +244,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             if self.unsent() >= self.config.max_send_buffer {
                 return Read::HeldBack;
             }
-            self.buf.reserve(self.read_size);
-            let room = self.buf.capacity() - self.buf.len();
-            let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
-            match read {
-                Poll::Ready(Ok(0)) => self.eof = true,
-                Poll::Ready(Ok(n)) => {
-                    self.read_size = if n == room { READ_SIZE_BUSY } else { READ_SIZE };
+            match self.socket.poll_read(cx) {
+                Poll::Ready(Some(bytes)) => {
                     *reads += 1;
-                    let bytes = self.buf.split();
                     self.received(bytes, cx);
                 }
-                Poll::Ready(Err(err)) => {
-                    tracing::debug!(remote_addr = ?self.remote_addr, %err, "connection read failed");
-                    self.eof = true;
-                }
-                Poll::Pending => {
-                    if self.buf.is_empty() {
-                        // Nothing to read for now: a quiet connection holds no buffer.
-                        self.buf = BytesMut::new();
-                    }
-                    return Read::Waiting;
-                }
+                Poll::Ready(None) => return Read::Ended,
+                Poll::Pending => return Read::Waiting,
             }
         }
     }
 
     /// Bytes to write not yet written.
     fn unsent(&self) -> usize {
-        self.out.len() - self.written + self.shared.lock().conn.output_len()
+        self.socket.unsent() + self.shared.lock().conn.output_len()
     }
 
     /// Takes in `bytes` read: the connection's events go to their streams, and new
@@ -397,30 +365,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
     fn poll_flush_out(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         {
             let mut inner = self.shared.lock();
-            if self.written == self.out.len() {
-                self.out.clear();
-                self.written = 0;
-            }
-            inner.conn.output_into(&mut self.out);
+            inner.conn.output_into(self.socket.output());
             if inner.conn.take_sent() {
                 self.pings.sent();
             }
         }
-        while self.written < self.out.len() {
-            match Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    tracing::debug!(remote_addr = ?self.remote_addr, "connection write failed");
-                    self.eof = true;
-                    self.written = self.out.len();
-                }
-                Poll::Ready(Ok(n)) => self.written += n,
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        match Pin::new(&mut self.io).poll_flush(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(()),
-        }
+        self.socket.poll_write(cx)
     }
 
     /// GOAWAY NO_ERROR: the calls in flight finish, no new one starts.
@@ -437,18 +387,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
     /// The last bytes written, then, as the h2-backed connection does, what the client still
     /// sends read for a moment, so that closing does not reset what it has not read.
     async fn close(mut self) {
-        let flushed = tokio::time::timeout(LINGER, poll_fn(|cx| self.poll_flush_out(cx)));
-        let _ = flushed.await;
-        let _ = self.io.shutdown().await;
-        // On the heap: an array here would be part of every connection's future.
-        let mut sink = vec![0u8; 4096];
-        let _ = tokio::time::timeout(LINGER, async {
-            while let Ok(n) = self.io.read(&mut sink).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        })
-        .await;
+        // What the connection still has to send goes with the last write.
+        self.shared.lock().conn.output_into(self.socket.output());
+        self.socket.close(LINGER).await;
     }
 }

@@ -1,16 +1,18 @@
 //! The only module that touches sockets: TCP listening and connecting, with `TCP_NODELAY`
 //! set, since gRPC's small messages must not wait for Nagle's algorithm; Unix domain
-//! sockets; TLS; and the write coalescing under h2.
+//! sockets; TLS; the write coalescing under h2, and the socket under our own HTTP/2 engine.
 
 mod coalesce;
 mod pipe;
 #[cfg(feature = "web")]
 mod sniff;
+mod socket;
 
 pub(crate) use coalesce::{coalesce, coalesce_observed, Observe};
 pub(crate) use pipe::Connector;
 #[cfg(feature = "web")]
 pub(crate) use sniff::is_http2;
+pub(crate) use socket::Socket;
 
 use std::io;
 use std::net::SocketAddr;

@@ -23,6 +23,8 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use http::HeaderMap;
 
+use crate::http2::client::ClientSide;
+use crate::http2::connection::ServerSide;
 use crate::Status;
 
 /// The receiving half of a stream: a request body on the server, a response body on the
@@ -30,8 +32,10 @@ use crate::Status;
 pub(crate) enum RecvBody {
     /// A stream of an h2 connection.
     H2(h2::RecvStream),
-    /// A stream of a connection on our own HTTP/2 engine.
-    Own(own::OwnRecv),
+    /// A stream of a connection served by our own HTTP/2 engine.
+    Own(own::OwnRecv<ServerSide>),
+    /// A stream of a client's connection on our own HTTP/2 engine.
+    OwnClient(own::OwnRecv<ClientSide>),
     /// An in-memory stream.
     Queue(queue::Receiver),
     /// A request body read by hyper (HTTP/1.1); boxed, as it is the largest.
@@ -59,6 +63,7 @@ impl RecvBody {
                 None => Poll::Ready(None),
             },
             RecvBody::Own(body) => body.poll_data(cx),
+            RecvBody::OwnClient(body) => body.poll_data(cx),
             RecvBody::Queue(body) => body.poll_data(cx),
             #[cfg(feature = "web")]
             RecvBody::Http1(body) => body.poll_data(cx),
@@ -77,6 +82,7 @@ impl RecvBody {
                 .poll_trailers(cx)
                 .map_err(|err| crate::status::from_h2_error(&err)),
             RecvBody::Own(body) => body.poll_trailers(cx),
+            RecvBody::OwnClient(body) => body.poll_trailers(cx),
             RecvBody::Queue(body) => body.poll_trailers(cx),
             #[cfg(feature = "web")]
             RecvBody::Http1(body) => Poll::Ready(Ok(body.trailers.take())),
@@ -97,8 +103,10 @@ impl RecvBody {
 pub(crate) enum SendBody {
     /// A stream of an h2 connection.
     H2(h2::SendStream<Bytes>),
-    /// A stream of a connection on our own HTTP/2 engine.
-    Own(own::OwnSend),
+    /// A stream of a connection served by our own HTTP/2 engine.
+    Own(own::OwnSend<ServerSide>),
+    /// A stream of a client's connection on our own HTTP/2 engine.
+    OwnClient(own::OwnSend<ClientSide>),
     /// An in-memory stream.
     Queue(queue::Sender),
 }
@@ -110,6 +118,7 @@ impl SendBody {
         match self {
             SendBody::H2(stream) => send_h2_data(stream, data).await,
             SendBody::Own(stream) => stream.send_data(data).await,
+            SendBody::OwnClient(stream) => stream.send_data(data).await,
             SendBody::Queue(stream) => {
                 poll_fn(|cx| stream.poll_ready(cx)).await?;
                 stream.send(queue::Frame::Data(data))
@@ -125,6 +134,7 @@ impl SendBody {
                 .send_data(data, end_stream)
                 .map_err(|err| crate::status::from_h2_error(&err)),
             SendBody::Own(stream) => stream.send_now(data, end_stream),
+            SendBody::OwnClient(stream) => stream.send_now(data, end_stream),
             SendBody::Queue(stream) => {
                 if !data.is_empty() {
                     stream.send(queue::Frame::Data(data))?;
@@ -144,6 +154,7 @@ impl SendBody {
                 .send_trailers(trailers)
                 .map_err(|err| crate::status::from_h2_error(&err)),
             SendBody::Own(stream) => stream.send_trailers(trailers),
+            SendBody::OwnClient(stream) => stream.send_trailers(trailers),
             SendBody::Queue(stream) => stream.send(queue::Frame::Trailers(trailers)),
         }
     }
@@ -153,6 +164,7 @@ impl SendBody {
         match self {
             SendBody::H2(stream) => stream.send_reset(h2::Reason::CANCEL),
             SendBody::Own(stream) => stream.reset(),
+            SendBody::OwnClient(stream) => stream.reset(),
             SendBody::Queue(stream) => {
                 let _ = stream.send(queue::Frame::Reset(Status::cancelled("stream reset")));
             }
@@ -164,6 +176,7 @@ impl SendBody {
         match self {
             SendBody::H2(stream) => stream.poll_reset(cx).map(drop),
             SendBody::Own(stream) => stream.poll_reset(cx),
+            SendBody::OwnClient(stream) => stream.poll_reset(cx),
             SendBody::Queue(stream) => stream.poll_closed(cx),
         }
     }
@@ -276,6 +289,8 @@ impl Http1Body {
 pub(crate) enum Opener {
     /// An h2 connection.
     H2(h2::client::SendRequest<Bytes>),
+    /// A connection on our own HTTP/2 engine.
+    Own(own::OwnOpener),
     /// A server's call core, reached without HTTP/2.
     Direct(Direct),
 }
@@ -358,9 +373,17 @@ impl std::fmt::Debug for Direct {
 
 impl Opener {
     /// Waits until the connection takes one more stream.
-    pub(crate) async fn ready(self) -> Result<Opener, h2::Error> {
+    pub(crate) async fn ready(self) -> Result<Opener, Status> {
         match self {
-            Opener::H2(sender) => sender.ready().await.map(Opener::H2),
+            Opener::H2(sender) => sender
+                .ready()
+                .await
+                .map(Opener::H2)
+                .map_err(|err| crate::status::from_h2_error(&err)),
+            Opener::Own(mut opener) => {
+                poll_fn(|cx| opener.poll_ready(cx)).await?;
+                Ok(Opener::Own(opener))
+            }
             Opener::Direct(direct) => Ok(Opener::Direct(direct)),
         }
     }
@@ -376,6 +399,9 @@ impl Opener {
                 .send_request(head, false)
                 .map(|(response, body)| (PendingResponse::H2(response), SendBody::H2(body)))
                 .map_err(|err| crate::status::from_h2_error(&err)),
+            Opener::Own(opener) => opener.open(head).map(|(response, body)| {
+                (PendingResponse::Own(response), SendBody::OwnClient(body))
+            }),
             Opener::Direct(direct) => {
                 let (sender, receiver) = queue::channel(direct.window);
                 let (responder, response) = queue::respond(direct.window);
@@ -403,6 +429,8 @@ pub(crate) struct StreamError {
 pub(crate) enum PendingResponse {
     /// On an h2 connection.
     H2(h2::client::ResponseFuture),
+    /// On a connection on our own HTTP/2 engine.
+    Own(own::OwnResponse),
     /// From a server's call core, in memory.
     Queue(queue::ResponseHead),
 }
@@ -421,6 +449,10 @@ impl std::future::Future for PendingResponse {
                         refused: err.reason() == Some(h2::Reason::REFUSED_STREAM),
                     }),
                 })
+            }
+            PendingResponse::Own(response) => {
+                let response = ready!(response.poll_head(cx))?;
+                Poll::Ready(Ok(response.map(RecvBody::OwnClient)))
             }
             PendingResponse::Queue(response) => {
                 let result = ready!(std::pin::Pin::new(response).poll(cx));
