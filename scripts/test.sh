@@ -23,9 +23,10 @@ bash scripts/zoo.sh
 cargo build --quiet -p wirecall-interop --bins
 python3 interop/matrix.py
 
-# The whole suite again with every server on wirecall's own HTTP/2 engine (issue 22):
-# the workspace's tests (no rebuild: the engine is picked at run time) and the interop
-# matrix, so both engines pass everything before ours may become the default.
+# The whole suite again with every server and every client on wirecall's own HTTP/2 engine
+# (issue 22): the workspace's tests (no rebuild: the engine is picked at run time) and the
+# interop matrix (our client against every official server, our server against every
+# official client), so both engines pass everything before ours may become the default.
 WIRECALL_HTTP2_ENGINE=wirecall cargo test --workspace
 WIRECALL_HTTP2_ENGINE=wirecall python3 interop/matrix.py
 

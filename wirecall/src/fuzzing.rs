@@ -702,6 +702,94 @@ pub fn http2_connection(data: &[u8]) {
     }
 }
 
+/// Our own HTTP/2 client connection fed `data` as a server's bytes, in pieces of the sizes
+/// the first byte picks, opening a stream before each piece while the server's
+/// SETTINGS_MAX_CONCURRENT_STREAMS allow: it never panics; it hands up only events of
+/// streams it opened, a response head at most once per stream and data or trailers only
+/// after it; after a GOAWAY it opens nothing more; and once it fails it stays failed with
+/// GOAWAY written.
+pub fn http2_client(data: &[u8]) {
+    use crate::http2::client::{ClientConnection, ClientEvent};
+    use crate::http2::endpoint::Limits;
+    use crate::http2::frame;
+    let Some((&piece, data)) = data.split_first() else {
+        return;
+    };
+    let piece = usize::from(piece % 64) + 1;
+    let mut client = ClientConnection::new(Limits {
+        initial_window: 1024,
+        ..Limits::default()
+    });
+    // The preface, not a frame, goes first; what follows must be whole frames.
+    assert!(client
+        .take_output()
+        .starts_with(crate::http2::endpoint::PREFACE));
+    // Most inputs start right: the server's SETTINGS are given, so the fuzzer explores
+    // what follows.
+    let mut input = vec![0, 0, 0, frame::kind::SETTINGS, 0, 0, 0, 0, 0];
+    input.extend_from_slice(data);
+    let head: [(&[u8], &[u8]); 5] = [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":authority", b"fuzz"),
+        (b":path", b"/fuzz.Fuzz/Call"),
+        (b"te", b"trailers"),
+    ];
+    // Each stream's response: whether its head came.
+    let mut opened = std::collections::HashMap::<u32, bool>::new();
+    for chunk in input.chunks(piece) {
+        if client.room().is_ok_and(|room| room > 0) {
+            let stream = client.open(head, false).expect("room to open");
+            assert!(opened.insert(stream, false).is_none(), "{stream} twice");
+            let sent = client.send_data(stream, b"\0\0\0\0\x02hi", true);
+            assert!(sent <= 7);
+        }
+        let result = client.receive(chunk);
+        while let Some(event) = client.next_event() {
+            match event {
+                ClientEvent::Response { stream, .. } => {
+                    let came = opened.get_mut(&stream).expect("a stream we opened");
+                    assert!(!*came, "a second response head on {stream}");
+                    *came = true;
+                }
+                ClientEvent::Data { stream, data, .. } => {
+                    assert_eq!(opened.get(&stream), Some(&true), "data before the head");
+                    client.release(stream, data.len() as u32);
+                }
+                ClientEvent::Trailers { stream, .. } => {
+                    assert_eq!(opened.get(&stream), Some(&true), "trailers before the head");
+                }
+                ClientEvent::Reset { stream, .. } => {
+                    assert!(
+                        opened.contains_key(&stream),
+                        "reset of {stream}, never opened"
+                    );
+                }
+                ClientEvent::GoAway { .. } => {
+                    assert!(client.room().is_err(), "nothing opens after GOAWAY");
+                }
+                ClientEvent::Ping { .. }
+                | ClientEvent::PingAck { .. }
+                | ClientEvent::Settings { .. } => {}
+            }
+        }
+        let output = client.take_output();
+        if let Err(reason) = result {
+            assert!(client.is_finished(), "a failed connection is finished");
+            assert_eq!(client.receive(b"more"), Err(reason), "it stays failed");
+            let mut rest = output.as_slice();
+            let mut last = None;
+            while let Ok(Some((head, _, used))) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE) {
+                last = Some(head.kind);
+                rest = &rest[used..];
+            }
+            assert!(rest.is_empty(), "the output is whole frames");
+            assert_eq!(last, Some(frame::kind::GOAWAY), "an error ends with GOAWAY");
+            return;
+        }
+    }
+}
+
 /// What a server answered one stream, read from its bytes.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Answer {

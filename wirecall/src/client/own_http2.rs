@@ -140,6 +140,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
     fn received(&mut self, bytes: BytesMut) {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
+        inner.tick(crate::clock::now());
         if let Err(reason) = inner.conn.receive_owned(bytes) {
             tracing::debug!(target = %self.target, ?reason, "HTTP/2 connection error");
             inner.end(Status::unavailable(format!(

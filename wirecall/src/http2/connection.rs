@@ -767,6 +767,24 @@ mod tests {
         connection
             .receive(&client.data(1, b"y", false).take())
             .unwrap();
+
+        // So does a new period: a quiet connection's keepalive PINGs never add up.
+        let mut connection = Connection::new(limits);
+        connection.receive(&Client::new().take()).unwrap();
+        connection.new_period();
+        for _ in 0..5 {
+            let mut pings = Vec::new();
+            for _ in 0..10 {
+                write::ping(false, [3; 8], &mut pings);
+            }
+            connection.receive(&pings).unwrap();
+            connection.new_period();
+        }
+        let mut pings = Vec::new();
+        for _ in 0..11 {
+            write::ping(false, [4; 8], &mut pings);
+        }
+        assert_eq!(connection.receive(&pings), Err(Reason::ENHANCE_YOUR_CALM));
     }
 
     #[test]

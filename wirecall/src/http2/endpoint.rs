@@ -39,8 +39,10 @@ pub(crate) struct Limits {
     pub(crate) max_continuations: usize,
     /// Frames in a row that ask for no work, while we send nothing either: SETTINGS,
     /// PINGs, empty DATA, PRIORITY, WINDOW_UPDATEs, resets of streams already gone, unknown
-    /// types. Past it, GOAWAY ENHANCE_YOUR_CALM: the 2019 floods (CVE-2019-9512 pings,
-    /// -9515 settings, -9518 empty frames) cost a server work and memory for nothing.
+    /// types, counted within one period of [`Endpoint::new_period`] (the drivers start one
+    /// each second). Past it, GOAWAY ENHANCE_YOUR_CALM: the 2019 floods (CVE-2019-9512
+    /// pings, -9515 settings, -9518 empty frames) cost a server work and memory for
+    /// nothing, while a quiet connection's keepalive PINGs, hours of them, never add up.
     pub(crate) max_empty_frames: u32,
 }
 
@@ -784,6 +786,12 @@ impl<S: Side> Endpoint<S> {
             }
         };
         Ok(incoming)
+    }
+
+    /// A new period begins (the drivers start one each second): frames that asked for no
+    /// work are counted anew.
+    pub(crate) fn new_period(&mut self) {
+        self.empty_frames = 0;
     }
 
     /// Counts a frame that asks for no work ([`Limits::max_empty_frames`]); one that does

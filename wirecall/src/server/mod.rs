@@ -357,9 +357,10 @@ impl ServerBuilder {
         self
     }
 
-    /// How many frames in a row a client may send that ask for no work (SETTINGS, PINGs,
-    /// empty DATA, PRIORITY, WINDOW_UPDATEs, unknown types) while the server sends nothing
-    /// either, before its connection gets GOAWAY `ENHANCE_YOUR_CALM` (default 1000): the
+    /// How many frames in a row, within a second, a client may send that ask for no work
+    /// (SETTINGS, PINGs, empty DATA, PRIORITY, WINDOW_UPDATEs, unknown types) while the
+    /// server sends nothing either, before its connection gets GOAWAY `ENHANCE_YOUR_CALM`
+    /// (default 1000): the
     /// 2019 HTTP/2 floods (CVE-2019-9512, -9515, -9518). On [`Http2Engine::Wirecall`]; h2
     /// keeps defences of its own.
     pub fn max_empty_frames(mut self, frames: u32) -> Self {

@@ -267,6 +267,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         {
             let mut inner = self.shared.lock();
             let inner = &mut *inner;
+            inner.tick(now);
             if inner.conn.receive_owned(bytes).is_err() {
                 // The connection error's GOAWAY is written; the streams end with it.
                 inner.end(Status::unavailable("HTTP/2 connection error"));

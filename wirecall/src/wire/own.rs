@@ -52,7 +52,12 @@ pub(crate) struct Inner<S: Side> {
     reserved: usize,
     /// A client's openers are all gone: no stream will be opened any more.
     users_gone: bool,
+    /// When the connection's current period began ([`Inner::tick`]).
+    period: std::time::Instant,
 }
+
+/// How long a period of the connection's empty-frame count lasts.
+const PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where our keepalive PING is.
 enum Ping {
@@ -168,6 +173,7 @@ impl<S: Side> Shared<S> {
                 openers: Vec::new(),
                 reserved: 0,
                 users_gone: false,
+                period: crate::clock::now(),
             }),
         })
     }
@@ -486,6 +492,15 @@ impl<S: Side> Inner<S> {
             if let Some(waker) = self.driver.take() {
                 waker.wake();
             }
+        }
+    }
+
+    /// Bytes are about to be received at `now`: past a period since the last began, a new
+    /// one begins (frames that ask for no work are counted per period).
+    pub(crate) fn tick(&mut self, now: std::time::Instant) {
+        if now.saturating_duration_since(self.period) >= PERIOD {
+            self.period = now;
+            self.conn.new_period();
         }
     }
 
