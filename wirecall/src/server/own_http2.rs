@@ -329,13 +329,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         }
         // Dispatched with the lock let go: a call that answers at once takes it itself.
         let inline = self.config.inline_first_poll;
+        // Taken for the loop, given back after it: the allocation serves every turn.
+        let mut pending = std::mem::take(&mut self.pending);
         for NewStream {
             reset,
             head,
             body,
             respond,
             ..
-        } in std::mem::take(&mut self.pending)
+        } in pending.drain(..)
         {
             if reset {
                 // Never started: no call to see it, so it is counted here.
@@ -359,6 +361,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 work.start(inline.then_some(&mut *cx));
             }
         }
+        self.pending = pending;
     }
 
     /// Writes what the connection has to send: ready once all of it is written (or the

@@ -15,6 +15,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 const READ_SIZE: usize = 4 * 1024;
 const READ_SIZE_BUSY: usize = 64 * 1024;
 
+/// A read this small is taken as the last of a burst: with nothing more to read, the
+/// buffer is let go (an idle connection holds none). After a larger one the buffer is kept
+/// for the next turn: freeing and allocating it every turn costs more than the reading
+/// (glibc hands the memory back to the kernel, a `madvise` per turn, and takes it again).
+const SMALL_READ: usize = 1024;
+
 /// A connection's socket and its buffers.
 pub(crate) struct Socket<IO> {
     io: IO,
@@ -22,6 +28,8 @@ pub(crate) struct Socket<IO> {
     buf: BytesMut,
     /// The room the next read gets.
     read_size: usize,
+    /// How many bytes the last read took.
+    last_read: usize,
     /// Bytes being written, and how many of them are.
     out: Vec<u8>,
     written: usize,
@@ -36,6 +44,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Socket<IO> {
             io,
             buf: BytesMut::new(),
             read_size: READ_SIZE,
+            last_read: 0,
             out: Vec::new(),
             written: 0,
             ended: false,
@@ -62,6 +71,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Socket<IO> {
             }
             Poll::Ready(Ok(n)) => {
                 self.read_size = if n == room { READ_SIZE_BUSY } else { READ_SIZE };
+                self.last_read = n;
                 Poll::Ready(Some(self.buf.split()))
             }
             Poll::Ready(Err(err)) => {
@@ -70,8 +80,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Socket<IO> {
                 Poll::Ready(None)
             }
             Poll::Pending => {
-                if self.buf.is_empty() {
-                    // Nothing to read for now: a quiet connection holds no buffer.
+                if self.buf.is_empty() && self.last_read < SMALL_READ {
+                    // Nothing to read for now after a small read: a quiet connection
+                    // holds no buffer.
                     self.buf = BytesMut::new();
                 }
                 Poll::Pending
