@@ -321,6 +321,7 @@ mod tests {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let mut router = Router::default();
         router.add(Slow);
+        router.add(Big);
         let (graceful_tx, graceful) = watch::channel(false);
         let (abort_tx, abort) = watch::channel(false);
         let serving = Serving {
@@ -631,6 +632,83 @@ mod tests {
             .await
             .expect("the whole response, not a stall");
         assert_eq!(received, 5 + BIG + 4, "the message, its prefix and length");
+    }
+
+    /// The h2 error a response's body ends with, and when, for a client that reads its
+    /// first chunk and then nothing (it gives no credit back), within `limit`.
+    async fn reset_of_an_unread_response(
+        config: ServerConfig,
+        service: &str,
+        limit: Duration,
+    ) -> Option<(h2::Reason, Duration)> {
+        let (io, _graceful, _abort) = serve_with(config);
+        let (sender, _ended) = client(io).await;
+        let start = Clock::now();
+        let response = call_to(&sender, service).await;
+        let outcome = async {
+            let mut body = match response.await {
+                Ok(response) => response.into_body(),
+                Err(err) => return err.reason(),
+            };
+            loop {
+                match body.data().await {
+                    Some(Ok(_)) => {} // read, and no credit given back
+                    Some(Err(err)) => return err.reason(),
+                    None => return None,
+                }
+            }
+        };
+        let reason = tokio::time::timeout(limit, outcome).await.ok()??;
+        Some((reason, start.elapsed()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn our_engine_resets_a_stream_stalled_on_a_client_that_never_reads() {
+        let config = |stalled| ServerConfig {
+            http2_engine: Http2Engine::Wirecall,
+            stalled_stream_timeout: stalled,
+            ..ServerConfig::default()
+        };
+        // The response waits for credit that never comes: reset within a quarter past the
+        // limit.
+        let limit = Duration::from_secs(20);
+        let (reason, after) =
+            reset_of_an_unread_response(config(Some(limit)), "t.Big", Duration::from_secs(600))
+                .await
+                .expect("the stalled stream is reset");
+        assert_eq!(reason, h2::Reason::CANCEL);
+        assert!(
+            after >= limit && after <= limit * 5 / 4,
+            "reset after {after:?}"
+        );
+        // Without the limit it waits as long as the client does.
+        let kept =
+            reset_of_an_unread_response(config(None), "t.Big", Duration::from_secs(600)).await;
+        assert_eq!(kept, None, "no limit, no reset");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn our_engine_resets_an_idle_stream_only_when_told_to() {
+        // `Slow` answers after 5 s: a stream with nothing moving for that long.
+        let config = |idle| ServerConfig {
+            http2_engine: Http2Engine::Wirecall,
+            idle_stream_timeout: idle,
+            ..ServerConfig::default()
+        };
+        let limit = Duration::from_secs(2);
+        let (reason, after) =
+            reset_of_an_unread_response(config(Some(limit)), "t.Slow", Duration::from_secs(60))
+                .await
+                .expect("the idle stream is reset");
+        assert_eq!(reason, h2::Reason::CANCEL);
+        assert!(
+            after >= limit && after <= limit * 5 / 4,
+            "reset after {after:?}"
+        );
+        // By default quiet streams are left alone: the call is answered.
+        let (io, _graceful, _abort) = serve_with(config(None));
+        let (sender, _ended) = client(io).await;
+        assert_eq!(status_of(call(&sender).await).await.unwrap(), "0");
     }
 
     #[tokio::test(start_paused = true)]

@@ -71,6 +71,11 @@ pub(crate) struct ServerConfig {
     pub(crate) max_empty_frames: u32,
     /// Bytes waiting to be written past which a connection reads no more (our engine).
     pub(crate) max_send_buffer: usize,
+    /// How long a stream may wait for flow-control credit with nothing moving before it is
+    /// reset (our engine).
+    pub(crate) stalled_stream_timeout: Option<Duration>,
+    /// How long a stream may see nothing sent or received before it is reset (our engine).
+    pub(crate) idle_stream_timeout: Option<Duration>,
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     pub(crate) shutdown_grace: Duration,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
@@ -132,6 +137,8 @@ impl Default for ServerConfig {
             http2_engine: Http2Engine::from_env(),
             max_empty_frames: 1000,
             max_send_buffer: 1 << 20,
+            stalled_stream_timeout: Some(Duration::from_secs(300)),
+            idle_stream_timeout: None,
             shutdown_grace: Duration::from_secs(30),
             keepalive: None,
             max_resets: resets::ResetLimit::default(),
@@ -374,6 +381,26 @@ impl ServerBuilder {
     /// of growing the server's memory. On [`Http2Engine::Wirecall`].
     pub fn max_send_buffer(mut self, bytes: usize) -> Self {
         self.config.max_send_buffer = bytes.max(16 * 1024);
+        self
+    }
+
+    /// How long a stream's response may wait for flow-control credit, with nothing of it
+    /// moving, before the stream is reset with CANCEL and its call cancelled (default 5
+    /// minutes; `None`: no limit): a client that opens streams and never reads them (a
+    /// zero window) holds their responses' memory no longer than this. A slow reader that
+    /// gives credit as it reads is never cut. On [`Http2Engine::Wirecall`].
+    pub fn stalled_stream_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.config.stalled_stream_timeout = limit;
+        self
+    }
+
+    /// How long a stream may go with nothing sent or received on it before it is reset
+    /// with CANCEL and its call cancelled (default `None`: gRPC streams may be quiet for
+    /// long, a health `Watch` say; set it where every stream is expected to move). Streams
+    /// held open and silent by a client then cost no longer than this. On
+    /// [`Http2Engine::Wirecall`].
+    pub fn idle_stream_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.config.idle_stream_timeout = limit;
         self
     }
 

@@ -24,7 +24,7 @@ use crate::http2::connection::{Connection, Event, Limits, ServerSide};
 use crate::http2::frame::Reason;
 use crate::http2::message;
 use crate::transport::Socket;
-use crate::wire::own::{OwnPings, OwnRecv, OwnRespond, Shared};
+use crate::wire::own::{OwnPings, OwnRecv, OwnRespond, QuietLimits, Shared};
 use crate::wire::{RecvBody, Respond};
 use crate::Status;
 
@@ -82,6 +82,11 @@ where
     let mut age = config
         .max_connection_age
         .map(|(age, _)| Box::pin(tokio::time::sleep(jittered(age))));
+    // Streams stalled on flow control, or idle, are reset past their limits.
+    let quiet = QuietLimits::every(config.stalled_stream_timeout, config.idle_stream_timeout);
+    let (quiet_every, quiet_limits) =
+        quiet.unwrap_or((Duration::from_secs(3600), QuietLimits::default()));
+    let mut quiet_check = tokio::time::interval(quiet_every);
     loop {
         tokio::select! {
             () = poll_fn(|cx| driver.poll_turn(cx)) => break,
@@ -109,6 +114,12 @@ where
                     driver.drain(Drain::Age);
                     let grace = config.max_connection_age.map_or(Duration::ZERO, |(_, grace)| grace);
                     age = Some(Box::pin(tokio::time::sleep(grace)));
+                }
+            }
+            _ = quiet_check.tick(), if quiet.is_some() => {
+                let expired = shared.lock().expire_quiet(quiet_limits);
+                if expired > 0 {
+                    tracing::debug!(?remote_addr, expired, "quiet streams reset");
                 }
             }
             ended = expired(&mut keepalive), if keepalive.is_some() => {

@@ -56,6 +56,35 @@ pub(crate) struct Inner<S: Side> {
     period: std::time::Instant,
 }
 
+/// How many checks of [`Inner::expire_quiet`] a stream may stay quiet: waiting for credit
+/// (`stalled`), or with nothing moving at all (`idle`); `None`: no limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct QuietLimits {
+    pub(crate) stalled: Option<u32>,
+    pub(crate) idle: Option<u32>,
+}
+
+impl QuietLimits {
+    /// The check interval and the limits in checks for `stalled` and `idle` timeouts: a
+    /// quarter of the shorter one, so that a stream goes within a quarter past its limit.
+    /// `None` without either.
+    pub(crate) fn every(
+        stalled: Option<std::time::Duration>,
+        idle: Option<std::time::Duration>,
+    ) -> Option<(std::time::Duration, QuietLimits)> {
+        let shortest = stalled.into_iter().chain(idle).min()?;
+        let interval = (shortest / 4).max(std::time::Duration::from_millis(10));
+        let checks = |limit: std::time::Duration| {
+            (limit.as_nanos() / interval.as_nanos()).min(u128::from(u32::MAX)) as u32
+        };
+        let limits = QuietLimits {
+            stalled: stalled.map(checks),
+            idle: idle.map(checks),
+        };
+        Some((interval, limits))
+    }
+}
+
 /// How long a period of the connection's empty-frame count lasts.
 const PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -133,6 +162,8 @@ struct Slot {
     /// How many of the sending halves are held (a server's responder and its body; a
     /// client's request body).
     senders: u8,
+    /// Checks of [`Inner::expire_quiet`] since something last moved on it.
+    quiet: u32,
 }
 
 impl Slot {
@@ -155,6 +186,7 @@ impl Slot {
             receiver: true,
             waiting: false,
             senders,
+            quiet: 0,
         }
     }
 }
@@ -337,6 +369,7 @@ impl<S: Side> Inner<S> {
         let len = data.len() as u32;
         match self.slots.get_mut(&stream) {
             Some(slot) if slot.receiver => {
+                slot.quiet = 0;
                 if !data.is_empty() {
                     slot.data.push_back(data);
                 }
@@ -504,6 +537,44 @@ impl<S: Side> Inner<S> {
         }
     }
 
+    /// Something moved on `stream`: it is not quiet.
+    fn moved(&mut self, stream: u32) {
+        if let Some(slot) = self.slots.get_mut(&stream) {
+            slot.quiet = 0;
+        }
+    }
+
+    /// One more check of the streams that have gone quiet: a stream past `limits` is reset
+    /// with CANCEL and its call cancelled. How many were.
+    pub(crate) fn expire_quiet(&mut self, limits: QuietLimits) -> usize {
+        let mut expired = Vec::new();
+        for (&stream, slot) in self.slots.iter_mut() {
+            if slot.reset.is_some() {
+                continue;
+            }
+            slot.quiet = slot.quiet.saturating_add(1);
+            let stalled = slot.waiting || slot.backlog.is_some();
+            if stalled && limits.stalled.is_some_and(|checks| slot.quiet > checks) {
+                expired.push((
+                    stream,
+                    "its response waited for flow-control credit too long",
+                ));
+            } else if limits.idle.is_some_and(|checks| slot.quiet > checks) {
+                expired.push((stream, "nothing moved on it for too long"));
+            }
+        }
+        for &(stream, why) in &expired {
+            tracing::debug!(stream, why, "stream reset");
+            self.conn.cancel(stream, Reason::CANCEL);
+            self.reset(
+                stream,
+                Status::cancelled(format!("HTTP/2 stream reset: {why}")),
+            );
+        }
+        self.wake_driver();
+        expired.len()
+    }
+
     /// Whether a client's connection is of no more use: no opener left, no stream held.
     pub(crate) fn unused(&self) -> bool {
         self.users_gone && self.slots.is_empty()
@@ -547,6 +618,9 @@ impl<S: Side> Inner<S> {
         let ends_with_data = backlog.end_stream && backlog.trailers.is_none();
         let sent = self.conn.send_data(stream, &backlog.data, ends_with_data);
         let _ = backlog.data.split_to(sent);
+        if sent > 0 {
+            slot.quiet = 0;
+        }
         if !backlog.data.is_empty() {
             self.wait_for_credit(stream);
             return;
@@ -799,6 +873,9 @@ impl<S: Side> OwnSend<S> {
             let sent = inner.conn.send_data(stream, &data, false);
             let _ = data.split_to(sent);
             inner.wake_driver();
+            if sent > 0 {
+                inner.moved(stream);
+            }
             if data.is_empty() {
                 return Poll::Ready(Ok(()));
             }
@@ -832,6 +909,7 @@ impl<S: Side> OwnSend<S> {
             }
             let sent = inner.conn.send_data(stream, &data, end_stream);
             let _ = data.split_to(sent);
+            slot.quiet = 0;
             if data.is_empty() {
                 if end_stream {
                     slot.send = SendPhase::Ended;
