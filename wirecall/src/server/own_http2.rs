@@ -55,6 +55,8 @@ where
         pending: Vec::new(),
         pings: PingWatch::new(config.ping_policy),
         handshake: Some(Box::pin(tokio::time::sleep(config.handshake_timeout))),
+        quiet: QuietLimits::every(config.stalled_stream_timeout, config.idle_stream_timeout),
+        quiet_check: None,
         phase: Phase::Serving,
         router,
         config: config.clone(),
@@ -82,11 +84,6 @@ where
     let mut age = config
         .max_connection_age
         .map(|(age, _)| Box::pin(tokio::time::sleep(jittered(age))));
-    // Streams stalled on flow control, or idle, are reset past their limits.
-    let quiet = QuietLimits::every(config.stalled_stream_timeout, config.idle_stream_timeout);
-    let (quiet_every, quiet_limits) =
-        quiet.unwrap_or((Duration::from_secs(3600), QuietLimits::default()));
-    let mut quiet_check = tokio::time::interval(quiet_every);
     loop {
         tokio::select! {
             () = poll_fn(|cx| driver.poll_turn(cx)) => break,
@@ -114,12 +111,6 @@ where
                     driver.drain(Drain::Age);
                     let grace = config.max_connection_age.map_or(Duration::ZERO, |(_, grace)| grace);
                     age = Some(Box::pin(tokio::time::sleep(grace)));
-                }
-            }
-            _ = quiet_check.tick(), if quiet.is_some() => {
-                let expired = shared.lock().expire_quiet(quiet_limits);
-                if expired > 0 {
-                    tracing::debug!(?remote_addr, expired, "quiet streams reset");
                 }
             }
             ended = expired(&mut keepalive), if keepalive.is_some() => {
@@ -187,11 +178,15 @@ struct Driver<IO> {
     /// Each read's bytes go to the connection without a copy.
     socket: Socket<IO>,
     shared: Arc<Shared<ServerSide>>,
-    /// Streams to dispatch, kept to reuse the allocation.
+    /// Streams to dispatch once the lock is let go.
     pending: Vec<NewStream>,
     pings: PingWatch,
     /// Until the client's preface and SETTINGS came: when it gives up waiting (slowloris).
     handshake: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// How often streams are checked for being stalled or idle, and their limits in checks.
+    quiet: Option<(Duration, QuietLimits)>,
+    /// The checks' timer, while the connection has streams (an idle one holds none).
+    quiet_check: Option<Pin<Box<tokio::time::Interval>>>,
     phase: Phase,
     router: Arc<Router>,
     config: Arc<ServerConfig>,
@@ -216,6 +211,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         let mut reads = 0;
         loop {
             let read = self.poll_read_some(cx, &mut reads);
+            self.poll_quiet_streams(cx);
             let blocked = self.poll_flush_out(cx);
             // Checked and registered under one lock: a call that writes output after the
             // check finds the waker to wake (between the two, its wake-up would be lost).
@@ -262,6 +258,28 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 }
                 Poll::Ready(None) => return Read::Ended,
                 Poll::Pending => return Read::Waiting,
+            }
+        }
+    }
+
+    /// Checks the streams for being stalled or idle when the timer says, while there are
+    /// streams: those past their limits are reset.
+    fn poll_quiet_streams(&mut self, cx: &mut Context<'_>) {
+        let Some((every, limits)) = self.quiet else {
+            return;
+        };
+        if !self.shared.lock().has_streams() {
+            self.quiet_check = None;
+            return;
+        }
+        let start = tokio::time::Instant::now() + every;
+        let check = self
+            .quiet_check
+            .get_or_insert_with(|| Box::pin(tokio::time::interval_at(start, every)));
+        while check.as_mut().poll_tick(cx).is_ready() {
+            let expired = self.shared.lock().expire_quiet(limits);
+            if expired > 0 {
+                tracing::debug!(remote_addr = ?self.remote_addr, expired, "quiet streams reset");
             }
         }
     }
@@ -340,15 +358,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         }
         // Dispatched with the lock let go: a call that answers at once takes it itself.
         let inline = self.config.inline_first_poll;
-        // Taken for the loop, given back after it: the allocation serves every turn.
-        let mut pending = std::mem::take(&mut self.pending);
+        // Taken, and let go after the loop: kept, the allocation (hundreds of bytes a
+        // stream) would stay with every idle connection.
+        let pending = std::mem::take(&mut self.pending);
         for NewStream {
             reset,
             head,
             body,
             respond,
             ..
-        } in pending.drain(..)
+        } in pending
         {
             if reset {
                 // Never started: no call to see it, so it is counted here.
@@ -372,7 +391,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 work.start(inline.then_some(&mut *cx));
             }
         }
-        self.pending = pending;
     }
 
     /// Writes what the connection has to send: ready once all of it is written (or the

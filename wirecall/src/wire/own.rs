@@ -537,6 +537,11 @@ impl<S: Side> Inner<S> {
         }
     }
 
+    /// Whether any stream is held by a call.
+    pub(crate) fn has_streams(&self) -> bool {
+        !self.slots.is_empty()
+    }
+
     /// Something moved on `stream`: it is not quiet.
     fn moved(&mut self, stream: u32) {
         if let Some(slot) = self.slots.get_mut(&stream) {
@@ -658,8 +663,10 @@ impl<S: Side> Inner<S> {
                 Role::Server if slot.senders == 0 && still_coming => {
                     self.conn.cancel(stream, Reason::NO_ERROR)
                 }
-                // The call dropped its request unfinished, or its response while it comes.
-                Role::Client if unfinished || still_coming => {
+                // The call dropped its response while it comes, or its request unfinished
+                // with the response read or dropped (as h2 does: a request body let go
+                // unended while the response is read leaves the stream be).
+                Role::Client if still_coming || (unfinished && !slot.receiver) => {
                     self.conn.cancel(stream, Reason::CANCEL)
                 }
                 _ => {}
