@@ -684,19 +684,7 @@ pub fn http2_connection(data: &[u8]) {
                 Err(reason),
                 "a failed connection stays failed"
             );
-            use crate::http2::frame;
-            let mut rest = output.as_slice();
-            let mut last = None;
-            while let Ok(Some((head, _, used))) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE) {
-                last = Some(head.kind);
-                rest = &rest[used..];
-            }
-            assert!(rest.is_empty(), "the output is whole frames");
-            assert_eq!(
-                last,
-                Some(frame::kind::GOAWAY),
-                "a connection error ends with GOAWAY"
-            );
+            assert_ends_with_goaway(&output);
             return;
         }
     }
@@ -777,17 +765,28 @@ pub fn http2_client(data: &[u8]) {
         if let Err(reason) = result {
             assert!(client.is_finished(), "a failed connection is finished");
             assert_eq!(client.receive(b"more"), Err(reason), "it stays failed");
-            let mut rest = output.as_slice();
-            let mut last = None;
-            while let Ok(Some((head, _, used))) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE) {
-                last = Some(head.kind);
-                rest = &rest[used..];
-            }
-            assert!(rest.is_empty(), "the output is whole frames");
-            assert_eq!(last, Some(frame::kind::GOAWAY), "an error ends with GOAWAY");
+            assert_ends_with_goaway(&output);
             return;
         }
     }
+}
+
+/// `output` (what a connection wrote after a connection error) is whole frames, the last
+/// of them GOAWAY.
+fn assert_ends_with_goaway(output: &[u8]) {
+    use crate::http2::frame;
+    let mut rest = output;
+    let mut last = None;
+    while let Ok(Some((head, _, used))) = frame::split(rest, frame::MAX_MAX_FRAME_SIZE) {
+        last = Some(head.kind);
+        rest = &rest[used..];
+    }
+    assert!(rest.is_empty(), "the output is whole frames");
+    assert_eq!(
+        last,
+        Some(frame::kind::GOAWAY),
+        "a connection error ends with GOAWAY"
+    );
 }
 
 /// What a server answered one stream, read from its bytes.

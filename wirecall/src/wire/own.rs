@@ -227,15 +227,8 @@ impl Inner<ServerSide> {
     ) -> (OwnRecv<ServerSide>, OwnRespond) {
         let slot = Slot::new(Head::Taken, end_stream, SendPhase::Head, 1);
         self.slots.insert(stream, slot);
-        let recv = OwnRecv {
-            shared: shared.clone(),
-            stream,
-        };
-        let respond = OwnRespond(Handle {
-            shared: shared.clone(),
-            stream,
-        });
-        (recv, respond)
+        let (recv, respond) = halves(shared, stream);
+        (recv, OwnRespond(respond))
     }
 
     /// Hands a stream's event to its call: data, trailers, reset.
@@ -340,16 +333,22 @@ impl Inner<ClientSide> {
         self.slots
             .insert(stream, Slot::new(Head::Awaited, false, SendPhase::Body, 1));
         self.wake_driver();
-        let recv = OwnRecv {
-            shared: shared.clone(),
-            stream,
-        };
-        let send = OwnSend(Handle {
-            shared: shared.clone(),
-            stream,
-        });
-        Ok((OwnResponse(Some(recv)), send))
+        let (recv, send) = halves(shared, stream);
+        Ok((OwnResponse(Some(recv)), OwnSend(send)))
     }
+}
+
+/// A new stream's receiving half and its first sending half.
+fn halves<S: Side>(shared: &Arc<Shared<S>>, stream: u32) -> (OwnRecv<S>, Handle<S>) {
+    let recv = OwnRecv {
+        shared: shared.clone(),
+        stream,
+    };
+    let send = Handle {
+        shared: shared.clone(),
+        stream,
+    };
+    (recv, send)
 }
 
 /// The status of a call that could not open a stream for `why`.
