@@ -311,6 +311,53 @@ class H2load:
 
 
 # ----------------------------------------------------------------------------------------
+# Syscalls per request (strace -c)
+
+# (field, conns, streams, requests in a measured run); the run is separate from the timed
+# ones, since a traced server is several times slower.
+SYSCALL_SCENARIOS = [("sys_1x1", 1, 1, 5000), ("sys_1x100", 1, 100, 20000),
+                     ("sys_16x10", 16, 10, 20000)]
+
+
+def strace_total(path):
+    """The `calls` column of the total line of a `strace -c` summary."""
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[-1] == "total":
+                return int(fields[3])
+    raise RuntimeError(f"no total line in {path}")
+
+
+def syscalls_per_request(settings, h2load, server, tmp):
+    """Attaches `strace -c -f` to every thread of the running server, runs each unary
+    h2load scenario of SYSCALL_SCENARIOS with a fixed request count, and divides the
+    syscalls the server made by the requests served."""
+    result = {}
+    for field, conns, streams, n in SYSCALL_SCENARIOS:
+        n = max(conns * streams, 20) if settings.smoke else n
+        out_path = os.path.join(tmp, "strace.out")
+        tracer = start(["strace", "-c", "-f", "-o", out_path, "-p", str(server.proc.pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            # strace says "Process PID attached (with N threads)" once it holds them all.
+            lines = Lines(tracer.stderr)
+            while True:
+                line = lines.read(30)
+                if line is None:
+                    raise RuntimeError("strace ended before attaching (is ptrace allowed?)")
+                if "attached" in line:
+                    break
+            r = h2load.run(server, "/bench.Echo/Unary", "echo100", conns, streams, n=n)
+        finally:
+            stop(tracer, signal.SIGINT, timeout=30)
+        if r["errors"]:
+            raise RuntimeError(f"{r['errors']} errors under strace at {conns} x {streams}")
+        result[field] = strace_total(out_path) / r["requests"]
+    return result
+
+
+# ----------------------------------------------------------------------------------------
 # Load: bench-client
 
 
@@ -569,6 +616,12 @@ class Bench:
                         server, impl, scenario, extra))
                     if result:
                         self.record(key, f"{title} (bench-client, {impl} client)", name, result)
+            if shutil.which("strace"):
+                result = self.attempt(f"syscalls on {name}", lambda: syscalls_per_request(
+                    s, self.h2load, server, self.tmp))
+                if result:
+                    self.record("syscalls", "Syscalls per request (strace -c -f, h2load unary "
+                                "100 B; a separate run)", name, result)
         finally:
             hwm = server.stop()
         if memory is not None:
@@ -622,6 +675,9 @@ def metrics_for(key):
                 ("stream_kib", "server RSS per open stream (KiB)", "{:,.1f}", False),
                 ("base_mib", "server RSS at start (MiB)", "{:,.1f}", False),
                 ("peak_mib", "server peak RSS, VmHWM (MiB)", "{:,.1f}", False)]
+    if key == "syscalls":
+        return [(field, f"server syscalls per request, {c} conn{'s' if c > 1 else ''} x {m}",
+                 "{:,.2f}", False) for field, c, m, _ in SYSCALL_SCENARIOS]
     if key == "server-errors":
         return [("errors_counted", "non-OK statuses", "{:,.0f}", False)]
     if key == "iperf3":
@@ -741,8 +797,8 @@ def report(bench, args, wall):
         "and 4 MiB per connection, up to 1024 streams per connection, TCP_NODELAY, on all "
         "three servers and both clients.",
         "- Each figure: median over the repetitions, (min–max) when they differ. Ratios are of "
-        "medians. Latency rows: lower is better; every other row except memory: higher is "
-        "better. `per server CPU-s`: work done per second of server CPU time (utime + stime "
+        "medians. Latency, memory and syscall rows: lower is better; every other row: higher "
+        "is better. `per server CPU-s`: work done per second of server CPU time (utime + stime "
         "from /proc/PID/stat over the measured window).",
         "- h2load rows: fixed request counts (sized for about "
         f"{s.h2load_secs:g} s per run), every run checked for 2xx and the full echoed bytes. "
@@ -752,6 +808,9 @@ def report(bench, args, wall):
         f"- Memory: a fresh server, one call, then {s.idle_conns} idle connections (one unary "
         f"call each) and then {s.hold_streams} open bidi streams (one message echoed each) "
         "over 4 of them; RSS deltas divided by the count.",
+        "- Syscalls: `strace -c -f` attached to every thread of the server for a separate "
+        "h2load run with a fixed request count (tracing slows the server, so these runs are "
+        "not timed); all syscalls the server made, divided by the requests.",
         "",
     ]
     servers = s.servers
@@ -771,7 +830,7 @@ def report(bench, args, wall):
     order = [k for k, *_ in h2load_scenarios()]
     order += [f"client-{impl}-{suffix}" for impl in CLIENTS
               for suffix, *_ in client_scenarios("wirecall")]
-    order += ["memory", "server-errors"]
+    order += ["memory", "syscalls", "server-errors"]
     for key in order:
         if key not in bench.results:
             continue
@@ -812,6 +871,18 @@ def report(bench, args, wall):
             for field, label, fmt, _ in metrics_for(key):
                 lines.append(f"| {bench.titles[key]} | {label} | "
                              f"{cell(summarize([r.get(field) for r in runs]), fmt, 0)} |")
+        iperf = summarize([r.get("gbit_s") for r in bench.results.get("iperf3", {}).get("ref", [])])
+        stream = bench.results.get("client-wirecall-stream-64k", {})
+        if iperf and stream:
+            lines += ["", "Server streaming of 64 KiB messages (wirecall client) against iperf3's "
+                      "loopback throughput, medians:", "", "| server | payload Gbit/s | % of iperf3 |",
+                      "| --- | ---: | ---: |"]
+            for name in servers:
+                mb = summarize([r.get("mb_per_s") for r in stream.get(name, [])])
+                if mb:
+                    gbit = mb[0] * 8 / 1000
+                    lines.append(f"| {SERVER_TITLES[name]} | {gbit:,.1f} | "
+                                 f"{100 * gbit / iperf[0]:.0f}% |")
     # Client comparison: the same server, wirecall client vs tonic client.
     lines += ["", "Clients side by side (same server; ratio wirecall client / tonic client):", "",
               "| scenario | metric | server | wirecall client | tonic client | ratio |",

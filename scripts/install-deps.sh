@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need beyond Rust: Debian packages (Node.js,
-# npm, python3-venv, grpc-proto for the interop protos, h2load, iperf3 and sockperf for the
-# benchmark, curl for the HTTP/1.1 gRPC-Web, Connect and REST tests), the contract examples'
+# npm, python3-venv, grpc-proto for the interop protos, h2load, iperf3, sockperf and strace for
+# the benchmark, curl for the HTTP/1.1 gRPC-Web, Connect and REST tests), the contract examples'
 # Node, Python and Go peers (scripts/install-peers.sh), Chromium and the npm packages of the
 # UserService's browser test, the Node interop peer, and the official interop peers built by
 # ../shared/interop/setup-peers.sh (Go, C++, Python, Ruby). Idempotent.
@@ -17,6 +17,7 @@ command -v h2load >/dev/null || missing+=(nghttp2-client)
 command -v iperf3 >/dev/null || missing+=(iperf3)
 command -v sockperf >/dev/null || missing+=(sockperf)
 command -v curl >/dev/null || missing+=(curl)
+command -v strace >/dev/null || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "install-deps: missing ${missing[*]}; install them (apt-get install -y ${missing[*]})" >&2

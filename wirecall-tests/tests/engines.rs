@@ -1,8 +1,9 @@
 //! The two HTTP/2 engines against each other: every pairing of a client and a server on h2
 //! or on wirecall's own engine carries every call pattern, metadata, trailers, errors and
 //! messages larger than the flow-control windows; and a client on our engine keeps within
-//! the server's SETTINGS_MAX_CONCURRENT_STREAMS, its extra calls waiting for room. (The
-//! rest of the suite runs once with both sides on h2 and once with both on ours.)
+//! the server's SETTINGS_MAX_CONCURRENT_STREAMS, its extra calls waiting for room; and curl
+//! (libcurl on nghttp2) calls a server on either engine over HTTP/2. (The rest of the suite
+//! runs once with both sides on h2 and once with both on ours.)
 
 mod common;
 
@@ -142,6 +143,123 @@ async fn a_client_on_our_engine_waits_for_room_under_the_servers_stream_limit() 
         assert_eq!(reached, 1, "the third call reached the server once");
         // The second call ends too; the server then shuts down with nothing in flight.
         drop(open);
+        server.shutdown().await;
+    }
+}
+
+/// What curl printed for one request: the header dump (response head, then trailers,
+/// lower-cased) and the body.
+struct CurlAnswer {
+    dump: String,
+    body: Vec<u8>,
+}
+
+/// Runs curl over HTTP/2 with prior knowledge (no upgrade: gRPC's cleartext HTTP/2), with
+/// `args` after the common ones and `body` on stdin.
+async fn curl_http2(args: Vec<String>, body: Vec<u8>) -> CurlAnswer {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!(
+            "wirecall-curl-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dump = dir.join("dump");
+        let mut child = std::process::Command::new("curl")
+            .args(["-sS", "--http2-prior-knowledge", "--max-time", "10", "-D"])
+            .arg(&dump)
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("curl runs (scripts/install-deps.sh installs it)");
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "curl failed: {output:?}");
+        let answer = CurlAnswer {
+            dump: std::fs::read_to_string(&dump).unwrap().to_ascii_lowercase(),
+            body: output.stdout,
+        };
+        std::fs::remove_dir_all(&dir).unwrap();
+        answer
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_over_http2_calls_a_server_on_either_engine() {
+    use prost::Message;
+    use wirecall_tests::echo::EchoResponse;
+    for engine in ENGINES {
+        let server = common::start_with(move |b| b.http2_engine(engine).accept_connect()).await;
+        let url = format!("http://{}/wirecall.test.echo.Echo/Unary", server.addr);
+        let post = |content_type: &str| -> Vec<String> {
+            ["-X", "POST", "-H", &format!("content-type: {content_type}")]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(["-H", "te: trailers", "--data-binary", "@-", &url].map(str::to_owned))
+                .collect()
+        };
+
+        // gRPC: a framed request; the answer's frame, then grpc-status in the trailers.
+        let answer = common::bounded(
+            "curl grpc",
+            curl_http2(
+                post("application/grpc"),
+                common::framed_echo(&common::echo("over curl")).to_vec(),
+            ),
+        )
+        .await;
+        assert!(
+            answer.dump.starts_with("http/2 200"),
+            "{engine:?}: {}",
+            answer.dump
+        );
+        assert!(answer.dump.contains("content-type: application/grpc"));
+        assert!(
+            answer.dump.contains("grpc-status: 0"),
+            "{engine:?}: {}",
+            answer.dump
+        );
+        assert!(answer.body.len() > 5 && answer.body[0] == 0, "{engine:?}");
+        let reply = EchoResponse::decode(&answer.body[5..]).expect("a framed message");
+        assert_eq!(reply.message, "over curl", "{engine:?}");
+
+        // A failing call: its status comes back in the trailers.
+        let answer = common::bounded(
+            "curl grpc failing",
+            curl_http2(
+                post("application/grpc"),
+                common::framed_echo(&common::failing(9, "not now")).to_vec(),
+            ),
+        )
+        .await;
+        assert!(
+            answer.dump.contains("grpc-status: 9"),
+            "{engine:?}: {}",
+            answer.dump
+        );
+        assert!(
+            answer.dump.contains("grpc-message: not now"),
+            "{}",
+            answer.dump
+        );
+
+        // Connect with JSON: a bare JSON answer.
+        let answer = common::bounded(
+            "curl connect",
+            curl_http2(post("application/json"), br#"{"message":"json"}"#.to_vec()),
+        )
+        .await;
+        assert!(
+            answer.dump.starts_with("http/2 200"),
+            "{engine:?}: {}",
+            answer.dump
+        );
+        let json: serde_json::Value = serde_json::from_slice(&answer.body).expect("JSON");
+        assert_eq!(json["message"], "json", "{engine:?}");
         server.shutdown().await;
     }
 }
