@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::raw_http;
 use wirecall::message_stream;
 use wirecall::{Code, Http2Engine, Request};
 use wirecall_tests::echo::{EchoClient, EchoRequest};
@@ -147,47 +148,6 @@ async fn a_client_on_our_engine_waits_for_room_under_the_servers_stream_limit() 
     }
 }
 
-/// What curl printed for one request: the header dump (response head, then trailers,
-/// lower-cased) and the body.
-struct CurlAnswer {
-    dump: String,
-    body: Vec<u8>,
-}
-
-/// Runs curl over HTTP/2 with prior knowledge (no upgrade: gRPC's cleartext HTTP/2), with
-/// `args` after the common ones and `body` on stdin.
-async fn curl_http2(args: Vec<String>, body: Vec<u8>) -> CurlAnswer {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let dir = std::env::temp_dir().join(format!(
-            "wirecall-curl-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let dump = dir.join("dump");
-        let mut child = std::process::Command::new("curl")
-            .args(["-sS", "--http2-prior-knowledge", "--max-time", "10", "-D"])
-            .arg(&dump)
-            .args(&args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("curl runs (scripts/install-deps.sh installs it)");
-        child.stdin.take().unwrap().write_all(&body).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "curl failed: {output:?}");
-        let answer = CurlAnswer {
-            dump: std::fs::read_to_string(&dump).unwrap().to_ascii_lowercase(),
-            body: output.stdout,
-        };
-        std::fs::remove_dir_all(&dir).unwrap();
-        answer
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_over_http2_calls_a_server_on_either_engine() {
     use prost::Message;
@@ -204,61 +164,45 @@ async fn curl_over_http2_calls_a_server_on_either_engine() {
         };
 
         // gRPC: a framed request; the answer's frame, then grpc-status in the trailers.
-        let answer = common::bounded(
+        let (head, body) = common::bounded(
             "curl grpc",
-            curl_http2(
+            raw_http::curl_http2(
                 post("application/grpc"),
                 common::framed_echo(&common::echo("over curl")).to_vec(),
             ),
         )
         .await;
-        assert!(
-            answer.dump.starts_with("http/2 200"),
-            "{engine:?}: {}",
-            answer.dump
-        );
-        assert!(answer.dump.contains("content-type: application/grpc"));
-        assert!(
-            answer.dump.contains("grpc-status: 0"),
-            "{engine:?}: {}",
-            answer.dump
-        );
-        assert!(answer.body.len() > 5 && answer.body[0] == 0, "{engine:?}");
-        let reply = EchoResponse::decode(&answer.body[5..]).expect("a framed message");
+        assert!(head.starts_with("http/2 200"), "{engine:?}: {}", head);
+        assert!(head.contains("content-type: application/grpc"));
+        assert!(head.contains("grpc-status: 0"), "{engine:?}: {}", head);
+        assert!(body.len() > 5 && body[0] == 0, "{engine:?}");
+        let reply = EchoResponse::decode(&body[5..]).expect("a framed message");
         assert_eq!(reply.message, "over curl", "{engine:?}");
 
         // A failing call: its status comes back in the trailers.
-        let answer = common::bounded(
+        let (head, body) = common::bounded(
             "curl grpc failing",
-            curl_http2(
+            raw_http::curl_http2(
                 post("application/grpc"),
                 common::framed_echo(&common::failing(9, "not now")).to_vec(),
             ),
         )
         .await;
+        assert!(head.contains("grpc-status: 9"), "{engine:?}: {}", head);
+        assert!(head.contains("grpc-message: not now"), "{}", head);
         assert!(
-            answer.dump.contains("grpc-status: 9"),
-            "{engine:?}: {}",
-            answer.dump
-        );
-        assert!(
-            answer.dump.contains("grpc-message: not now"),
-            "{}",
-            answer.dump
+            body.is_empty(),
+            "{engine:?}: a failed call sends no message"
         );
 
         // Connect with JSON: a bare JSON answer.
-        let answer = common::bounded(
+        let (head, body) = common::bounded(
             "curl connect",
-            curl_http2(post("application/json"), br#"{"message":"json"}"#.to_vec()),
+            raw_http::curl_http2(post("application/json"), br#"{"message":"json"}"#.to_vec()),
         )
         .await;
-        assert!(
-            answer.dump.starts_with("http/2 200"),
-            "{engine:?}: {}",
-            answer.dump
-        );
-        let json: serde_json::Value = serde_json::from_slice(&answer.body).expect("JSON");
+        assert!(head.starts_with("http/2 200"), "{engine:?}: {}", head);
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(json["message"], "json", "{engine:?}");
         server.shutdown().await;
     }

@@ -57,12 +57,29 @@ pub async fn exchange(
 }
 
 /// Runs curl over HTTP/1.1 (`args` after the common ones) with `body` on stdin; returns
-/// the response headers (lower-cased names) and body.
+/// the response headers (lower-cased) and body.
 pub async fn curl(args: Vec<String>, body: Vec<u8>) -> (String, Vec<u8>) {
+    curl_over("--http1.1", args, body).await
+}
+
+/// Runs curl over cleartext HTTP/2 with prior knowledge (gRPC's way: no upgrade), `args`
+/// after the common ones and `body` on stdin; returns the response head followed by its
+/// trailers, as curl reports them (lower-cased), and the body.
+#[allow(dead_code)] // not every test file uses it
+pub async fn curl_http2(args: Vec<String>, body: Vec<u8>) -> (String, Vec<u8>) {
+    curl_over("--http2-prior-knowledge", args, body).await
+}
+
+/// Runs curl with `version` (its flag for the HTTP version); see [`curl`].
+async fn curl_over(version: &'static str, args: Vec<String>, body: Vec<u8>) -> (String, Vec<u8>) {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dump = std::env::temp_dir().join(format!("wirecall-curl-{}-{run}", std::process::id()));
         let mut child = std::process::Command::new("curl")
-            .args(["-sS", "--http1.1", "--max-time", "10", "-D", "-"])
+            .args(["-sS", version, "--max-time", "10", "-D"])
+            .arg(&dump)
             .args(&args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -71,13 +88,10 @@ pub async fn curl(args: Vec<String>, body: Vec<u8>) -> (String, Vec<u8>) {
         child.stdin.take().unwrap().write_all(&body).unwrap();
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success(), "curl failed: {output:?}");
-        let split = output
-            .stdout
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a header block");
-        let head = String::from_utf8_lossy(&output.stdout[..split]).to_ascii_lowercase();
-        (head, output.stdout[split + 4..].to_vec())
+        // The head (and, over HTTP/2, a blank line and the trailers), as curl dumped them.
+        let head = std::fs::read_to_string(&dump).expect("curl's header dump");
+        std::fs::remove_file(&dump).unwrap();
+        (head.trim_end().to_ascii_lowercase(), output.stdout)
     })
     .await
     .unwrap()
