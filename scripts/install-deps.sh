@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need beyond Rust: Debian packages (Node.js,
 # npm, python3-venv, grpc-proto for the interop protos, h2load, iperf3, sockperf and strace for
-# the benchmark, curl for the HTTP/1.1 gRPC-Web, Connect and REST tests), the contract examples'
+# the benchmark, dnsmasq for the DNS tests, curl for the HTTP/1.1 gRPC-Web, Connect and REST tests), the contract examples'
 # Node, Python and Go peers (scripts/install-peers.sh), Chromium and the npm packages of the
 # UserService's browser test, the Node interop peer, and the official interop peers built by
 # ../shared/interop/setup-peers.sh (Go, C++, Python, Ruby). Idempotent.
@@ -18,6 +18,8 @@ command -v iperf3 >/dev/null || missing+=(iperf3)
 command -v sockperf >/dev/null || missing+=(sockperf)
 command -v curl >/dev/null || missing+=(curl)
 command -v strace >/dev/null || missing+=(strace)
+# The DNS server of the DNS resolver's tests (wirecall-tests/tests/dns.rs).
+[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "install-deps: missing ${missing[*]}; install them (apt-get install -y ${missing[*]})" >&2

@@ -64,6 +64,26 @@ impl Backend {
         }
     }
 
+    /// Waits (bounded) until its handlers start another call made with
+    /// [`sleeping`](super::sleeping) (the only calls that announce their start).
+    pub async fn next_start(&mut self) {
+        let server = self.server.as_mut().expect("a running backend");
+        while !matches!(server.next_event().await, super::Event::Started(_)) {}
+    }
+
+    /// Shuts it down gracefully, as a pod is on SIGTERM: GOAWAY, the calls in flight
+    /// finish, the listener closes.
+    pub async fn drain(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let task = server.begin_shutdown();
+            super::bounded("a graceful shutdown", task)
+                .await
+                .expect("the serve task did not panic")
+                .expect("serve returned Ok");
+        }
+        self.kill();
+    }
+
     /// Starts it again on the same address (with a fresh call count).
     pub fn restart(&mut self) {
         self.kill();

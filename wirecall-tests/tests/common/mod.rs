@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backends;
+pub mod dns_server;
 pub mod raw_http;
 
 use std::future::Future;

@@ -12,7 +12,7 @@ use super::resolver::{Address, Resolver};
 use super::subchannel::{Reconnect, Signals, Subchannel};
 use super::ConnectivityState;
 use crate::in_flight::InFlight;
-use crate::service_config::LoadBalancingPolicy;
+use crate::service_config::{LoadBalancingPolicy, ServiceConfig};
 use crate::task::AbortOnDrop;
 use crate::Status;
 
@@ -20,7 +20,8 @@ use crate::Status;
 pub(crate) struct Balancer {
     endpoint: Arc<Endpoint>,
     resolver: Arc<dyn Resolver>,
-    policy: LoadBalancingPolicy,
+    /// The service config in force and the policy it (or the endpoint) chose.
+    applied: RwLock<Applied>,
     subchannels: RwLock<Arc<Vec<Arc<Subchannel>>>>,
     /// The round robin's next start.
     next: AtomicUsize,
@@ -38,15 +39,12 @@ pub(crate) struct Balancer {
 }
 
 impl Balancer {
-    pub(crate) fn new(
-        endpoint: Arc<Endpoint>,
-        resolver: Arc<dyn Resolver>,
-        policy: LoadBalancingPolicy,
-    ) -> Arc<Self> {
+    pub(crate) fn new(endpoint: Arc<Endpoint>, resolver: Arc<dyn Resolver>) -> Arc<Self> {
+        let applied = Applied::of(&endpoint, endpoint.config.service_config.clone());
         Arc::new(Balancer {
             endpoint,
             resolver,
-            policy,
+            applied: RwLock::new(applied),
             subchannels: RwLock::new(Arc::new(Vec::new())),
             next: AtomicUsize::new(0),
             weights: Mutex::new(Vec::new()),
@@ -79,6 +77,34 @@ impl Balancer {
             return ConnectivityState::Connecting;
         }
         ConnectivityState::aggregate(subchannels.iter().map(|s| s.state()))
+    }
+
+    /// The service config calls follow now.
+    pub(crate) fn service_config(&self) -> Option<Arc<ServiceConfig>> {
+        self.applied.read().expect("balancer lock").config.clone()
+    }
+
+    fn policy(&self) -> LoadBalancingPolicy {
+        self.applied.read().expect("balancer lock").policy
+    }
+
+    /// Takes the service config a resolution brought: the resolver's when it has one, the
+    /// endpoint's when it has none, the last good one when it has a bad one.
+    fn apply(&self, update: Option<Result<Arc<ServiceConfig>, String>>) {
+        let config = match update {
+            None => self.endpoint.config.service_config.clone(),
+            Some(Ok(config)) => Some(config),
+            Some(Err(why)) => {
+                tracing::warn!(%why, "the resolver's service config is invalid; keeping the last one");
+                return;
+            }
+        };
+        let applied = Applied::of(&self.endpoint, config);
+        let mut slot = self.applied.write().expect("balancer lock");
+        if slot.policy != applied.policy {
+            tracing::info!(from = ?slot.policy, to = ?applied.policy, "balancing policy changed");
+        }
+        *slot = applied;
     }
 
     fn current(&self) -> Arc<Vec<Arc<Subchannel>>> {
@@ -162,7 +188,7 @@ impl Balancer {
         let ready = self.ready();
         let n = ready.len();
         let open = |r: &Ready| r.connection.is_open().then(|| r.connection.clone());
-        match self.policy {
+        match self.policy() {
             LoadBalancingPolicy::PickFirst => ready.iter().find_map(open),
             LoadBalancingPolicy::RoundRobin => {
                 let start = self.next.fetch_add(1, Ordering::Relaxed);
@@ -187,14 +213,15 @@ impl Balancer {
     /// Replaces the subchannels with ones for `addresses`, keeping those whose addresses
     /// stay (their connections too).
     fn update(&self, addresses: Vec<Address>) {
-        let groups: Vec<Vec<Address>> = match self.policy {
+        let policy = self.policy();
+        let groups: Vec<Vec<Address>> = match policy {
             // One subchannel trying the addresses in order.
             LoadBalancingPolicy::PickFirst => vec![addresses],
             LoadBalancingPolicy::RoundRobin | LoadBalancingPolicy::WeightedRoundRobin => {
                 addresses.into_iter().map(|a| vec![a]).collect()
             }
         };
-        let reconnect = match self.policy {
+        let reconnect = match policy {
             LoadBalancingPolicy::PickFirst => Reconnect::OnDemand,
             _ => Reconnect::Eagerly,
         };
@@ -218,10 +245,29 @@ impl Balancer {
                     })
             })
             .collect();
-        tracing::debug!(backends = fresh.len(), policy = ?self.policy, "addresses updated");
+        tracing::debug!(backends = fresh.len(), ?policy, "addresses updated");
         *slot = Arc::new(fresh);
         drop(slot);
         self.signals.bump();
+    }
+}
+
+/// The service config a balancer follows, and the policy that follows from it.
+struct Applied {
+    config: Option<Arc<ServiceConfig>>,
+    policy: LoadBalancingPolicy,
+}
+
+impl Applied {
+    /// `config` in force: the endpoint's own policy wins, then the config's, then
+    /// pick_first.
+    fn of(endpoint: &Endpoint, config: Option<Arc<ServiceConfig>>) -> Self {
+        let policy = endpoint
+            .config
+            .load_balancing
+            .or_else(|| config.as_ref()?.load_balancing())
+            .unwrap_or_default();
+        Applied { config, policy }
     }
 }
 
@@ -260,20 +306,24 @@ async fn resolve_loop(balancer: Weak<Balancer>, signals: Arc<Signals>) {
             return;
         };
         let started = Instant::now();
-        match this.resolver.resolve().await {
-            Ok(addresses) if !addresses.is_empty() => {
+        let mut valid_for = None;
+        match this.resolver.resolution().await {
+            Ok(resolution) if !resolution.addresses.is_empty() => {
                 *this.resolve_error.lock().expect("balancer lock") = None;
-                this.update(addresses);
+                this.apply(resolution.service_config);
+                this.update(resolution.addresses);
+                valid_for = resolution.valid_for;
             }
             Ok(_) => this.resolution_failed("the resolver returned no addresses".to_owned()),
             Err(err) => this.resolution_failed(format!("name resolution failed: {err}")),
         }
         this.resolved.store(true, Ordering::Release);
         signals.bump();
-        let (interval, min_interval) = (
-            this.endpoint.config.resolve_interval,
-            this.endpoint.config.min_resolve_interval,
-        );
+        let config = &this.endpoint.config;
+        let min_interval = config.min_resolve_interval;
+        // Again when the answer expires (never sooner than the minimum interval), else on
+        // the channel's interval.
+        let interval = valid_for.map_or(config.resolve_interval, |v| v.max(min_interval));
         drop(this);
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

@@ -5,6 +5,7 @@
 //! the trailers.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -22,7 +23,7 @@ use crate::deadline::Timer;
 use crate::in_flight::InFlight;
 use crate::interceptor::{AttemptHook, ClientObserver, Direction, MessageHook, StartedAttempt};
 use crate::metadata::MetadataMap;
-use crate::service_config::{MethodConfig, RetryPolicy};
+use crate::service_config::{MethodConfig, RetryPolicy, ServiceConfig};
 use crate::wire::{PendingResponse, SendBody};
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
 
@@ -277,7 +278,7 @@ impl Channel {
         path: PathAndQuery,
         mut encoder: E,
         decoder: D,
-        settings: &Settings<'_>,
+        settings: &Settings,
         hook: Option<&MessageHook>,
     ) -> Result<Streaming<D::Item, D>, Status> {
         let encoding = self.encoding(&request);
@@ -303,7 +304,7 @@ impl Channel {
             attempts: settings.attempts.clone(),
         };
         let committed = self
-            .send_attempts(&prepared, Plan::of(settings.method))
+            .send_attempts(&prepared, Plan::of(settings.method()))
             .await?;
         let mut stream = Streaming::answered(
             committed.head,
@@ -322,7 +323,7 @@ impl Channel {
         path: PathAndQuery,
         encoder: E,
         decoder: D,
-        settings: &Settings<'_>,
+        settings: &Settings,
         hook: Option<MessageHook>,
     ) -> Result<Streaming<D::Item, D>, Status>
     where
@@ -335,7 +336,7 @@ impl Channel {
         let (parts, messages) = request.into_parts();
         let metadata = parts.metadata;
         let uri = self.request_uri(path)?;
-        if let Plan::Retry(policy) = Plan::of(settings.method) {
+        if let Plan::Retry(policy) = Plan::of(settings.method()) {
             // Hedging applies to calls of one request message; a hedged streaming call is
             // sent once.
             let policy = policy.clone();
@@ -374,7 +375,7 @@ impl Channel {
         messages: S,
         encoder: E,
         decoder: D,
-        settings: &Settings<'_>,
+        settings: &Settings,
         hook: Option<MessageHook>,
         policy: RetryPolicy,
     ) -> Result<Streaming<D::Item, D>, Status>
@@ -419,7 +420,7 @@ impl Channel {
     async fn intercept(
         &self,
         path: &PathAndQuery,
-        settings: &mut Settings<'_>,
+        settings: &mut Settings,
         metadata: &mut MetadataMap,
     ) -> Result<Option<Box<ClientObserver>>, Status> {
         let interceptors = &self.inner.endpoint.config.interceptors;
@@ -449,11 +450,11 @@ impl Channel {
         request: &Request<T>,
         path: &PathAndQuery,
         parent: Option<&CallContext>,
-    ) -> Settings<'_> {
+    ) -> Settings {
         let config = &self.inner.endpoint.config;
-        let method = config
-            .service_config
-            .as_ref()
+        let service_config = self.inner.service_config();
+        let method = service_config
+            .as_deref()
             .and_then(|c| c.for_path(path.path()));
         let at = |timeout: Duration| Instant::now().checked_add(timeout);
         let own = request.timeout().or(config.timeout).and_then(at);
@@ -464,8 +465,14 @@ impl Channel {
         );
         let limit =
             |channel: usize, method: Option<usize>| method.map_or(channel, |m| m.min(channel));
+        let method_config = method.is_some().then(|| MethodSource {
+            config: service_config
+                .clone()
+                .expect("a method config has a service config"),
+            path: path.clone(),
+        });
         Settings {
-            method,
+            method: method_config,
             deadline,
             wait_for_ready: request
                 .wait_for_ready()
@@ -538,8 +545,8 @@ pub(crate) struct Attempt {
 }
 
 /// One call's settings, from the request, the channel and the method config.
-pub(crate) struct Settings<'a> {
-    method: Option<&'a MethodConfig>,
+pub(crate) struct Settings {
+    method: Option<MethodSource>,
     deadline: Option<Instant>,
     wait_for_ready: bool,
     max_send: usize,
@@ -548,7 +555,20 @@ pub(crate) struct Settings<'a> {
     attempts: Option<AttemptHook>,
 }
 
-impl Settings<'_> {
+/// Where a call's method config is: its service config (which a resolver may replace
+/// while the call runs) and the path it is found under.
+struct MethodSource {
+    config: Arc<ServiceConfig>,
+    path: PathAndQuery,
+}
+
+impl Settings {
+    /// The method config of the call, if the service config has one for it.
+    fn method(&self) -> Option<&MethodConfig> {
+        let source = self.method.as_ref()?;
+        source.config.for_path(source.path.path())
+    }
+
     /// The call's first attempt.
     fn attempt(&self) -> Attempt {
         Attempt {

@@ -14,6 +14,7 @@ use super::retry::Throttle;
 use super::subchannel::Signals;
 use super::ConnectivityState;
 use crate::in_flight::InFlight;
+use crate::service_config::ServiceConfig;
 use crate::{Error, Status};
 
 /// A cheap-to-clone handle to a server or a set of backends. Every clone shares the
@@ -49,17 +50,25 @@ struct Direct {
     signals: Arc<Signals>,
 }
 
+impl Inner {
+    /// The service config calls follow now: the resolver's, else the endpoint's.
+    pub(crate) fn service_config(&self) -> Option<Arc<ServiceConfig>> {
+        match &self.route {
+            Route::Direct(_) => self.endpoint.config.service_config.clone(),
+            Route::Balanced(balancer) => balancer.service_config(),
+        }
+    }
+}
+
 impl Channel {
     /// A channel to `endpoint` that connects on its first call, as
     /// [`Endpoint::connect_lazy`] makes.
     pub fn new(endpoint: Endpoint) -> Channel {
         let endpoint = Arc::new(endpoint);
         let route = match &endpoint.transport {
-            Transport::Resolved(resolver) => Route::Balanced(Balancer::new(
-                endpoint.clone(),
-                resolver.0.clone(),
-                endpoint.config.policy(),
-            )),
+            Transport::Resolved(resolver) => {
+                Route::Balanced(Balancer::new(endpoint.clone(), resolver.0.clone()))
+            }
             _ => Route::Direct(Direct {
                 conn: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),

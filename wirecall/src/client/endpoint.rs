@@ -38,15 +38,6 @@ pub(crate) struct ChannelConfig {
     pub(crate) http2_engine: crate::Http2Engine,
 }
 
-impl ChannelConfig {
-    /// The balancing policy: the endpoint's, else the service config's, else pick_first.
-    pub(crate) fn policy(&self) -> LoadBalancingPolicy {
-        self.load_balancing
-            .or_else(|| self.service_config.as_ref()?.load_balancing())
-            .unwrap_or_default()
-    }
-}
-
 /// A server address plus channel settings; `connect` or `connect_lazy` makes the
 /// [`Channel`].
 ///
@@ -87,9 +78,10 @@ pub(crate) enum Transport {
     Resolved(ResolverHandle),
 }
 
-/// A shared resolver.
+/// A shared resolver, and whether it is the target's own (not one given to
+/// [`Endpoint::resolver`]).
 #[derive(Clone)]
-pub(crate) struct ResolverHandle(pub(crate) std::sync::Arc<dyn Resolver>);
+pub(crate) struct ResolverHandle(pub(crate) std::sync::Arc<dyn Resolver>, pub(crate) bool);
 
 impl std::fmt::Debug for ResolverHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,7 +113,7 @@ impl Endpoint {
                 Scheme::HTTP,
                 authority,
                 target.to_owned(),
-                Transport::Resolved(ResolverHandle(named.resolver)),
+                Transport::Resolved(ResolverHandle(named.resolver, true)),
             ));
         }
         if let Some(path) = target.strip_prefix("unix:") {
@@ -388,7 +380,27 @@ impl Endpoint {
     /// Finds the servers with `resolver` instead of the target's host, balancing calls
     /// over them; the target still gives the scheme and `:authority`.
     pub fn resolver(mut self, resolver: impl Resolver) -> Self {
-        self.transport = Transport::Resolved(ResolverHandle(std::sync::Arc::new(resolver)));
+        self.transport = Transport::Resolved(ResolverHandle(std::sync::Arc::new(resolver), false));
+        self
+    }
+
+    /// Whether a `dns:` target's resolver looks up the service config in the name's
+    /// `_grpc_config` TXT record (gRFC A2), choosing among its entries by `clientLanguage`
+    /// (`rust`), `percentage` and `clientHostname`. Off by default (as in gRPC's C++ and Java
+    /// implementations; grpc-go has it on). The resolver's config replaces the one given to
+    /// [`Endpoint::service_config`] while the record has one; an invalid one is logged and
+    /// the last good one kept. Needs the `dns` feature; other targets, and a resolver given to
+    /// [`Endpoint::resolver`], ignore it.
+    pub fn dns_service_config(mut self, enabled: bool) -> Self {
+        if !matches!(self.transport, Transport::Resolved(ResolverHandle(_, true))) {
+            return self;
+        }
+        let options = resolver::DnsOptions {
+            service_config: enabled,
+        };
+        if let Some(Ok(named)) = resolver::parse_with(&self.address, options) {
+            self.transport = Transport::Resolved(ResolverHandle(named.resolver, true));
+        }
         self
     }
 

@@ -13,6 +13,10 @@ mod call;
 mod channel;
 mod connection;
 mod connectivity;
+#[cfg(feature = "dns")]
+mod dns;
+#[cfg(feature = "dns")]
+mod dns_config;
 pub(crate) mod endpoint;
 mod own_http2;
 mod replay;
@@ -25,4 +29,4 @@ pub use backoff::BackoffConfig;
 pub use channel::Channel;
 pub use connectivity::ConnectivityState;
 pub use endpoint::Endpoint;
-pub use resolver::{Address, Resolver};
+pub use resolver::{Address, Resolution, Resolver};

@@ -7,7 +7,9 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::service_config::ServiceConfig;
 use crate::Error;
 
 /// One backend address, with its weight for the weighted round robin (1 unless a resolver
@@ -46,16 +48,56 @@ impl From<SocketAddr> for Address {
 /// The future a [`Resolver`] returns.
 pub type Resolving<'a> = Pin<Box<dyn Future<Output = std::io::Result<Vec<Address>>> + Send + 'a>>;
 
+/// The future [`Resolver::resolution`] returns.
+pub type ResolvingAll<'a> = Pin<Box<dyn Future<Output = std::io::Result<Resolution>> + Send + 'a>>;
+
+/// All a resolver found: the addresses, and what else it may know.
+///
+/// More may come (`non_exhaustive`): make one with [`Resolution::new`] and set the fields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Resolution {
+    /// The backends.
+    pub addresses: Vec<Address>,
+    /// The service config the name carries (gRFC A2's TXT record): `None` when it carries
+    /// none (the channel's own, [`Endpoint::service_config`](crate::Endpoint::service_config),
+    /// applies), an error when the one it carries is invalid (the channel keeps the last
+    /// good one).
+    pub service_config: Option<Result<Arc<ServiceConfig>, String>>,
+    /// How long the answer holds (a DNS answer's TTL): the channel resolves again then,
+    /// but no sooner than its minimum interval. `None`: on its resolve interval.
+    pub valid_for: Option<Duration>,
+}
+
+impl Resolution {
+    /// Just `addresses`.
+    pub fn new(addresses: Vec<Address>) -> Self {
+        Resolution {
+            addresses,
+            service_config: None,
+            valid_for: None,
+        }
+    }
+}
+
 /// Finds the current addresses of a service. A channel asks again on its resolve interval
-/// and whenever a connection to a backend fails; an error or an empty answer keeps the
-/// addresses it had.
+/// (or when the last answer expires) and whenever a connection to a backend fails; an error
+/// or an empty answer keeps the addresses it had.
 pub trait Resolver: Send + Sync + 'static {
     /// The addresses now.
     fn resolve(&self) -> Resolving<'_>;
+
+    /// The addresses now, with a service config and how long they hold if the resolver
+    /// knows them. What the channel calls; by default the addresses of
+    /// [`Resolver::resolve`] alone.
+    fn resolution(&self) -> ResolvingAll<'_> {
+        Box::pin(async move { self.resolve().await.map(Resolution::new) })
+    }
 }
 
 /// Resolves `host:port` through the system resolver (`getaddrinfo`), every A and AAAA
-/// record a backend.
+/// record a backend. (With the `dns` feature, `dns:` targets use gRPC's DNS resolver
+/// instead: TTLs, a DNS server of the target's choosing, TXT service config.)
 #[derive(Debug, Clone)]
 pub struct Dns {
     host_port: String,
@@ -104,23 +146,31 @@ pub(crate) struct Named {
 /// Port used when a `dns:`, `ipv4:` or `ipv6:` target names none (naming.md).
 const DEFAULT_PORT: u16 = 443;
 
+/// How a `dns:` target resolves, beyond its name.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DnsOptions {
+    /// Whether to look up the service config in TXT records (gRFC A2).
+    pub(crate) service_config: bool,
+}
+
 /// Parses `dns:[//authority/]host[:port]`, `ipv4:addr[:port][,...]` and
 /// `ipv6:addr[,...]` targets (`addr` bracketed when it has a port); `None` for any other
 /// scheme.
 pub(crate) fn parse(target: &str) -> Option<Result<Named, Error>> {
+    parse_with(target, DnsOptions::default())
+}
+
+/// [`parse`], with `dns:` targets resolving as `options` say.
+pub(crate) fn parse_with(target: &str, options: DnsOptions) -> Option<Result<Named, Error>> {
     let (scheme, rest) = target.split_once(':')?;
     let invalid = |why: &str| Error::invalid_uri(format!("{target:?}: {why}"));
     Some(match scheme {
         "dns" => {
-            let name = match rest.strip_prefix("//") {
-                None => rest,
+            let (server, name) = match rest.strip_prefix("//") {
+                None => (None, rest),
                 Some(after) => match after.split_once('/') {
-                    Some(("", name)) => name,
-                    Some(_) => {
-                        return Some(Err(invalid(
-                            "a DNS server authority is not supported; use dns:///host:port",
-                        )))
-                    }
+                    Some(("", name)) => (None, name),
+                    Some((authority, name)) => (Some(authority), name),
                     None => return Some(Err(invalid("no host"))),
                 },
             };
@@ -132,10 +182,12 @@ pub(crate) fn parse(target: &str) -> Option<Result<Named, Error>> {
             } else {
                 format!("{name}:{DEFAULT_PORT}")
             };
-            Ok(Named {
-                authority: host_port.clone(),
-                resolver: Arc::new(Dns::new(host_port)),
-            })
+            dns_resolver(&host_port, server, options)
+                .map_err(|why| invalid(&why))
+                .map(|resolver| Named {
+                    authority: host_port,
+                    resolver,
+                })
         }
         "ipv4" | "ipv6" => {
             let v6 = scheme == "ipv6";
@@ -154,6 +206,44 @@ pub(crate) fn parse(target: &str) -> Option<Result<Named, Error>> {
         }
         _ => return None,
     })
+}
+
+/// The resolver of a `dns:` target's `host:port`, asking the DNS server `server` names.
+/// An IP address needs no resolving.
+fn dns_resolver(
+    host_port: &str,
+    server: Option<&str>,
+    options: DnsOptions,
+) -> Result<Arc<dyn Resolver>, String> {
+    if let Ok(addr) = host_port.parse::<SocketAddr>() {
+        return Ok(Arc::new(Static(vec![addr.into()])));
+    }
+    #[cfg(feature = "dns")]
+    {
+        let server = match server {
+            Some(authority) => Some(super::dns::server(authority).ok_or_else(|| {
+                format!("the DNS server {authority:?} is not an IP address with an optional port")
+            })?),
+            None => None,
+        };
+        let (host, port) = host_port.rsplit_once(':').expect("a port was added");
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = port.parse().map_err(|_| format!("bad port {port:?}"))?;
+        Ok(Arc::new(super::dns::HickoryDns::new(
+            host,
+            port,
+            server,
+            options.service_config,
+        )))
+    }
+    #[cfg(not(feature = "dns"))]
+    {
+        let _ = options.service_config;
+        if server.is_some() {
+            return Err("naming a DNS server needs wirecall's `dns` feature".to_owned());
+        }
+        Ok(Arc::new(Dns::new(host_port)))
+    }
 }
 
 fn has_port(host: &str) -> bool {
@@ -224,10 +314,15 @@ mod tests {
             "ipv4:nope:1",
             "dns:",
             "dns:///",
-            "dns://8.8.8.8/host:1",
+            "dns://dns.example/host:1",
         ] {
             assert!(parse(target).unwrap().is_err(), "{target}");
         }
+        // A DNS server in the authority is the `dns` feature's.
+        assert_eq!(
+            parse("dns://8.8.8.8/host:1").unwrap().is_ok(),
+            cfg!(feature = "dns")
+        );
         assert!(parse("http://host:1").is_none());
         assert!(parse("unix:/tmp/s").is_none());
     }
