@@ -14,6 +14,7 @@ mod channel;
 mod connection;
 mod connectivity;
 pub(crate) mod endpoint;
+pub(crate) mod outlier;
 mod own_http2;
 mod replay;
 pub mod resolver;
