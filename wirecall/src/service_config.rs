@@ -1,13 +1,14 @@
 //! The service config: the JSON document (gRFC A2) in which a service owner tells clients how
 //! to call it. It holds per-method settings (timeouts, `waitForReady`, message size limits),
-//! retry and hedging policies (gRFC A6), retry throttling, and the load-balancing policy
-//! (`loadBalancingConfig`, gRFC A24, or the older `loadBalancingPolicy` string).
+//! retry and hedging policies (gRFC A6), retry throttling, the load-balancing policy
+//! (`loadBalancingConfig`, gRFC A24, or the older `loadBalancingPolicy` string) with
+//! outlier detection around it (`outlier_detection_experimental`, gRFC A50), and client-side
+//! health checking (`healthCheckConfig`, gRFC A17).
 //!
 //! [`ServiceConfig::from_json`] checks the whole document up front, so a bad config fails
 //! when the channel is built, with an error naming the offending field (for example
 //! `methodConfig[0].retryPolicy.maxAttempts: must be at least 2`), and never later during a
-//! call. Keys this module does not know (`healthCheckConfig` and so on) are ignored. Pure
-//! code: no I/O.
+//! call. Keys this module does not know are ignored. Pure code: no I/O.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +16,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::{Code, Error};
+
+pub use crate::client::outlier::{
+    FailurePercentageEjection, OutlierDetectionConfig, SuccessRateEjection,
+};
 
 /// Retry and hedging policies never make more attempts than this (gRFC A6); larger
 /// `maxAttempts` values are lowered to it.
@@ -25,6 +30,10 @@ const MAX_DURATION_SECS: u64 = 315_576_000_000;
 
 /// The top limit of `retryThrottling.maxTokens`.
 const MAX_THROTTLING_TOKENS: f64 = 1000.0;
+
+/// The `loadBalancingConfig` name of outlier detection (gRFC A50), the name grpc-go, Java
+/// and C-core use.
+const OUTLIER_DETECTION: &str = "outlier_detection_experimental";
 
 /// A parsed service config.
 ///
@@ -40,7 +49,11 @@ pub struct ServiceConfig {
     /// The entry for every method not named anywhere else.
     default_method: Option<usize>,
     load_balancing: Option<LoadBalancingPolicy>,
+    /// Outlier detection around `load_balancing`, its child policy.
+    outlier_detection: Option<OutlierDetectionConfig>,
     retry_throttling: Option<RetryThrottling>,
+    /// `healthCheckConfig.serviceName`, when health checking is on.
+    health_check_service_name: Option<String>,
 }
 
 /// Which `methodConfig` entries name one service.
@@ -146,7 +159,8 @@ impl ServiceConfig {
     /// Fails with a configuration error ([`Error::is_config`]) that names the offending
     /// field when the text is not JSON, a value has the wrong type or range, a retry or
     /// hedging policy is incomplete, a method is named twice, or `loadBalancingConfig`
-    /// lists no policy wirecall implements.
+    /// lists no policy wirecall implements (or an `outlier_detection_experimental` entry
+    /// has no `childPolicy` wirecall implements).
     pub fn from_json(text: &str) -> Result<ServiceConfig, Error> {
         let value: Value = serde_json::from_str(text)
             .map_err(|err| Error::config(format!("service config is not valid JSON: {err}")))?;
@@ -158,10 +172,14 @@ impl ServiceConfig {
             }
         }
         config.retry_throttling = top.opt("retryThrottling", parse_throttling)?;
-        config.load_balancing = match top.opt("loadBalancingConfig", parse_lb_config)? {
-            Some(policy) => Some(policy),
-            None => top.opt("loadBalancingPolicy", parse_lb_policy)?,
-        };
+        match top.opt("loadBalancingConfig", parse_lb_config)? {
+            Some(choice) => {
+                config.load_balancing = Some(choice.policy);
+                config.outlier_detection = choice.outlier_detection;
+            }
+            None => config.load_balancing = top.opt("loadBalancingPolicy", parse_lb_policy)?,
+        }
+        config.health_check_service_name = top.opt("healthCheckConfig", parse_health_check)?;
         Ok(config)
     }
 
@@ -184,9 +202,27 @@ impl ServiceConfig {
         self.method(service, method)
     }
 
-    /// The policy chosen by `loadBalancingConfig` (else `loadBalancingPolicy`), if any.
+    /// The policy chosen by `loadBalancingConfig` (else `loadBalancingPolicy`), if any. When
+    /// `loadBalancingConfig` chose `outlier_detection_experimental`, this is its child
+    /// policy, and [`ServiceConfig::outlier_detection`] holds the rest.
     pub fn load_balancing(&self) -> Option<LoadBalancingPolicy> {
         self.load_balancing
+    }
+
+    /// The outlier detection settings (gRFC A50), when `loadBalancingConfig` chose
+    /// `outlier_detection_experimental`, e.g.
+    /// `[{"outlier_detection_experimental": {"failurePercentageEjection": {}, "childPolicy":
+    /// [{"round_robin": {}}]}}]`. A config with neither `successRateEjection` nor
+    /// `failurePercentageEjection` ejects nothing ([`OutlierDetectionConfig::is_enabled`]).
+    pub fn outlier_detection(&self) -> Option<&OutlierDetectionConfig> {
+        self.outlier_detection.as_ref()
+    }
+
+    /// The service whose health the client watches on each backend (gRFC A17), when
+    /// `healthCheckConfig` is present: its `serviceName`, `""` (the server's overall health)
+    /// when that is absent. `None` means health checking is off.
+    pub fn health_check_service_name(&self) -> Option<&str> {
+        self.health_check_service_name.as_deref()
     }
 
     /// The `retryThrottling` settings, if any.
@@ -319,8 +355,24 @@ fn truncate_to_millis(value: f64) -> f64 {
     text.parse().unwrap_or(value)
 }
 
-/// `loadBalancingConfig`: the first entry naming a policy wirecall implements.
-fn parse_lb_config(value: &Value, path: &str) -> Result<LoadBalancingPolicy, Error> {
+/// What `loadBalancingConfig` chose.
+struct LbChoice {
+    /// The policy that picks backends: the entry's, or its `childPolicy`'s for outlier
+    /// detection.
+    policy: LoadBalancingPolicy,
+    /// The outlier detection settings, when the entry was `outlier_detection_experimental`.
+    outlier_detection: Option<OutlierDetectionConfig>,
+}
+
+/// `loadBalancingConfig`: the first entry naming a policy wirecall implements, outlier
+/// detection included.
+fn parse_lb_config(value: &Value, path: &str) -> Result<LbChoice, Error> {
+    parse_lb_list(value, path, true)
+}
+
+/// A list of balancing policies, the first one implemented winning. Outlier detection counts
+/// only with `outer` (the top level): it cannot wrap itself.
+fn parse_lb_list(value: &Value, path: &str, outer: bool) -> Result<LbChoice, Error> {
     for (i, entry) in as_array(value, path)?.iter().enumerate() {
         let entry_path = format!("{path}[{i}]");
         let fields = Fields::of(entry, entry_path.clone())?;
@@ -330,15 +382,107 @@ fn parse_lb_config(value: &Value, path: &str) -> Result<LoadBalancingPolicy, Err
                 "{entry_path}: must hold exactly one policy, e.g. {{\"round_robin\": {{}}}}"
             )));
         };
+        let config_path = format!("{entry_path}.{name}");
         if let Some(policy) = LoadBalancingPolicy::from_name(name) {
-            Fields::of(config, format!("{entry_path}.{name}"))?;
-            return Ok(policy);
+            Fields::of(config, config_path)?;
+            return Ok(LbChoice {
+                policy,
+                outlier_detection: None,
+            });
+        }
+        if outer && name.eq_ignore_ascii_case(OUTLIER_DETECTION) {
+            return parse_outlier_detection(config, &config_path);
         }
     }
+    let also = if outer {
+        ", and outlier_detection_experimental over one of them"
+    } else {
+        ""
+    };
     Err(Error::config(format!(
         "{path}: lists no supported policy (wirecall implements pick_first, round_robin \
-         and weighted_round_robin)"
+         and weighted_round_robin{also})"
     )))
+}
+
+/// `outlier_detection_experimental` (gRFC A50): its settings, the defaults filling in what
+/// is absent, and its `childPolicy`, which is required.
+fn parse_outlier_detection(value: &Value, path: &str) -> Result<LbChoice, Error> {
+    let fields = Fields::of(value, path.to_owned())?;
+    let defaults = OutlierDetectionConfig::default();
+    let config = OutlierDetectionConfig {
+        interval: fields
+            .opt("interval", as_duration)?
+            .unwrap_or(defaults.interval),
+        base_ejection_time: fields
+            .opt("baseEjectionTime", as_duration)?
+            .unwrap_or(defaults.base_ejection_time),
+        max_ejection_time: fields
+            .opt("maxEjectionTime", as_duration)?
+            .unwrap_or(defaults.max_ejection_time),
+        max_ejection_percent: fields
+            .opt("maxEjectionPercent", as_percent)?
+            .unwrap_or(defaults.max_ejection_percent),
+        success_rate_ejection: fields.opt("successRateEjection", parse_success_rate)?,
+        failure_percentage_ejection: fields
+            .opt("failurePercentageEjection", parse_failure_percentage)?,
+    };
+    let child = fields.req("childPolicy", |value, path| {
+        parse_lb_list(value, path, false)
+    })?;
+    Ok(LbChoice {
+        policy: child.policy,
+        outlier_detection: Some(config),
+    })
+}
+
+/// `successRateEjection`; present, even empty, turns the algorithm on.
+fn parse_success_rate(value: &Value, path: &str) -> Result<SuccessRateEjection, Error> {
+    let fields = Fields::of(value, path.to_owned())?;
+    let defaults = SuccessRateEjection::default();
+    Ok(SuccessRateEjection {
+        stdev_factor: fields
+            .opt("stdevFactor", as_u32)?
+            .unwrap_or(defaults.stdev_factor),
+        enforcement_percentage: fields
+            .opt("enforcementPercentage", as_percent)?
+            .unwrap_or(defaults.enforcement_percentage),
+        minimum_hosts: fields
+            .opt("minimumHosts", as_u32)?
+            .unwrap_or(defaults.minimum_hosts),
+        request_volume: fields
+            .opt("requestVolume", as_u32)?
+            .unwrap_or(defaults.request_volume),
+    })
+}
+
+/// `failurePercentageEjection`; present, even empty, turns the algorithm on.
+fn parse_failure_percentage(value: &Value, path: &str) -> Result<FailurePercentageEjection, Error> {
+    let fields = Fields::of(value, path.to_owned())?;
+    let defaults = FailurePercentageEjection::default();
+    Ok(FailurePercentageEjection {
+        threshold: fields
+            .opt("threshold", as_percent)?
+            .unwrap_or(defaults.threshold),
+        enforcement_percentage: fields
+            .opt("enforcementPercentage", as_percent)?
+            .unwrap_or(defaults.enforcement_percentage),
+        minimum_hosts: fields
+            .opt("minimumHosts", as_u32)?
+            .unwrap_or(defaults.minimum_hosts),
+        request_volume: fields
+            .opt("requestVolume", as_u32)?
+            .unwrap_or(defaults.request_volume),
+    })
+}
+
+/// `healthCheckConfig` (gRFC A17): the service name to watch, `""` when absent.
+fn parse_health_check(value: &Value, path: &str) -> Result<String, Error> {
+    let fields = Fields::of(value, path.to_owned())?;
+    Ok(fields
+        .opt("serviceName", as_str)?
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// `loadBalancingPolicy`: the deprecated policy name.
@@ -517,6 +661,24 @@ fn as_size(value: &Value, path: &str) -> Result<usize, Error> {
         return Err(Error::config(format!("{path}: must not be negative")));
     }
     usize::try_from(n).map_err(|_| Error::config(format!("{path}: out of range")))
+}
+
+/// A protobuf `UInt32Value`: 0 to 4294967295.
+fn as_u32(value: &Value, path: &str) -> Result<u32, Error> {
+    let n = as_integer(value, path)?;
+    if n < 0 {
+        return Err(Error::config(format!("{path}: must not be negative")));
+    }
+    u32::try_from(n).map_err(|_| Error::config(format!("{path}: out of range")))
+}
+
+/// A percentage: 0 to 100.
+fn as_percent(value: &Value, path: &str) -> Result<u32, Error> {
+    let n = as_u32(value, path)?;
+    if n > 100 {
+        return Err(Error::config(format!("{path}: must be at most 100")));
+    }
+    Ok(n)
 }
 
 /// `maxAttempts`: at least 2, lowered to [`MAX_ATTEMPTS_CAP`].
@@ -736,6 +898,8 @@ mod tests {
         assert!(config.method("a.S", "M").is_none());
         assert_eq!(config.load_balancing(), None);
         assert_eq!(config.retry_throttling(), None);
+        assert_eq!(config.outlier_detection(), None);
+        assert_eq!(config.health_check_service_name(), None);
     }
 
     #[test]
@@ -1105,9 +1269,268 @@ mod tests {
     #[test]
     fn unknown_keys_are_ignored() {
         let config = parse(
-            r#"{"healthCheckConfig": {"serviceName": "x"}, "future": [1],
+            r#"{"future": [1], "healthCheckConfig": {"serviceName": "x", "extra": true},
                 "methodConfig": [{"name": [{"service": "a.S", "extra": 1}], "timeout": null}]}"#,
         );
         assert_eq!(config.method("a.S", "M"), Some(&MethodConfig::default()));
+    }
+
+    /// A config whose only `loadBalancingConfig` entry is outlier detection with `fields`.
+    fn with_outlier(fields: &str) -> String {
+        format!(
+            r#"{{"loadBalancingConfig": [{{"outlier_detection_experimental": {{{fields}}}}}]}}"#
+        )
+    }
+
+    const CHILD: &str = r#""childPolicy": [{"round_robin": {}}]"#;
+
+    #[test]
+    fn outlier_detection_wraps_its_child_policy() {
+        let config = parse(&with_outlier(&format!(
+            r#""interval": "1s", "baseEjectionTime": "2.5s", "maxEjectionTime": "60s",
+               "maxEjectionPercent": 50,
+               "successRateEjection": {{"stdevFactor": 1000, "enforcementPercentage": 90,
+                                        "minimumHosts": 3, "requestVolume": "20"}},
+               "failurePercentageEjection": {{"threshold": 40, "enforcementPercentage": 0,
+                                              "minimumHosts": 2, "requestVolume": 10}},
+               {CHILD}"#
+        )));
+        assert_eq!(
+            config.load_balancing(),
+            Some(LoadBalancingPolicy::RoundRobin)
+        );
+        let outlier = config.outlier_detection().unwrap();
+        assert_eq!(
+            *outlier,
+            OutlierDetectionConfig {
+                interval: Duration::from_secs(1),
+                base_ejection_time: Duration::from_millis(2500),
+                max_ejection_time: Duration::from_secs(60),
+                max_ejection_percent: 50,
+                success_rate_ejection: Some(SuccessRateEjection {
+                    stdev_factor: 1000,
+                    enforcement_percentage: 90,
+                    minimum_hosts: 3,
+                    request_volume: 20,
+                }),
+                failure_percentage_ejection: Some(FailurePercentageEjection {
+                    threshold: 40,
+                    enforcement_percentage: 0,
+                    minimum_hosts: 2,
+                    request_volume: 10,
+                }),
+            }
+        );
+        assert!(outlier.is_enabled());
+    }
+
+    #[test]
+    fn outlier_detection_defaults_fill_in() {
+        let config = parse(&with_outlier(CHILD));
+        let outlier = config.outlier_detection().unwrap();
+        assert_eq!(*outlier, OutlierDetectionConfig::default());
+        assert!(!outlier.is_enabled(), "no algorithm: ejects nothing");
+
+        let config = parse(&with_outlier(&format!(
+            r#""successRateEjection": {{}}, "failurePercentageEjection": {{}},
+               "maxEjectionPercent": null, {CHILD}"#
+        )));
+        let outlier = config.outlier_detection().unwrap();
+        assert_eq!(outlier.interval, Duration::from_secs(10));
+        assert_eq!(outlier.base_ejection_time, Duration::from_secs(30));
+        assert_eq!(outlier.max_ejection_time, Duration::from_secs(300));
+        assert_eq!(outlier.max_ejection_percent, 10);
+        assert_eq!(
+            outlier.success_rate_ejection,
+            Some(SuccessRateEjection::default())
+        );
+        assert_eq!(
+            outlier.failure_percentage_ejection,
+            Some(FailurePercentageEjection::default())
+        );
+    }
+
+    #[test]
+    fn outlier_detection_child_is_the_first_supported_policy() {
+        for (child, expected) in [
+            (
+                r#"[{"grpclb": {}}, {"weighted_round_robin": {}}, {"round_robin": {}}]"#,
+                LoadBalancingPolicy::WeightedRoundRobin,
+            ),
+            (r#"[{"PICK_FIRST": {}}]"#, LoadBalancingPolicy::PickFirst),
+        ] {
+            let config = parse(&with_outlier(&format!(r#""childPolicy": {child}"#)));
+            assert_eq!(config.load_balancing(), Some(expected), "{child}");
+            assert!(config.outlier_detection().is_some());
+        }
+        // At the top it is one policy among others: the first supported entry wins.
+        let config = parse(&format!(
+            r#"{{"loadBalancingConfig": [{{"grpclb": {{}}}},
+                 {{"outlier_detection_experimental": {{{CHILD}}}}}, {{"pick_first": {{}}}}]}}"#
+        ));
+        assert_eq!(
+            config.load_balancing(),
+            Some(LoadBalancingPolicy::RoundRobin)
+        );
+        assert!(config.outlier_detection().is_some());
+        let config = parse(&format!(
+            r#"{{"loadBalancingConfig": [{{"pick_first": {{}}}},
+                 {{"outlier_detection_experimental": {{{CHILD}}}}}]}}"#
+        ));
+        assert_eq!(
+            config.load_balancing(),
+            Some(LoadBalancingPolicy::PickFirst)
+        );
+        assert!(config.outlier_detection().is_none());
+        // loadBalancingPolicy has no outlier detection.
+        let config = parse(r#"{"loadBalancingPolicy": "round_robin"}"#);
+        assert!(config.outlier_detection().is_none());
+    }
+
+    #[test]
+    fn outlier_detection_needs_a_supported_child() {
+        const PATH: &str = "loadBalancingConfig[0].outlier_detection_experimental";
+        assert_rejects(
+            &with_outlier(r#""interval": "1s""#),
+            &format!("{PATH}.childPolicy: is required"),
+        );
+        assert_rejects(
+            &with_outlier(r#""childPolicy": [{"grpclb": {}}]"#),
+            &format!("{PATH}.childPolicy: lists no supported policy"),
+        );
+        assert_rejects(
+            &with_outlier(r#""childPolicy": []"#),
+            &format!("{PATH}.childPolicy: lists no supported policy"),
+        );
+        // Outlier detection cannot wrap itself.
+        assert_rejects(
+            &with_outlier(&format!(
+                r#""childPolicy": [{{"outlier_detection_experimental": {{{CHILD}}}}}]"#
+            )),
+            &format!("{PATH}.childPolicy: lists no supported policy"),
+        );
+        assert_rejects(
+            &with_outlier(r#""childPolicy": [{"round_robin": []}]"#),
+            &format!("{PATH}.childPolicy[0].round_robin: expected an object"),
+        );
+        assert_rejects(
+            &with_outlier(r#""childPolicy": {"round_robin": {}}"#),
+            &format!("{PATH}.childPolicy: expected an array"),
+        );
+    }
+
+    #[test]
+    fn outlier_detection_fields_are_checked() {
+        const PATH: &str = "loadBalancingConfig[0].outlier_detection_experimental";
+        let cases = [
+            (
+                r#""maxEjectionPercent": 101"#,
+                "maxEjectionPercent: must be at most 100",
+            ),
+            (
+                r#""maxEjectionPercent": -1"#,
+                "maxEjectionPercent: must not be negative",
+            ),
+            (
+                r#""maxEjectionPercent": 1.5"#,
+                "maxEjectionPercent: expected an integer",
+            ),
+            (
+                r#""interval": "-1s""#,
+                "interval: \"-1s\" is not a non-negative duration",
+            ),
+            (
+                r#""baseEjectionTime": 30"#,
+                "baseEjectionTime: expected a duration string",
+            ),
+            (
+                r#""maxEjectionTime": "5m""#,
+                "maxEjectionTime: \"5m\" is not",
+            ),
+            (
+                r#""successRateEjection": 1"#,
+                "successRateEjection: expected an object",
+            ),
+            (
+                r#""successRateEjection": {"enforcementPercentage": 101}"#,
+                "successRateEjection.enforcementPercentage: must be at most 100",
+            ),
+            (
+                r#""successRateEjection": {"stdevFactor": -1}"#,
+                "successRateEjection.stdevFactor: must not be negative",
+            ),
+            (
+                r#""successRateEjection": {"minimumHosts": 4294967296}"#,
+                "successRateEjection.minimumHosts: out of range",
+            ),
+            (
+                r#""successRateEjection": {"requestVolume": "many"}"#,
+                "successRateEjection.requestVolume: expected an integer",
+            ),
+            (
+                r#""failurePercentageEjection": {"threshold": 101}"#,
+                "failurePercentageEjection.threshold: must be at most 100",
+            ),
+            (
+                r#""failurePercentageEjection": {"enforcementPercentage": 200}"#,
+                "failurePercentageEjection.enforcementPercentage: must be at most 100",
+            ),
+            (
+                r#""failurePercentageEjection": {"minimumHosts": true}"#,
+                "failurePercentageEjection.minimumHosts: expected an integer, got a boolean",
+            ),
+            (
+                r#""failurePercentageEjection": []"#,
+                "failurePercentageEjection: expected an object, got an array",
+            ),
+        ];
+        for (field, expected) in cases {
+            assert_rejects(
+                &with_outlier(&format!("{field}, {CHILD}")),
+                &format!("{PATH}.{expected}"),
+            );
+        }
+        assert_rejects(
+            r#"{"loadBalancingConfig": [{"outlier_detection_experimental": 1}]}"#,
+            "loadBalancingConfig[0].outlier_detection_experimental: expected an object",
+        );
+        // The limits themselves are fine.
+        let config = parse(&with_outlier(&format!(
+            r#""maxEjectionPercent": 100, "interval": "0s",
+               "failurePercentageEjection": {{"threshold": 0, "enforcementPercentage": 100,
+                                              "minimumHosts": 4294967295}},
+               {CHILD}"#
+        )));
+        let outlier = config.outlier_detection().unwrap();
+        assert_eq!(outlier.max_ejection_percent, 100);
+        assert_eq!(outlier.interval, Duration::ZERO);
+        assert_eq!(
+            outlier.failure_percentage_ejection.unwrap().minimum_hosts,
+            u32::MAX
+        );
+    }
+
+    #[test]
+    fn health_check_config_names_the_service() {
+        let name = |text: &str| parse(text).health_check_service_name().map(str::to_owned);
+        assert_eq!(
+            name(r#"{"healthCheckConfig": {"serviceName": "pkg.Svc"}}"#).as_deref(),
+            Some("pkg.Svc")
+        );
+        assert_eq!(
+            name(r#"{"healthCheckConfig": {"serviceName": ""}}"#).as_deref(),
+            Some("")
+        );
+        assert_eq!(name(r#"{"healthCheckConfig": {}}"#).as_deref(), Some(""));
+        assert_eq!(name(r#"{"healthCheckConfig": null}"#), None);
+        assert_eq!(name("{}"), None);
+        assert_rejects(
+            r#"{"healthCheckConfig": "pkg.Svc"}"#,
+            "healthCheckConfig: expected an object, got a string",
+        );
+        assert_rejects(
+            r#"{"healthCheckConfig": {"serviceName": 1}}"#,
+            "healthCheckConfig.serviceName: expected a string, got a number",
+        );
     }
 }
