@@ -3,7 +3,8 @@
 # Python's venv, Debian's grpc-proto, the Python and Node peers, the official gRPC interop
 # peers), then runs every test of the workspace (unit, real-socket, every contract example
 # against its Node, Python and Go peers in both directions, the browser test, doctests), the interop matrix against the official
-# peers, a short fuzzing run of every fuzz target and a smoke run of the benchmark harness.
+# peers, a short fuzzing run of every fuzz target, a smoke run of the benchmark harness and
+# the validation of the Kubernetes manifests in deploy/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -42,4 +43,7 @@ python3 bench/run.py --smoke --profile debug --no-build --interceptor-overhead
 # one-service crate built clean side by side (the measured run is release, 3 repetitions).
 python3 bench/build_cost.py --smoke
 python3 bench/gateway.py --smoke
+# The Kubernetes manifests of deploy/ against the API schemas of Kubernetes 1.30
+# (kubernetes-validate, offline and strict; a kind without a schema fails too).
+bash scripts/validate-deploy.sh
 echo "test: done in $(( $(date +%s) - start ))s"

@@ -3,8 +3,10 @@
 //! behind the interceptor chain a production server runs ([`server`]: request ids, logging,
 //! metrics, the metadata echo, then the article's bearer-token check), and a client that
 //! calls every method with the article's retry service config and checks every answer
-//! ([`walkthrough`]). `examples/README.md` says what each does.
+//! ([`walkthrough`]). `examples/README.md` says what each does. For several replicas behind
+//! one name (`deploy/`), the client's [`load`] mode and the server's [`ServedBy`] header.
 
+pub mod load;
 pub mod walkthrough;
 
 mod orders;
@@ -12,9 +14,12 @@ mod orders;
 pub use orders::{Orders, DOMAIN};
 
 use example_support::EchoMetadata;
-use wirecall::interceptor::{Access, BearerAuth, Intercepted, Logging, RequestId};
+use wirecall::interceptor::{
+    Access, BearerAuth, IncomingCall, Intercepted, Interceptor, Logging, RequestId,
+};
 use wirecall::metrics::Metrics;
 use wirecall::server::ServerBuilder;
+use wirecall::Status;
 
 /// The generated code for `package order;`.
 #[allow(missing_docs)]
@@ -55,4 +60,32 @@ pub fn server(orders: Orders, metrics: &Metrics) -> ServerBuilder {
         .add_service(Intercepted::new(pb::OrderServiceServer::new(orders)).with(auth))
         .add_health(&wirecall::health::HealthReporter::new())
         .add_reflection()
+}
+
+/// Names the replica that answers: the response headers of every call carry
+/// [`load::SERVED_BY`] with this name (`order-server --instance NAME`; in `deploy/`, the
+/// pod's name), so that a client can count how its calls spread.
+#[derive(Debug, Clone)]
+pub struct ServedBy(String);
+
+impl ServedBy {
+    /// The header for `name`, which must be printable ASCII without spaces.
+    pub fn new(name: &str) -> Result<Self, String> {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "--instance {name:?}: expected printable ASCII without spaces"
+            ));
+        }
+        Ok(ServedBy(name.to_owned()))
+    }
+}
+
+impl Interceptor for ServedBy {
+    async fn on_call(&self, call: &mut IncomingCall) -> Result<(), Status> {
+        // Checked in `new`, so the insert succeeds.
+        let _ = call
+            .response_metadata_mut()
+            .insert(load::SERVED_BY, &self.0);
+        Ok(())
+    }
 }

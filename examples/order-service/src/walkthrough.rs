@@ -20,16 +20,23 @@ const EPSILON: f64 = 1e-9;
 /// An OrderService client for `target` following the article's service config
 /// ([`crate::SERVICE_CONFIG`]), every call with [`CALL_TIMEOUT`] unless it sets its own.
 pub fn client(target: &str) -> Result<OrderServiceClient, String> {
+    client_with(target, crate::SERVICE_CONFIG)
+}
+
+/// An OrderService client for `target` (`http://HOST:PORT`, or a name-resolving target such
+/// as `dns:///orders.default.svc.cluster.local:50051`) following `service_config` (JSON),
+/// every call with [`CALL_TIMEOUT`] unless it sets its own.
+pub fn client_with(target: &str, service_config: &str) -> Result<OrderServiceClient, String> {
     let endpoint = Endpoint::new(target)
         .map_err(|e| format!("{target}: {e}"))?
         .timeout(CALL_TIMEOUT)
-        .service_config_json(crate::SERVICE_CONFIG)
-        .map_err(|e| format!("service_config.json: {e}"))?;
+        .service_config_json(service_config)
+        .map_err(|e| format!("service config: {e}"))?;
     Ok(OrderServiceClient::new(endpoint.connect_lazy()))
 }
 
 /// `request` carrying `authorization: Bearer <token>`.
-fn bearer<T>(token: &str, mut request: Request<T>) -> Request<T> {
+pub(crate) fn bearer<T>(token: &str, mut request: Request<T>) -> Request<T> {
     request
         .metadata_mut()
         .insert("authorization", &format!("Bearer {token}"))
@@ -50,7 +57,7 @@ fn item(product_id: &str, quantity: i32, unit_price: f64) -> LineItem {
     }
 }
 
-fn get(id: &str) -> GetOrderRequest {
+pub(crate) fn get(id: &str) -> GetOrderRequest {
     GetOrderRequest { id: id.into() }
 }
 
@@ -78,7 +85,12 @@ fn violated_fields(status: &Status) -> Vec<String> {
 
 /// Runs every step against `target` (`http://HOST:PORT`).
 pub async fn run(target: &str) -> Checked<Vec<Step>> {
-    let client = match client(target) {
+    run_with(target, crate::SERVICE_CONFIG).await
+}
+
+/// Runs every step against `target` with `service_config` (JSON) instead of the article's.
+pub async fn run_with(target: &str, service_config: &str) -> Checked<Vec<Step>> {
+    let client = match client_with(target, service_config) {
         Ok(client) => client,
         Err(e) => return fail("connect", e),
     };

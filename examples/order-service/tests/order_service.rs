@@ -1,13 +1,14 @@
 //! The OrderService's production extras over real sockets on 127.0.0.1: what the metrics
 //! interceptor counted while the wirecall client walked every method (refused calls
-//! included), scraped as Prometheus text; and the article's retry service config at work.
+//! included), scraped as Prometheus text; the article's retry service config at work; and the
+//! client's load mode spread by round_robin over three replicas, as `deploy/` runs them.
 //! The peers in Node, Python and Go are in `peers.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use order_service::{walkthrough, Orders};
+use order_service::{load, walkthrough, Orders, ServedBy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wirecall::interceptor::{IncomingCall, Interceptor};
@@ -196,5 +197,54 @@ async fn the_service_config_retries_unavailable_up_to_three_attempts() {
             attempts,
             "attempts the server saw"
         );
+    }
+}
+
+/// `order-client --calls N` with `deploy/`'s round_robin: three replicas on 127.0.0.1, each
+/// naming itself in `x-served-by` (`order-server --instance NAME`), all answer, and the one
+/// step names each with its count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_mode_spreads_over_every_replica_with_round_robin() {
+    let metrics = Metrics::builder().build();
+    let mut addrs = Vec::new();
+    for name in ["replica-a", "replica-b", "replica-c"] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap().to_string());
+        tokio::spawn(
+            order_service::server(Orders::new(), &metrics)
+                .interceptor(ServedBy::new(name).unwrap())
+                .serve_with_listener(listener, std::future::pending()),
+        );
+    }
+    let target = format!("ipv4:{}", addrs.join(","));
+    let config = r#"{"loadBalancingConfig": [{"round_robin": {}}]}"#;
+    let steps = tokio::time::timeout(
+        Duration::from_secs(30),
+        // 5 ms apart: the three connections are open long before the last calls, however
+        // busy the machine (round_robin picks among the open ones).
+        load::run(&target, config, 60, Duration::from_millis(5)),
+    )
+    .await
+    .expect("the load mode timed out")
+    .unwrap_or_else(|failure| panic!("{failure}"));
+    assert_eq!(steps.len(), 1, "{steps:#?}");
+    let counts: Vec<(&str, u32)> = steps[0]
+        .got
+        .split(", ")
+        .map(|count| {
+            let (name, n) = count.split_once(": ").expect("name: count");
+            (name, n.parse().expect("a count"))
+        })
+        .collect();
+    let names: Vec<&str> = counts.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["replica-a", "replica-b", "replica-c"], "{counts:?}");
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<u32>(), 60, "{counts:?}");
+}
+
+#[test]
+fn an_instance_name_must_be_a_header_value() {
+    assert!(ServedBy::new("order-server-7d9f8c6b5-x2x7k").is_ok());
+    for bad in ["", "two words", "caf\u{e9}"] {
+        assert!(ServedBy::new(bad).is_err(), "{bad:?}");
     }
 }

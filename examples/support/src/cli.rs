@@ -27,15 +27,19 @@ pub fn server_addr() -> Result<SocketAddr, String> {
         .map_err(|e| format!("--addr {addr}: {e} (expected HOST:PORT)"))
 }
 
-/// The target a client calls, as a URL: `--addr HOST:PORT` (or `http://HOST:PORT`), else
-/// [`DEFAULT_ADDR`].
+/// The target a client calls, as a URL: `--addr HOST:PORT` (or `http://HOST:PORT`, or a
+/// gRPC target such as `dns:///host:port`), else [`DEFAULT_ADDR`].
 pub fn client_target() -> String {
     target(&arg("addr").unwrap_or_else(|| DEFAULT_ADDR.into()))
 }
 
-/// `addr` as an `http://` URL, unless it already has a scheme.
+/// `addr` as an `http://` URL, unless it already has a scheme or is one of gRPC's
+/// name-resolving targets (`dns:`, `ipv4:`, `ipv6:`, `unix:`; naming.md).
 pub fn target(addr: &str) -> String {
-    if addr.contains("://") {
+    let named = ["dns:", "ipv4:", "ipv6:", "unix:"]
+        .iter()
+        .any(|scheme| addr.starts_with(scheme));
+    if named || addr.contains("://") {
         addr.to_owned()
     } else {
         format!("http://{addr}")

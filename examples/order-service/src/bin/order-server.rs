@@ -1,10 +1,11 @@
 //! Serves the users' `order.OrderService`:
-//! `order-server [--addr 127.0.0.1:50051] [--metrics-addr ADDR]`. Prints
+//! `order-server [--addr 127.0.0.1:50051] [--metrics-addr ADDR] [--instance NAME]`. Prints
 //! `order.OrderService listening on HOST:PORT` (and, before it, the metrics address) once it
 //! accepts connections; stops on SIGTERM or Ctrl-C. Tokens: `admin-token` calls everything,
-//! `reader-token` only GetOrder and ListOrders.
+//! `reader-token` only GetOrder and ListOrders. With `--instance NAME` every response carries
+//! `x-served-by: NAME`, so that clients balancing over several replicas see which answered.
 
-use order_service::Orders;
+use order_service::{Orders, ServedBy};
 use wirecall::metrics::Metrics;
 
 #[tokio::main]
@@ -26,6 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             listener,
         ));
     }
-    let server = order_service::server(Orders::new(), &metrics);
+    let mut server = order_service::server(Orders::new(), &metrics);
+    if let Some(name) = example_support::cli::arg("instance") {
+        server = server.interceptor(ServedBy::new(&name)?);
+    }
     example_support::serve(server, "order.OrderService").await
 }
