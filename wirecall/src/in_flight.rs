@@ -5,19 +5,56 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// One call in flight on a connection, counted until dropped.
-#[derive(Debug)]
-pub(crate) struct InFlight(Arc<AtomicUsize>);
+/// Where a call's outcome is counted (outlier detection's counter of its backend).
+pub(crate) trait Outcomes: Send + Sync {
+    /// One call ended: `ok` when with status OK.
+    fn record(&self, ok: bool);
+}
+
+/// One call in flight on a connection, counted until dropped; and, when its backend's
+/// outcomes are counted, the call's outcome: a failure unless [`InFlight::succeeded`] said
+/// otherwise before the drop (a call cancelled or reset ends as one, as in gRPC's other
+/// implementations).
+pub(crate) struct InFlight {
+    calls: Arc<AtomicUsize>,
+    outcome: Option<(Arc<dyn Outcomes>, bool)>,
+}
 
 impl InFlight {
     pub(crate) fn new(calls: &Arc<AtomicUsize>) -> Self {
         calls.fetch_add(1, Ordering::AcqRel);
-        InFlight(calls.clone())
+        InFlight {
+            calls: calls.clone(),
+            outcome: None,
+        }
+    }
+
+    /// Counts the call's outcome into `outcomes` when it ends.
+    pub(crate) fn count_into(&mut self, outcomes: Arc<dyn Outcomes>) {
+        self.outcome = Some((outcomes, false));
+    }
+
+    /// The call ended with status OK.
+    pub(crate) fn succeeded(&mut self) {
+        if let Some((_, ok)) = &mut self.outcome {
+            *ok = true;
+        }
+    }
+}
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight")
+            .field("counted", &self.outcome.is_some())
+            .finish()
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.calls.fetch_sub(1, Ordering::AcqRel);
+        if let Some((outcomes, ok)) = &self.outcome {
+            outcomes.record(*ok);
+        }
     }
 }

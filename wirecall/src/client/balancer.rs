@@ -2,12 +2,14 @@
 //! with its resolver, and the per-call pick among the READY ones (`pick_first`,
 //! `round_robin`, and a weighted round robin by the resolver's address weights).
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::connection::Connection;
 use super::endpoint::Endpoint;
+use super::outlier::{CallCounter, Changes, Detector, OutlierDetectionConfig};
 use super::resolver::{Address, Resolver};
 use super::subchannel::{Reconnect, Signals, Subchannel};
 use super::ConnectivityState;
@@ -36,6 +38,8 @@ pub(crate) struct Balancer {
     resolved: AtomicBool,
     started: AtomicBool,
     task: Mutex<Option<AbortOnDrop>>,
+    /// Outlier detection, while the service config asks for it.
+    outlier: Mutex<Option<Outlier>>,
 }
 
 impl Balancer {
@@ -54,6 +58,7 @@ impl Balancer {
             resolved: AtomicBool::new(false),
             started: AtomicBool::new(false),
             task: Mutex::new(None),
+            outlier: Mutex::new(None),
         })
     }
 
@@ -76,12 +81,22 @@ impl Balancer {
         if subchannels.is_empty() && !self.resolved.load(Ordering::Acquire) {
             return ConnectivityState::Connecting;
         }
-        ConnectivityState::aggregate(subchannels.iter().map(|s| s.state()))
+        ConnectivityState::aggregate(subchannels.iter().map(|s| s.effective_state()))
     }
 
     /// The service config calls follow now.
     pub(crate) fn service_config(&self) -> Option<Arc<ServiceConfig>> {
         self.applied.read().expect("balancer lock").config.clone()
+    }
+
+    /// The service whose health subchannels watch (`healthCheckConfig.serviceName`).
+    fn health_service(&self) -> Option<Arc<str>> {
+        let applied = self.applied.read().expect("balancer lock");
+        applied
+            .config
+            .as_ref()?
+            .health_check_service_name()
+            .map(Arc::from)
     }
 
     fn policy(&self) -> LoadBalancingPolicy {
@@ -90,7 +105,7 @@ impl Balancer {
 
     /// Takes the service config a resolution brought: the resolver's when it has one, the
     /// endpoint's when it has none, the last good one when it has a bad one.
-    fn apply(&self, update: Option<Result<Arc<ServiceConfig>, String>>) {
+    fn apply(self: &Arc<Self>, update: Option<Result<Arc<ServiceConfig>, String>>) {
         let config = match update {
             None => self.endpoint.config.service_config.clone(),
             Some(Ok(config)) => Some(config),
@@ -100,11 +115,92 @@ impl Balancer {
             }
         };
         let applied = Applied::of(&self.endpoint, config);
+        let outlier = applied
+            .config
+            .as_ref()
+            .and_then(|c| c.outlier_detection())
+            .filter(|c| c.is_enabled())
+            .cloned();
         let mut slot = self.applied.write().expect("balancer lock");
         if slot.policy != applied.policy {
             tracing::info!(from = ?slot.policy, to = ?applied.policy, "balancing policy changed");
         }
         *slot = applied;
+        drop(slot);
+        self.configure_outlier_detection(outlier);
+    }
+
+    /// Starts, reconfigures or stops outlier detection.
+    fn configure_outlier_detection(self: &Arc<Self>, config: Option<OutlierDetectionConfig>) {
+        let now = Instant::now();
+        let mut slot = self.outlier.lock().expect("balancer lock");
+        let changes = match (slot.as_mut(), config) {
+            (Some(outlier), Some(config)) => {
+                if *outlier.detector.config() == config {
+                    return;
+                }
+                outlier.detector.set_config(config, now)
+            }
+            (None, Some(config)) => {
+                let mut detector = Detector::new(config, now);
+                detector.set_addresses(
+                    self.current()
+                        .iter()
+                        .filter_map(|s| Some(s.addresses.first()?.addr)),
+                );
+                let sweeper = tokio::spawn(sweep_loop(Arc::downgrade(self)));
+                *slot = Some(Outlier {
+                    detector,
+                    _sweeper: AbortOnDrop(sweeper),
+                });
+                return;
+            }
+            (Some(_), None) => {
+                *slot = None;
+                drop(slot);
+                for subchannel in self.current().iter() {
+                    subchannel.ejected.store(false, Ordering::Release);
+                }
+                self.signals.bump();
+                return;
+            }
+            (None, None) => return,
+        };
+        drop(slot);
+        self.eject(&changes);
+    }
+
+    /// Runs one outlier detection sweep; how long until the next (`None`: detection is off).
+    fn sweep(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let mut slot = self.outlier.lock().expect("balancer lock");
+        let detector = &mut slot.as_mut()?.detector;
+        let changes = detector.evaluate(now, &mut crate::random::random_u64);
+        let next = detector.next_sweep_in(now);
+        drop(slot);
+        self.eject(&changes);
+        next
+    }
+
+    /// Takes the subchannels of addresses just ejected out of the picks, and puts those of
+    /// addresses let back in again.
+    fn eject(&self, changes: &Changes<SocketAddr>) {
+        if changes.is_empty() {
+            return;
+        }
+        for subchannel in self.current().iter() {
+            let Some(addr) = subchannel.addresses.first().map(|a| a.addr) else {
+                continue;
+            };
+            if changes.ejected.contains(&addr) {
+                tracing::info!(%addr, "outlier detection ejected a backend");
+                subchannel.ejected.store(true, Ordering::Release);
+            } else if changes.unejected.contains(&addr) {
+                tracing::info!(%addr, "outlier detection let a backend back in");
+                subchannel.ejected.store(false, Ordering::Release);
+            }
+        }
+        self.signals.bump();
     }
 
     fn current(&self) -> Arc<Vec<Arc<Subchannel>>> {
@@ -119,17 +215,17 @@ impl Balancer {
     ) -> Result<(crate::wire::Opener, InFlight), Status> {
         self.start();
         // The common case: a READY backend.
-        if let Some(connection) = self.choose() {
-            if let Ok(picked) = connection.ready().await {
+        if let Some(chosen) = self.choose() {
+            if let Ok(picked) = chosen.ready().await {
                 return Ok(picked);
             }
         }
         let mut changes = self.signals.changed.subscribe();
         loop {
             changes.borrow_and_update();
-            if let Some(connection) = self.choose() {
+            if let Some(chosen) = self.choose() {
                 // A connection found dead here never carried the call: pick again.
-                if let Ok(picked) = connection.ready().await {
+                if let Ok(picked) = chosen.ready().await {
                     return Ok(picked);
                 }
                 continue;
@@ -159,7 +255,8 @@ impl Balancer {
     }
 
     /// The READY subchannels' connections with their weights, rebuilt when a state
-    /// changed since the last time (the picker of gRPC's balancer API).
+    /// changed since the last time (the picker of gRPC's balancer API). Subchannels ejected
+    /// by outlier detection are left out.
     fn ready(&self) -> Arc<Vec<Ready>> {
         let version = *self.signals.changed.borrow();
         {
@@ -168,26 +265,35 @@ impl Balancer {
                 return picker.1.clone();
             }
         }
+        let outlier = self.outlier.lock().expect("balancer lock");
         let ready: Vec<Ready> = self
             .current()
             .iter()
+            .filter(|s| !s.ejected.load(Ordering::Acquire))
             .filter_map(|s| {
                 let weight = s.addresses.first().map_or(1, |a| a.weight.max(1));
-                s.connection()
-                    .map(|connection| Ready { connection, weight })
+                let outcomes = outlier
+                    .as_ref()
+                    .and_then(|o| o.detector.counter(&s.addresses.first()?.addr));
+                s.connection().map(|connection| Ready {
+                    connection,
+                    weight,
+                    outcomes,
+                })
             })
             .collect();
+        drop(outlier);
         let ready = Arc::new(ready);
         *self.picker.write().expect("balancer lock") = (version, ready.clone());
         ready
     }
 
-    /// The connection the policy picks, among the READY ones (skipping any found closed
-    /// since the list was made: their subchannels are about to say so).
-    fn choose(&self) -> Option<Connection> {
+    /// The READY subchannel the policy picks (skipping any whose connection was found
+    /// closed since the list was made: their subchannels are about to say so).
+    fn choose(&self) -> Option<Ready> {
         let ready = self.ready();
         let n = ready.len();
-        let open = |r: &Ready| r.connection.is_open().then(|| r.connection.clone());
+        let open = |r: &Ready| r.connection.is_open().then(|| r.clone());
         match self.policy() {
             LoadBalancingPolicy::PickFirst => ready.iter().find_map(open),
             LoadBalancingPolicy::RoundRobin => {
@@ -205,7 +311,7 @@ impl Balancer {
                     .filter(|(_, r)| r.connection.is_open())
                     .map(|(i, r)| (i, i64::from(r.weight)));
                 let chosen = smooth_weighted(&mut running, weights)?;
-                Some(ready[chosen].connection.clone())
+                Some(ready[chosen].clone())
             }
         }
     }
@@ -225,26 +331,41 @@ impl Balancer {
             LoadBalancingPolicy::PickFirst => Reconnect::OnDemand,
             _ => Reconnect::Eagerly,
         };
+        let health = self.health_service();
+        let same = |s: &Subchannel, group: &[Address]| s.addresses == group && s.health == health;
         let mut slot = self.subchannels.write().expect("balancer lock");
-        if slot.len() == groups.len() && slot.iter().zip(&groups).all(|(s, g)| s.addresses == *g) {
+        if slot.len() == groups.len() && slot.iter().zip(&groups).all(|(s, g)| same(s, g)) {
             return;
+        }
+        let mut outlier = self.outlier.lock().expect("balancer lock");
+        if let Some(outlier) = outlier.as_mut() {
+            outlier
+                .detector
+                .set_addresses(groups.iter().filter_map(|g| Some(g.first()?.addr)));
         }
         let fresh: Vec<Arc<Subchannel>> = groups
             .into_iter()
             .map(|group| {
                 slot.iter()
-                    .find(|s| s.addresses == group)
+                    .find(|s| same(s, &group))
                     .cloned()
                     .unwrap_or_else(|| {
-                        Arc::new(Subchannel::start(
+                        let subchannel = Subchannel::start(
                             group,
+                            health.clone(),
                             self.endpoint.clone(),
                             self.signals.clone(),
                             reconnect,
-                        ))
+                        );
+                        let ejected = outlier.as_ref().zip(subchannel.addresses.first());
+                        if ejected.is_some_and(|(o, a)| o.detector.is_ejected(&a.addr)) {
+                            subchannel.ejected.store(true, Ordering::Release);
+                        }
+                        Arc::new(subchannel)
                     })
             })
             .collect();
+        drop(outlier);
         tracing::debug!(backends = fresh.len(), ?policy, "addresses updated");
         *slot = Arc::new(fresh);
         drop(slot);
@@ -271,10 +392,30 @@ impl Applied {
     }
 }
 
-/// A READY subchannel's connection and its weight.
+/// A READY subchannel's connection, its weight, and where its calls' outcomes count.
+#[derive(Clone)]
 struct Ready {
     connection: Connection,
     weight: u32,
+    outcomes: Option<Arc<CallCounter>>,
+}
+
+impl Ready {
+    /// A sender on its connection, the call counted for outlier detection if it is on.
+    async fn ready(&self) -> Result<(crate::wire::Opener, InFlight), Status> {
+        let (opener, mut in_flight) = self.connection.ready().await?;
+        if let Some(outcomes) = &self.outcomes {
+            in_flight.count_into(outcomes.clone());
+        }
+        Ok((opener, in_flight))
+    }
+}
+
+/// Outlier detection (gRFC A50) while the service config asks for it: the detector and
+/// the task that sweeps it every interval.
+struct Outlier {
+    detector: Detector<SocketAddr>,
+    _sweeper: AbortOnDrop,
 }
 
 /// One step of the smooth weighted round robin: every ready index gains its weight, the
@@ -296,6 +437,25 @@ fn smooth_weighted(
     let best = best?;
     running[best] -= total;
     Some(best)
+}
+
+/// Sweeps outlier detection every interval, while it is on and the channel lives.
+async fn sweep_loop(balancer: Weak<Balancer>) {
+    let mut wait = balancer.upgrade().and_then(|b| {
+        b.outlier
+            .lock()
+            .expect("balancer lock")
+            .as_ref()?
+            .detector
+            .next_sweep_in(Instant::now())
+    });
+    while let Some(next) = wait {
+        tokio::time::sleep(next).await;
+        let Some(this) = balancer.upgrade() else {
+            return;
+        };
+        wait = this.sweep();
+    }
 }
 
 /// Resolves on the endpoint's interval, and again (no sooner than its minimum interval

@@ -93,6 +93,28 @@ impl Channel {
         }
     }
 
+    /// A channel making every call on `connection`, with `endpoint`'s settings but no
+    /// service config and no default timeout (a subchannel's health watch runs on it).
+    pub(crate) fn on_connection(endpoint: &Endpoint, connection: Connection) -> Channel {
+        let mut endpoint = endpoint.clone();
+        endpoint.config.service_config = None;
+        endpoint.config.timeout = None;
+        Channel {
+            inner: Arc::new(Inner {
+                target: endpoint.target().into(),
+                endpoint: Arc::new(endpoint),
+                route: Route::Direct(Direct {
+                    conn: Mutex::new(Some(connection)),
+                    connecting: tokio::sync::Mutex::new(()),
+                    failed: AtomicBool::new(false),
+                    signals: Signals::new(),
+                }),
+                throttle: None,
+                retry_buffered: Default::default(),
+            }),
+        }
+    }
+
     /// Connects to `target` (e.g. `http://127.0.0.1:50051`) with default settings.
     pub async fn connect(target: impl AsRef<str>) -> Result<Channel, Error> {
         Endpoint::new(target)?.connect().await

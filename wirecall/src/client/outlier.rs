@@ -15,9 +15,6 @@
 //! subchannels as TRANSIENT_FAILURE to the balancing policy) is the caller's job; the
 //! detector only says which addresses changed.
 
-// The balancer adopts the detector separately (issue 23); until then only tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,6 +187,12 @@ impl CallCounter {
             successes: self.successes.swap(0, Ordering::Relaxed),
             failures: self.failures.swap(0, Ordering::Relaxed),
         }
+    }
+}
+
+impl crate::in_flight::Outcomes for CallCounter {
+    fn record(&self, ok: bool) {
+        CallCounter::record(self, ok);
     }
 }
 

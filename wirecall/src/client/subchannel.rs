@@ -2,7 +2,7 @@
 //! list of addresses that answers), kept up by a task that reconnects with the gRPC
 //! connection backoff and reports its [`ConnectivityState`].
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -48,6 +48,10 @@ pub(crate) enum Reconnect {
 /// A subchannel; dropping it stops its task and, with its last call, its connection.
 pub(crate) struct Subchannel {
     pub(crate) addresses: Vec<Address>,
+    /// The service its backend's health is watched for (gRFC A17), if any.
+    pub(crate) health: Option<Arc<str>>,
+    /// Ejected by outlier detection (gRFC A50): no calls until let back in.
+    pub(crate) ejected: AtomicBool,
     shared: Arc<Shared>,
     _task: AbortOnDrop,
 }
@@ -60,9 +64,11 @@ struct Shared {
 }
 
 impl Subchannel {
-    /// Starts a subchannel for `addresses`, connecting at once.
+    /// Starts a subchannel for `addresses`, connecting at once, and in service only while
+    /// the backend says `health` is SERVING when that is set.
     pub(crate) fn start(
         addresses: Vec<Address>,
+        health: Option<Arc<str>>,
         endpoint: Arc<Endpoint>,
         signals: Arc<Signals>,
         reconnect: Reconnect,
@@ -75,6 +81,7 @@ impl Subchannel {
         });
         let task = tokio::spawn(keep_connected(
             addresses.clone(),
+            health.clone(),
             shared.clone(),
             endpoint,
             signals,
@@ -82,6 +89,8 @@ impl Subchannel {
         ));
         Subchannel {
             addresses,
+            health,
+            ejected: AtomicBool::new(false),
             shared,
             _task: AbortOnDrop(task),
         }
@@ -89,6 +98,14 @@ impl Subchannel {
 
     pub(crate) fn state(&self) -> ConnectivityState {
         ConnectivityState::from_u8(self.shared.state.load(Ordering::Acquire))
+    }
+
+    /// Its state as the balancer sees it: TRANSIENT_FAILURE while ejected.
+    pub(crate) fn effective_state(&self) -> ConnectivityState {
+        if self.ejected.load(Ordering::Acquire) {
+            return ConnectivityState::TransientFailure;
+        }
+        self.state()
     }
 
     /// Its connection, when READY and not found closed since.
@@ -113,6 +130,19 @@ impl Subchannel {
 }
 
 impl Shared {
+    /// Puts `connection` in service: READY.
+    fn serve(&self, connection: Connection, signals: &Signals) {
+        *self.connection.lock().expect("subchannel lock") = Some(connection);
+        self.set(ConnectivityState::Ready, signals);
+    }
+
+    /// Takes the connection out of service (it stays open): `state` says why.
+    fn withdraw(&self, state: ConnectivityState, why: String, signals: &Signals) {
+        self.connection.lock().expect("subchannel lock").take();
+        *self.last_error.lock().expect("subchannel lock") = Some(why);
+        self.set(state, signals);
+    }
+
     fn set(&self, state: ConnectivityState, signals: &Signals) {
         let old = self.state.swap(state.as_u8(), Ordering::AcqRel);
         if old != state.as_u8() {
@@ -127,6 +157,7 @@ impl Shared {
 /// the later of that deadline and the minimum connect timeout).
 async fn keep_connected(
     addresses: Vec<Address>,
+    health: Option<Arc<str>>,
     shared: Arc<Shared>,
     endpoint: Arc<Endpoint>,
     signals: Arc<Signals>,
@@ -156,9 +187,18 @@ async fn keep_connected(
             Some(connection) => {
                 backoff.reset();
                 let closed = connection.closed.clone();
-                *shared.connection.lock().expect("subchannel lock") = Some(connection);
-                shared.set(ConnectivityState::Ready, &signals);
-                closed.wait().await;
+                match &health {
+                    None => {
+                        shared.serve(connection, &signals);
+                        closed.wait().await;
+                    }
+                    Some(service) => {
+                        tokio::select! {
+                            () = closed.wait() => {}
+                            () = watch_health(service, connection, &endpoint, &shared, &signals) => {}
+                        }
+                    }
+                }
                 tracing::debug!(addresses = ?addresses, "subchannel lost its connection");
                 shared.connection.lock().expect("subchannel lock").take();
                 shared.set(ConnectivityState::Idle, &signals);
@@ -177,4 +217,94 @@ async fn keep_connected(
             }
         }
     }
+}
+
+/// Client-side health checking (gRFC A17): watches `grpc.health.v1.Health/Watch` for
+/// `service` on the subchannel's connection, in service only while it says SERVING.
+/// CONNECTING until the first answer; a backend without the health service (UNIMPLEMENTED)
+/// counts as healthy; a watch that fails otherwise is TRANSIENT_FAILURE and starts again
+/// after a backoff. Returns only when the connection can carry no more calls.
+#[cfg(feature = "health")]
+async fn watch_health(
+    service: &str,
+    connection: Connection,
+    endpoint: &Endpoint,
+    shared: &Shared,
+    signals: &Signals,
+) {
+    use crate::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
+    use crate::Code;
+
+    let channel = super::Channel::on_connection(endpoint, connection.clone());
+    let path = http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Watch");
+    let mut backoff = Backoff::new(endpoint.config.backoff);
+    loop {
+        let request = HealthCheckRequest {
+            service: service.to_owned(),
+        };
+        let watched = channel
+            .server_streaming::<_, HealthCheckResponse>(request, path.clone())
+            .await;
+        let ended = match watched {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(answer)) => {
+                            backoff.reset();
+                            if answer.status == ServingStatus::Serving as i32 {
+                                shared.serve(connection.clone(), signals);
+                            } else {
+                                let status = ServingStatus::try_from(answer.status).map_or_else(
+                                    |_| answer.status.to_string(),
+                                    |s| format!("{s:?}"),
+                                );
+                                tracing::debug!(%service, %status, "backend not serving");
+                                shared.withdraw(
+                                    ConnectivityState::TransientFailure,
+                                    format!("health check of {service:?}: {status}"),
+                                    signals,
+                                );
+                            }
+                        }
+                        Ok(None) => break crate::Status::unavailable("the health watch ended"),
+                        Err(status) => break status,
+                    }
+                }
+            }
+            Err(status) => status,
+        };
+        if connection.closed.is_closed() {
+            return;
+        }
+        if ended.code() == Code::Unimplemented {
+            tracing::warn!(
+                %service,
+                "the backend has no health service: taken as healthy (gRFC A17)"
+            );
+            shared.serve(connection, signals);
+            return std::future::pending().await;
+        }
+        tracing::debug!(%service, status = %ended.message(), "health watch failed");
+        shared.withdraw(
+            ConnectivityState::TransientFailure,
+            format!("health check of {service:?} failed: {}", ended.message()),
+            signals,
+        );
+        tokio::time::sleep(backoff.next_wait()).await;
+    }
+}
+
+/// Without the `health` feature there is no health client: the backend counts as healthy.
+#[cfg(not(feature = "health"))]
+async fn watch_health(
+    service: &str,
+    connection: Connection,
+    _endpoint: &Endpoint,
+    shared: &Shared,
+    signals: &Signals,
+) {
+    tracing::warn!(%service, "healthCheckConfig needs wirecall's `health` feature: ignored");
+    shared.serve(connection, signals);
+    std::future::pending().await
 }

@@ -205,7 +205,11 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     /// Client side: the call's place in its connection's count of calls in flight.
-    pub(crate) fn set_in_flight(&mut self, in_flight: crate::in_flight::InFlight) {
+    pub(crate) fn set_in_flight(&mut self, mut in_flight: crate::in_flight::InFlight) {
+        // Already done: a trailers-only OK.
+        if self.state == State::Done {
+            in_flight.succeeded();
+        }
         self.in_flight = Some(in_flight);
     }
 
@@ -291,6 +295,9 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
                 None
             }
             Ok(Head::TrailersOnly { trailers }) => {
+                if let Some(in_flight) = &mut self.in_flight {
+                    in_flight.succeeded();
+                }
                 self.trailers = Some(trailers);
                 self.settle(None);
                 self.end();
@@ -364,6 +371,11 @@ impl<T, D: Decoder<Item = T>> Streaming<T, D> {
     }
 
     fn finish(&mut self, result: Option<Result<T, Status>>) -> Poll<Option<Result<T, Status>>> {
+        if !matches!(result, Some(Err(_))) {
+            if let Some(in_flight) = &mut self.in_flight {
+                in_flight.succeeded();
+            }
+        }
         if self.observer.is_some() {
             let status = match &result {
                 Some(Err(status)) => Some(status.clone()),
