@@ -467,3 +467,111 @@ async fn sent(targets: &mut [Target]) -> (usize, Option<SendBody>) {
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::BytesCodec;
+    use crate::wire::queue;
+    use crate::Endpoint;
+
+    /// A message as it goes on the wire: the gRPC frame header, then `payload`.
+    fn framed(payload: &[u8]) -> Bytes {
+        let mut frame = vec![0];
+        frame.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+        frame.extend_from_slice(payload);
+        Bytes::from(frame)
+    }
+
+    /// What an attempt's stream carries next: data, `None` at its end, `Err` if reset.
+    async fn next(stream: &mut queue::Receiver) -> Option<Result<Bytes, Status>> {
+        poll_fn(|cx| stream.poll_data(cx)).await
+    }
+
+    fn start(
+        channel: &Channel,
+        first: queue::Sender,
+    ) -> (RequestSender, Replay, crate::message_stream::Sender<Bytes>) {
+        let (messages, stream) = crate::message_stream::channel(4);
+        let (sender, replay) = spawn(
+            channel.clone(),
+            SendBody::Queue(first),
+            stream,
+            BytesCodec,
+            usize::MAX,
+            None,
+            None,
+        );
+        (sender, replay, messages)
+    }
+
+    fn buffered(channel: &Channel) -> usize {
+        channel.inner.retry_buffered.load(Ordering::Acquire)
+    }
+
+    #[tokio::test]
+    async fn a_late_attempt_gets_everything_and_the_winner_alone_the_rest() {
+        let channel = Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+        let (first, mut first_rx) = queue::channel(1 << 20);
+        let (_sender, replay, messages) = start(&channel, first);
+        messages.send(Bytes::from_static(b"a")).await.unwrap();
+        assert_eq!(next(&mut first_rx).await.unwrap().unwrap(), framed(b"a"));
+        assert_eq!(buffered(&channel), framed(b"a").len());
+
+        let (second, mut second_rx) = queue::channel(1 << 20);
+        replay.add(1, SendBody::Queue(second));
+        assert_eq!(next(&mut second_rx).await.unwrap().unwrap(), framed(b"a"));
+        messages.send(Bytes::from_static(b"b")).await.unwrap();
+        assert_eq!(next(&mut first_rx).await.unwrap().unwrap(), framed(b"b"));
+        assert_eq!(next(&mut second_rx).await.unwrap().unwrap(), framed(b"b"));
+
+        replay.commit(1);
+        messages.send(Bytes::from_static(b"c")).await.unwrap();
+        assert!(next(&mut first_rx).await.unwrap().is_err(), "reset");
+        assert_eq!(next(&mut second_rx).await.unwrap().unwrap(), framed(b"c"));
+        assert_eq!(buffered(&channel), 0, "nothing kept once committed");
+        drop(messages);
+        assert!(next(&mut second_rx).await.is_none(), "END_STREAM");
+        assert!(replay.can_retry(), "committed, not overflowed");
+    }
+
+    #[tokio::test]
+    async fn past_the_buffer_the_attempt_sent_the_most_is_kept() {
+        let channel = Endpoint::from_static("http://127.0.0.1:1")
+            .per_rpc_buffer_limit(16)
+            .connect_lazy();
+        // The first attempt's window takes one message until it is read (it never is).
+        let (first, mut first_rx) = queue::channel(1);
+        let (_sender, replay, messages) = start(&channel, first);
+        let (second, mut second_rx) = queue::channel(1 << 20);
+        replay.add(1, SendBody::Queue(second));
+        // One at a time, lest they go as one chunk.
+        messages.send(Bytes::from_static(b"a")).await.unwrap();
+        assert_eq!(next(&mut second_rx).await.unwrap().unwrap(), framed(b"a"));
+        messages.send(Bytes::from_static(b"b")).await.unwrap();
+        assert_eq!(next(&mut second_rx).await.unwrap().unwrap(), framed(b"b"));
+        assert!(replay.can_retry(), "12 bytes kept of 16");
+
+        messages
+            .send(Bytes::from_static(b"past the limit"))
+            .await
+            .unwrap();
+        assert_eq!(replay.overflowed().await, Some(1), "sent two, against one");
+        assert!(!replay.can_retry());
+        assert_eq!(buffered(&channel), 0);
+        assert_eq!(
+            next(&mut second_rx).await.unwrap().unwrap(),
+            framed(b"past the limit")
+        );
+        // The first got "a" only, then its stream was dropped unfinished.
+        assert_eq!(next(&mut first_rx).await.unwrap().unwrap(), framed(b"a"));
+        assert!(next(&mut first_rx).await.unwrap().is_err());
+
+        // No new attempt once committed: its stream is reset at once.
+        let (third, mut third_rx) = queue::channel(1 << 20);
+        replay.add(2, SendBody::Queue(third));
+        assert!(next(&mut third_rx).await.unwrap().is_err());
+        drop(messages);
+        assert!(next(&mut second_rx).await.is_none(), "END_STREAM");
+    }
+}
