@@ -695,3 +695,434 @@ async fn a_stream_past_the_buffer_limit_is_not_retried() {
         "committed: no retry"
     );
 }
+
+/// What a [`Scripted`] streaming attempt does, by arrival order (counted from 0).
+#[derive(Debug, Clone, Copy)]
+enum Play {
+    /// Reads every request message and never answers (until cancelled).
+    Hang,
+    /// Answers: a client stream with its messages joined once they have all come and
+    /// `after` has passed, a bidi call at once, echoing each message as it comes.
+    Answer { after: Duration },
+}
+
+const AT_ONCE: Play = Play::Answer {
+    after: Duration::ZERO,
+};
+
+/// What an attempt of a [`Scripted`] server did, reported as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Did {
+    /// Attempt `n` read a request message.
+    Read(usize, String),
+    /// Attempt `n`'s request stream ended (or failed).
+    Ended(usize),
+    /// Hanging attempt `n` was cancelled (its handler dropped).
+    Gone(usize),
+}
+
+/// Reports [`Did::Gone`] when dropped.
+struct Goes(mpsc::UnboundedSender<Did>, usize);
+
+impl Drop for Goes {
+    fn drop(&mut self) {
+        let _ = self.0.send(Did::Gone(self.1));
+    }
+}
+
+/// An Echo whose streaming methods play a script per attempt, recording each attempt's
+/// `grpc-previous-rpc-attempts` header and request messages as they are read.
+#[derive(Clone)]
+struct Scripted {
+    script: Arc<dyn Fn(usize) -> Play + Send + Sync>,
+    attempts: Arc<Mutex<Vec<StreamAttempt>>>,
+    did: mpsc::UnboundedSender<Did>,
+}
+
+impl Scripted {
+    /// Records a new attempt: its number and what it plays.
+    fn begin<T>(&self, request: &Request<T>) -> (usize, Play) {
+        let mut attempts = self.attempts.lock().unwrap();
+        attempts.push((attempt_header(request), Vec::new()));
+        let n = attempts.len() - 1;
+        (n, (self.script)(n))
+    }
+
+    /// Attempt `n`'s next request message, recorded and reported; `None` at the end.
+    async fn read(
+        &self,
+        n: usize,
+        incoming: &mut wirecall::Streaming<EchoRequest>,
+    ) -> Option<EchoRequest> {
+        match incoming.message().await {
+            Ok(Some(message)) => {
+                self.attempts.lock().unwrap()[n]
+                    .1
+                    .push(message.message.clone());
+                let _ = self.did.send(Did::Read(n, message.message.clone()));
+                Some(message)
+            }
+            _ => {
+                let _ = self.did.send(Did::Ended(n));
+                None
+            }
+        }
+    }
+}
+
+impl Echo for Scripted {
+    async fn unary(&self, _: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        Err(Status::unimplemented("streams only"))
+    }
+
+    async fn server_stream(
+        &self,
+        _: Request<EchoRequest>,
+    ) -> Result<
+        Response<impl wirecall::Stream<Item = Result<EchoResponse, Status>> + Send + 'static>,
+        Status,
+    > {
+        Err::<Response<message_stream::Iter<std::vec::IntoIter<Result<EchoResponse, Status>>>>, _>(
+            Status::unimplemented("streams only"),
+        )
+    }
+
+    async fn client_stream(
+        &self,
+        request: Request<wirecall::Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoResponse>, Status> {
+        let (n, play) = self.begin(&request);
+        let _gone = matches!(play, Play::Hang).then(|| Goes(self.did.clone(), n));
+        let mut incoming = request.into_inner();
+        let mut names = Vec::new();
+        while let Some(message) = self.read(n, &mut incoming).await {
+            names.push(message.message);
+        }
+        match play {
+            Play::Hang => std::future::pending().await,
+            Play::Answer { after } => {
+                tokio::time::sleep(after).await;
+                Ok(Response::new(EchoResponse {
+                    message: names.join(","),
+                    ..EchoResponse::default()
+                }))
+            }
+        }
+    }
+
+    async fn bidi(
+        &self,
+        request: Request<wirecall::Streaming<EchoRequest>>,
+    ) -> Result<
+        Response<impl wirecall::Stream<Item = Result<EchoResponse, Status>> + Send + 'static>,
+        Status,
+    > {
+        let (n, play) = self.begin(&request);
+        let mut incoming = request.into_inner();
+        if let Play::Hang = play {
+            let _gone = Goes(self.did.clone(), n);
+            while self.read(n, &mut incoming).await.is_some() {}
+            std::future::pending::<()>().await;
+        }
+        let (tx, rx) = message_stream::channel(4);
+        let this = self.clone();
+        tokio::spawn(async move {
+            while let Some(message) = this.read(n, &mut incoming).await {
+                let answer = EchoResponse {
+                    message: message.message,
+                    ..EchoResponse::default()
+                };
+                if tx.send(Ok(answer)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(rx))
+    }
+}
+
+/// A [`Scripted`] Echo server on 127.0.0.1, and what its attempts did.
+struct ScriptedServer {
+    addr: SocketAddr,
+    attempts: Arc<Mutex<Vec<StreamAttempt>>>,
+    did: mpsc::UnboundedReceiver<Did>,
+    /// Every report received so far.
+    seen: Vec<Did>,
+}
+
+impl ScriptedServer {
+    async fn start(script: impl Fn(usize) -> Play + Send + Sync + 'static) -> ScriptedServer {
+        let listener = local_listener().await;
+        let addr = listener.local_addr().unwrap();
+        let (did_tx, did) = mpsc::unbounded_channel();
+        let service = Scripted {
+            script: Arc::new(script),
+            attempts: Arc::default(),
+            did: did_tx,
+        };
+        let attempts = service.attempts.clone();
+        let server = Server::builder().add_service(EchoServer::new(service));
+        tokio::spawn(server.serve_with_listener(listener, std::future::pending()));
+        ScriptedServer {
+            addr,
+            attempts,
+            did,
+            seen: Vec::new(),
+        }
+    }
+
+    /// A client with the Echo `policy` (a `retryPolicy` or `hedgingPolicy` entry) and the
+    /// given per-call buffer limit.
+    fn client(&self, policy: &str, per_rpc_buffer_limit: usize) -> EchoClient {
+        let config = format!(
+            r#"{{"methodConfig": [{{"name": [{{"service": "wirecall.test.echo.Echo"}}], {policy}}}]}}"#
+        );
+        let channel = Endpoint::new(format!("http://{}", self.addr))
+            .unwrap()
+            .service_config_json(&config)
+            .expect("the service config parses")
+            .per_rpc_buffer_limit(per_rpc_buffer_limit)
+            .connect_lazy();
+        EchoClient::new(channel)
+    }
+
+    fn attempts(&self) -> Vec<StreamAttempt> {
+        self.attempts.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the server reported `what`.
+    async fn saw(&mut self, what: Did) {
+        let (did, seen) = (&mut self.did, &mut self.seen);
+        bounded(&format!("the server to report {what:?}"), async {
+            while !seen.contains(&what) {
+                seen.push(
+                    did.recv()
+                        .await
+                        .expect("the service keeps the channel open"),
+                );
+            }
+        })
+        .await;
+    }
+}
+
+fn hedging_policy(max_attempts: u32, delay: &str) -> String {
+    format!(
+        r#""hedgingPolicy": {{"maxAttempts": {max_attempts}, "hedgingDelay": "{delay}",
+            "nonFatalStatusCodes": ["UNAVAILABLE"]}}"#
+    )
+}
+
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_hedged_client_stream_goes_to_every_attempt_and_the_first_answer_wins() {
+    let mut server = ScriptedServer::start(|n| if n == 0 { Play::Hang } else { AT_ONCE }).await;
+    let client = server.client(&hedging_policy(2, "0.1s"), 256 << 10);
+    let response = bounded(
+        "hedged client stream",
+        client.client_stream(messages(&["a", "b", "c"])),
+    )
+    .await
+    .expect("the hedge answers");
+    assert_eq!(response.get_ref().message, "a,b,c");
+    // The hanging first attempt had every message too, and is cancelled.
+    server.saw(Did::Ended(0)).await;
+    server.saw(Did::Gone(0)).await;
+    assert_eq!(
+        server.attempts(),
+        [
+            (None, strings(&["a", "b", "c"])),
+            (Some("1".to_owned()), strings(&["a", "b", "c"])),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_hedged_bidi_call_replays_to_the_late_attempt_and_continues_on_the_winner() {
+    let mut server = ScriptedServer::start(|n| if n == 0 { Play::Hang } else { AT_ONCE }).await;
+    let client = server.client(&hedging_policy(2, "0.1s"), 256 << 10);
+    let (tx, rx) = message_stream::channel(4);
+    let mut responses = bounded("bidi opens", client.bidi(rx))
+        .await
+        .expect("opens")
+        .into_inner();
+    tx.send(echo("one")).await.unwrap();
+    // The first attempt reads "one" and never answers; the hedge gets "one" replayed.
+    server.saw(Did::Read(0, "one".into())).await;
+    let first = bounded("first answer", responses.message())
+        .await
+        .expect("no error")
+        .expect("an answer");
+    assert_eq!(first.message, "one");
+    server.saw(Did::Gone(0)).await;
+    tx.send(echo("two")).await.unwrap();
+    let second = bounded("second answer", responses.message())
+        .await
+        .expect("no error")
+        .expect("an answer");
+    assert_eq!(second.message, "two");
+    drop(tx);
+    assert!(bounded("end", responses.message())
+        .await
+        .expect("no error")
+        .is_none());
+    assert_eq!(
+        server.attempts(),
+        [
+            (None, strings(&["one"])),
+            (Some("1".to_owned()), strings(&["one", "two"])),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_hedged_stream_past_the_buffer_commits_to_the_attempt_sent_the_most() {
+    // Three attempts 0.1 s apart allowed; the request outgrows the 64-byte buffer once both
+    // of the first two have "one". The first is kept (both were sent as much; the earlier
+    // wins), the second is cancelled, and no third is sent although the first answers only
+    // 0.3 s after the request ends (past the third's time).
+    let mut server = ScriptedServer::start(|n| match n {
+        0 => Play::Answer {
+            after: Duration::from_millis(300),
+        },
+        _ => Play::Hang,
+    })
+    .await;
+    let client = server.client(&hedging_policy(3, "0.1s"), 64);
+    let (tx, rx) = message_stream::channel(4);
+    let call = tokio::spawn(async move { client.client_stream(rx).await });
+    tx.send(echo("one")).await.unwrap();
+    server.saw(Did::Read(0, "one".into())).await;
+    server.saw(Did::Read(1, "one".into())).await;
+    let mut big = echo("big");
+    big.payload = vec![7; 100];
+    tx.send(big).await.unwrap();
+    server.saw(Did::Gone(1)).await;
+    // Sent unbuffered from here on, to the attempt kept.
+    tx.send(echo("three")).await.unwrap();
+    drop(tx);
+    let response = bounded("the kept attempt answers", call)
+        .await
+        .unwrap()
+        .expect("answered");
+    assert_eq!(response.get_ref().message, "one,big,three");
+    assert_eq!(
+        server.attempts(),
+        [
+            (None, strings(&["one", "big", "three"])),
+            (Some("1".to_owned()), strings(&["one"])),
+        ],
+        "no third hedge once committed"
+    );
+}
+
+fn recv_timeout_config(max_attempts: u32, timeout: &str) -> String {
+    format!(
+        r#"{{
+          "methodConfig": [{{
+            "name": [{{"service": "greeter.Greeter"}}, {{"service": "wirecall.test.echo.Echo"}}],
+            "retryPolicy": {{
+              "maxAttempts": {max_attempts}, "initialBackoff": "0.01s", "maxBackoff": "0.05s",
+              "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"],
+              "perAttemptRecvTimeout": "{timeout}"
+            }}
+          }}]
+        }}"#
+    )
+}
+
+#[tokio::test]
+async fn per_attempt_recv_timeout_cancels_a_silent_attempt_and_retries() {
+    let mut server = FlakyServer::start(|n| if n == 0 { Step::Hang } else { Step::Answer }).await;
+    // CANCELLED is not among the retryable codes: the timeout is retried all the same.
+    let client = server.client(&recv_timeout_config(3, "0.2s"));
+    let started = Instant::now();
+    let reply = bounded("call", client.say_hello(hello()))
+        .await
+        .expect("the retry answers");
+    assert_eq!(reply.get_ref().message, "attempt 1");
+    assert_eq!(server.headers(), [None, Some("1".into())]);
+    let seen = server.seen.lock().unwrap().clone();
+    let retried = seen[1].1 - started;
+    assert!(
+        retried >= Duration::from_millis(200),
+        "retried after the timeout: {retried:?}"
+    );
+    let cancelled = bounded("the silent attempt is cancelled", server.cancelled.recv()).await;
+    assert_eq!(cancelled, Some(0));
+}
+
+#[tokio::test]
+async fn per_attempt_recv_timeout_fails_with_cancelled_after_max_attempts() {
+    let mut server = FlakyServer::start(|_| Step::Hang).await;
+    let client = server.client(&recv_timeout_config(3, "0.1s"));
+    let status = bounded("call", client.say_hello(hello()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    assert!(
+        status.message().contains("perAttemptRecvTimeout"),
+        "{status:?}"
+    );
+    assert_eq!(server.headers(), [None, Some("1".into()), Some("2".into())]);
+    let mut cancelled = Vec::new();
+    for _ in 0..3 {
+        cancelled.push(bounded("each attempt is cancelled", server.cancelled.recv()).await);
+    }
+    cancelled.sort();
+    assert_eq!(cancelled, [Some(0), Some(1), Some(2)]);
+}
+
+#[tokio::test]
+async fn per_attempt_recv_timeout_does_not_cut_a_slow_stream_once_headers_arrived() {
+    let server = common::start().await;
+    let channel = server
+        .endpoint()
+        .service_config_json(&recv_timeout_config(3, "0.1s"))
+        .unwrap()
+        .connect_lazy();
+    let client = EchoClient::new(channel);
+    // Headers at once, then a message every 0.15 s: each gap is past the timeout.
+    let mut request = sleeping("slow", 150);
+    request.repeat = 3;
+    let mut replies = bounded("stream opens", client.server_stream(request))
+        .await
+        .expect("headers arrive")
+        .into_inner();
+    let mut indexes = Vec::new();
+    while let Some(reply) = bounded("next reply", replies.message())
+        .await
+        .expect("no error")
+    {
+        indexes.push(reply.index);
+    }
+    assert_eq!(indexes, [0, 1, 2]);
+    assert_eq!(server.state.seen().len(), 1, "one attempt");
+}
+
+#[tokio::test]
+async fn per_attempt_recv_timeout_retries_a_silent_client_stream_with_every_message() {
+    let mut server = ScriptedServer::start(|n| if n == 0 { Play::Hang } else { AT_ONCE }).await;
+    let policy = r#""retryPolicy": {
+        "maxAttempts": 3, "initialBackoff": "0.01s", "maxBackoff": "0.05s",
+        "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"],
+        "perAttemptRecvTimeout": "0.2s"}"#;
+    let client = server.client(policy, 256 << 10);
+    let response = bounded(
+        "retried client stream",
+        client.client_stream(messages(&["a", "b", "c"])),
+    )
+    .await
+    .expect("the retry answers");
+    assert_eq!(response.get_ref().message, "a,b,c");
+    server.saw(Did::Gone(0)).await;
+    let attempts = server.attempts();
+    assert_eq!(attempts[0].0, None);
+    assert_eq!(
+        attempts[1],
+        (Some("1".to_owned()), strings(&["a", "b", "c"]))
+    );
+}

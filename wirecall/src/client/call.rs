@@ -14,7 +14,7 @@ use http::header::{HeaderValue, CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::Uri;
 
-use super::retry::{Plan, Prepared, PREVIOUS_ATTEMPTS};
+use super::retry::{Plan, Policy, Prepared, Replayed, PREVIOUS_ATTEMPTS};
 use super::Channel;
 use crate::codec::{encode_frame, Decoder, Encoder, ProstCodec};
 use crate::compression::{Encoding, ACCEPT_ENCODING};
@@ -23,7 +23,7 @@ use crate::deadline::Timer;
 use crate::in_flight::InFlight;
 use crate::interceptor::{AttemptHook, ClientObserver, Direction, MessageHook, StartedAttempt};
 use crate::metadata::MetadataMap;
-use crate::service_config::{MethodConfig, RetryPolicy, ServiceConfig};
+use crate::service_config::{MethodConfig, ServiceConfig};
 use crate::wire::{PendingResponse, SendBody};
 use crate::{IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
 
@@ -336,10 +336,7 @@ impl Channel {
         let (parts, messages) = request.into_parts();
         let metadata = parts.metadata;
         let uri = self.request_uri(path)?;
-        if let Plan::Retry(policy) = Plan::of(settings.method()) {
-            // Hedging applies to calls of one request message; a hedged streaming call is
-            // sent once.
-            let policy = policy.clone();
+        if let Some(policy) = Plan::of(settings.method()).policy() {
             let head = (uri, metadata, encoding);
             return self
                 .start_retried_streaming(head, messages, encoder, decoder, settings, hook, policy)
@@ -366,8 +363,9 @@ impl Channel {
         Ok(stream)
     }
 
-    /// [`Channel::start_streaming`] by a retry policy: the request messages are kept for
-    /// later attempts until the call commits, and the stream's head is the attempt loop.
+    /// [`Channel::start_streaming`] by a retry or hedging policy: the request messages are
+    /// kept for later attempts until the call commits, and the stream's head is the attempt
+    /// loop.
     #[allow(clippy::too_many_arguments)]
     async fn start_retried_streaming<S, E, D>(
         &self,
@@ -377,7 +375,7 @@ impl Channel {
         decoder: D,
         settings: &Settings,
         hook: Option<MessageHook>,
-        policy: RetryPolicy,
+        policy: Policy,
     ) -> Result<Streaming<D::Item, D>, Status>
     where
         S: Stream<Item = E::Item> + Send + 'static,
@@ -385,6 +383,7 @@ impl Channel {
         E::Item: Send,
         D: Decoder,
     {
+        let recv_by = policy.recv_by();
         let mut attempt = StartedAttempt::start(settings.attempts.as_ref(), 0, false);
         let (response, send, in_flight) = attempt.ended_by(
             self.open(uri.clone(), metadata.clone(), encoding, settings.attempt())
@@ -399,13 +398,16 @@ impl Channel {
             encoding,
             hook.clone(),
         );
-        let head = self.retried_head(
-            (response, in_flight, attempt),
-            (uri, metadata, encoding),
-            (settings.attempt(), settings.attempts.clone()),
-            policy,
+        let call = Replayed {
+            channel: self.clone(),
+            uri,
+            metadata,
+            encoding,
+            attempt: settings.attempt(),
+            attempts: settings.attempts.clone(),
             replay,
-        );
+        };
+        let head = call.head((response, in_flight, attempt), recv_by, policy);
         let mut stream = Streaming::retried(head, decoder, settings.max_receive);
         if let Some(hook) = hook {
             stream.set_hook(hook);

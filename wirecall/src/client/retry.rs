@@ -1,8 +1,10 @@
-//! Retries and hedging of calls with one request message (unary and server-streaming), as
-//! gRFC A6 specifies them: attempts until the response headers commit the call, the
-//! `grpc-previous-rpc-attempts` header, server pushback (`grpc-retry-pushback-ms`),
-//! throttling by a token bucket shared by the channel, and transparent retry of attempts
-//! the server refused before its application saw them (`REFUSED_STREAM`).
+//! Retries and hedging of calls (gRFC A6): attempts until the response headers commit the
+//! call, the `grpc-previous-rpc-attempts` header, server pushback (`grpc-retry-pushback-ms`),
+//! throttling by a token bucket shared by the channel, `perAttemptRecvTimeout`, and
+//! transparent retry of attempts the server refused before its application saw them
+//! (`REFUSED_STREAM`). A call of one request message sends it whole to each attempt; a
+//! streaming call's messages go to every attempt through the replaying sender
+//! ([`super::replay`]).
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -90,6 +92,82 @@ impl<'a> Plan<'a> {
             _ => Plan::Once,
         }
     }
+
+    /// The policy a streaming call's attempt loop takes along; `None` for [`Plan::Once`].
+    pub(crate) fn policy(self) -> Option<Policy> {
+        match self {
+            Plan::Once => None,
+            Plan::Retry(policy) => Some(Policy::Retry(policy.clone())),
+            Plan::Hedge(policy) => Some(Policy::Hedge(policy.clone())),
+        }
+    }
+}
+
+/// A streaming call's retry or hedging policy, owned by its attempt loop.
+#[derive(Debug, Clone)]
+pub(crate) enum Policy {
+    Retry(RetryPolicy),
+    Hedge(HedgingPolicy),
+}
+
+impl Policy {
+    /// When an attempt starting now runs out of `perAttemptRecvTimeout`, if the policy has
+    /// one.
+    pub(crate) fn recv_by(&self) -> Option<Instant> {
+        match self {
+            Policy::Retry(policy) => recv_by(policy),
+            Policy::Hedge(_) => None,
+        }
+    }
+}
+
+/// When an attempt of `policy` starting now runs out of `perAttemptRecvTimeout`, if set.
+fn recv_by(policy: &RetryPolicy) -> Option<Instant> {
+    policy
+        .per_attempt_recv_timeout
+        .and_then(|timeout| Instant::now().checked_add(timeout))
+}
+
+/// Awaits `attempt` until `by` (the end of its `perAttemptRecvTimeout`, if any); `None` when
+/// the time ran out first, which drops (cancels) the attempt.
+async fn within<T>(by: Option<Instant>, attempt: impl Future<Output = T>) -> Option<T> {
+    match by {
+        Some(by) => tokio::time::timeout_at(by.into(), attempt).await.ok(),
+        None => Some(attempt.await),
+    }
+}
+
+/// Why an attempt of a retried call did not commit it.
+#[derive(Debug)]
+enum Failure {
+    /// The attempt failed with this status.
+    Status(Status),
+    /// No response head within `perAttemptRecvTimeout`: the attempt was cancelled. Worth a
+    /// retry whatever `retryableStatusCodes` says.
+    RecvTimeout,
+}
+
+impl Failure {
+    /// The status the call fails with when this failure is the last.
+    fn into_status(self) -> Status {
+        match self {
+            Failure::Status(status) => status,
+            Failure::RecvTimeout => Status::cancelled("retry perAttemptRecvTimeout exceeded"),
+        }
+    }
+}
+
+/// A running attempt of a hedged call, until its response head.
+type Hedge<'a> = Pin<Box<dyn Future<Output = Result<Committed, Status>> + Send + 'a>>;
+
+/// What a hedged call's attempt loop woke up for.
+enum Hedged {
+    /// The next hedge is due.
+    Due,
+    /// The streaming call's buffers overflowed; the replaying sender kept this attempt.
+    Overflowed(Option<u32>),
+    /// Running attempt `index` ended.
+    Ended(usize, Result<Committed, Status>),
 }
 
 /// A request of one message, ready to be sent as often as the plan needs.
@@ -194,47 +272,50 @@ impl Channel {
         (before + bytes <= config.retry_buffer_size).then_some(reserved)
     }
 
-    /// Retries by `policy`: a retryable failure is followed, after a jittered exponential
-    /// backoff (or the server's pushback), by the next attempt, up to `maxAttempts`.
+    /// Retries by `policy`: a retryable failure (or an attempt past `perAttemptRecvTimeout`)
+    /// is followed, after a jittered exponential backoff (or the server's pushback), by the
+    /// next attempt, up to `maxAttempts`.
     async fn retry(&self, prepared: &Prepared, policy: &RetryPolicy) -> Result<Committed, Status> {
         let mut backoff = RetryBackoff::new();
         let mut previous = 0;
         loop {
-            let status = match self.try_once(prepared, previous).await {
-                Ok(committed) => {
+            let failure = match within(recv_by(policy), self.try_once(prepared, previous)).await {
+                Some(Ok(committed)) => {
                     self.inner.throttle.as_ref().inspect(|t| t.succeeded());
                     return Ok(committed);
                 }
-                Err(status) => status,
+                Some(Err(status)) => Failure::Status(status),
+                None => Failure::RecvTimeout,
             };
-            let wait = self
-                .retry_wait(
-                    &status,
-                    policy,
-                    previous,
-                    prepared.attempt.deadline,
-                    &mut backoff,
-                )
-                .ok_or(status)?;
+            let deadline = prepared.attempt.deadline;
+            let Some(wait) = self.retry_wait(&failure, policy, previous, deadline, &mut backoff)
+            else {
+                return Err(failure.into_status());
+            };
             tokio::time::sleep(wait).await;
             previous += 1;
         }
     }
 
-    /// After attempt `previous` failed with `status`: how long to wait before the next
-    /// one, or `None` to give up (not retryable, out of attempts, throttled, pushed back
-    /// for good, or the wait would outlast the deadline).
+    /// After attempt `previous` failed: how long to wait before the next one, or `None` to
+    /// give up (not retryable, out of attempts, throttled, pushed back for good, or the wait
+    /// would outlast the deadline).
     fn retry_wait(
         &self,
-        status: &Status,
+        failure: &Failure,
         policy: &RetryPolicy,
         previous: u32,
         deadline: Option<Instant>,
         backoff: &mut RetryBackoff,
     ) -> Option<Duration> {
         let throttle = self.inner.throttle.as_ref();
-        let retryable = policy.retryable_status_codes.contains(&status.code());
-        let pushed = pushback(status);
+        let (retryable, pushed) = match failure {
+            Failure::Status(status) => (
+                policy.retryable_status_codes.contains(&status.code()),
+                pushback(status),
+            ),
+            Failure::RecvTimeout => (true, None),
+        };
         if retryable || pushed.is_some() {
             throttle.inspect(|t| t.failed());
         }
@@ -263,102 +344,51 @@ impl Channel {
         if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
             return None;
         }
-        tracing::debug!(%status, ?wait, attempt = previous + 1, "retrying");
+        tracing::debug!(?failure, ?wait, attempt = previous + 1, "retrying");
         Some(wait)
     }
 
-    /// The response head of a streaming call with a retry policy: awaits each attempt's
-    /// head, and opens the next attempt (whose stream `replay` fills with the messages sent
-    /// so far) after a retryable failure, until one commits.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn retried_head(
-        &self,
-        first: (PendingResponse, InFlight, StartedAttempt),
-        (uri, metadata, encoding): (Uri, MetadataMap, Option<Encoding>),
-        (attempt, attempts): (Attempt, Option<AttemptHook>),
-        policy: RetryPolicy,
-        replay: Replay,
-    ) -> RetriedHead {
-        let channel = self.clone();
-        let deadline = attempt.deadline;
-        Box::pin(async move {
-            let open = |previous: u32, transparent: bool| {
-                let (channel, replay) = (&channel, &replay);
-                let (uri, metadata) = (uri.clone(), metadata.clone());
-                let mut started = StartedAttempt::start(attempts.as_ref(), previous, transparent);
-                async move {
-                    let attempt = Attempt {
-                        previous,
-                        ..attempt
-                    };
-                    let (response, send, in_flight) =
-                        started.ended_by(channel.open(uri, metadata, encoding, attempt).await)?;
-                    replay.next_attempt(send);
-                    Ok::<_, Status>((response, in_flight, started))
-                }
-            };
-            let mut backoff = RetryBackoff::new();
-            let (mut previous, mut resent) = (0, 0);
-            let mut current = first;
-            loop {
-                let (response, in_flight, mut started) = current;
-                let status = match outcome(response.await) {
-                    Outcome::Commit(head, body) => {
-                        replay.commit();
-                        started.commit();
-                        channel.inner.throttle.as_ref().inspect(|t| t.succeeded());
-                        return Ok(Committed {
-                            head,
-                            body,
-                            in_flight,
-                        });
-                    }
-                    Outcome::Refused(status)
-                        if resent < TRANSPARENT_RETRIES && replay.can_retry() =>
-                    {
-                        started.end(&status);
-                        resent += 1;
-                        current = open(previous, true).await?;
-                        continue;
-                    }
-                    Outcome::Refused(status) | Outcome::Failed(status) => {
-                        started.end(&status);
-                        status
-                    }
-                };
-                if !replay.can_retry() {
-                    return Err(status);
-                }
-                let wait = channel
-                    .retry_wait(&status, &policy, previous, deadline, &mut backoff)
-                    .ok_or(status)?;
-                tokio::time::sleep(wait).await;
-                previous += 1;
-                current = open(previous, false).await?;
-            }
-        })
-    }
-
-    /// Hedges by `policy`: a new attempt every `hedgingDelay` (at once after a non-fatal
-    /// failure) while none has committed, up to `maxAttempts`; the first to commit wins and
-    /// the others are cancelled (RST_STREAM CANCEL, as their streams are dropped).
+    /// Hedges a call of one request message by `policy` (see [`Channel::hedge_attempts`]).
     async fn hedge(
         &self,
         prepared: &Prepared,
         policy: &HedgingPolicy,
     ) -> Result<Committed, Status> {
-        type Attempt<'a> = Pin<Box<dyn Future<Output = Result<Committed, Status>> + Send + 'a>>;
+        let launch = |n| -> Hedge<'_> { Box::pin(self.try_once(prepared, n)) };
+        self.hedge_attempts(policy, None, launch, None).await
+    }
+
+    /// Hedges by `policy`: a new attempt (`launch(n)`, `n` the attempts before it) every
+    /// `hedgingDelay` (at once after a non-fatal failure) while none has committed, up to
+    /// `maxAttempts`; the first to commit wins and the others are cancelled (RST_STREAM
+    /// CANCEL, as their streams are dropped). A fatal status ends the call.
+    ///
+    /// A streaming call starts with its `first` attempt already open, and has its `replay`:
+    /// attempts that end are dropped from it, the winner is committed to it, and once its
+    /// buffers overflow only the attempt it kept runs on and no hedge follows.
+    async fn hedge_attempts<'a>(
+        &self,
+        policy: &HedgingPolicy,
+        first: Option<Hedge<'a>>,
+        mut launch: impl FnMut(u32) -> Hedge<'a>,
+        replay: Option<&'a Replay>,
+    ) -> Result<Committed, Status> {
         let throttle = self.inner.throttle.as_ref();
-        let mut running: Vec<Attempt<'_>> = Vec::new();
-        let mut sent = 0;
+        let mut running: Vec<(u32, Hedge<'a>)> = first.into_iter().map(|a| (0, a)).collect();
+        let mut sent = running.len() as u32;
         let mut next_at = Instant::now();
+        if sent > 0 {
+            next_at += policy.hedging_delay;
+        }
         let mut last_failure = None;
+        let mut overflow = replay.map(|replay| Box::pin(replay.overflowed()));
         loop {
             if sent < policy.max_attempts && Instant::now() >= next_at {
-                if sent > 0 && throttle.is_some_and(|t| !t.allows_retry()) {
+                let throttled = sent > 0 && throttle.is_some_and(|t| !t.allows_retry());
+                if throttled || replay.is_some_and(|r| !r.can_retry()) {
                     sent = policy.max_attempts;
                 } else {
-                    running.push(Box::pin(self.try_once(prepared, sent)));
+                    running.push((sent, launch(sent)));
                     sent += 1;
                     next_at = Instant::now() + policy.hedging_delay;
                 }
@@ -369,24 +399,36 @@ impl Channel {
             }
             let mut timer = (sent < policy.max_attempts)
                 .then(|| Box::pin(tokio::time::sleep_until(next_at.into())));
-            let finished = poll_fn(|cx| {
-                for (i, attempt) in running.iter_mut().enumerate() {
+            let event = poll_fn(|cx| {
+                if let Some(Poll::Ready(kept)) = overflow.as_mut().map(|o| o.as_mut().poll(cx)) {
+                    return Poll::Ready(Hedged::Overflowed(kept));
+                }
+                for (i, (_, attempt)) in running.iter_mut().enumerate() {
                     if let Poll::Ready(result) = attempt.as_mut().poll(cx) {
-                        return Poll::Ready(Some((i, result)));
+                        return Poll::Ready(Hedged::Ended(i, result));
                     }
                 }
                 match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
-                    Some(Poll::Ready(())) => Poll::Ready(None),
+                    Some(Poll::Ready(())) => Poll::Ready(Hedged::Due),
                     _ => Poll::Pending,
                 }
             })
             .await;
-            let Some((index, result)) = finished else {
-                continue;
+            let (index, result) = match event {
+                Hedged::Due => continue,
+                Hedged::Overflowed(kept) => {
+                    // Committed to the attempt the sender kept: the others are cancelled.
+                    overflow = None;
+                    sent = policy.max_attempts;
+                    running.retain(|(n, _)| kept.is_none_or(|kept| *n == kept));
+                    continue;
+                }
+                Hedged::Ended(index, result) => (index, result),
             };
-            drop(running.swap_remove(index));
+            let (n, _) = running.swap_remove(index);
             let status = match result {
                 Ok(committed) => {
+                    replay.inspect(|r| r.commit(n));
                     // Dropping the other attempts cancels them.
                     drop(running);
                     throttle.inspect(|t| t.succeeded());
@@ -394,6 +436,7 @@ impl Channel {
                 }
                 Err(status) => status,
             };
+            replay.inspect(|r| r.cancel(n));
             if !policy.non_fatal_status_codes.contains(&status.code()) {
                 return Err(status);
             }
@@ -461,6 +504,146 @@ impl Channel {
             tracing::debug!(%err, "request message not sent; reading the server's answer");
         }
         Ok((response, in_flight))
+    }
+}
+
+/// An attempt of a streaming call, open: its response head to come, its place in the
+/// connection's count of calls in flight, and its report to the interceptors.
+pub(crate) type Opened = (PendingResponse, InFlight, StartedAttempt);
+
+/// A streaming call with a retry or hedging policy, as its attempt loop has it: what it
+/// takes to open another attempt, and the replaying sender that feeds each attempt the
+/// request messages.
+pub(crate) struct Replayed {
+    pub(crate) channel: Channel,
+    pub(crate) uri: Uri,
+    pub(crate) metadata: MetadataMap,
+    pub(crate) encoding: Option<Encoding>,
+    /// The first attempt's settings.
+    pub(crate) attempt: Attempt,
+    /// Tells the interceptors about each attempt.
+    pub(crate) attempts: Option<AttemptHook>,
+    pub(crate) replay: Replay,
+}
+
+impl Replayed {
+    /// The call's response head by `policy`: the attempt loop, from the `first` attempt
+    /// (started with `perAttemptRecvTimeout` to end by `first_by`), until one commits.
+    pub(crate) fn head(
+        self,
+        first: Opened,
+        first_by: Option<Instant>,
+        policy: Policy,
+    ) -> RetriedHead {
+        match policy {
+            Policy::Retry(policy) => Box::pin(self.retry(first, first_by, policy)),
+            Policy::Hedge(policy) => Box::pin(self.hedge(first, policy)),
+        }
+    }
+
+    /// Retries by `policy`: after a retryable failure (or an attempt past
+    /// `perAttemptRecvTimeout`) and the backoff, the next attempt, to which the sender
+    /// replays the messages sent so far, until one commits.
+    async fn retry(
+        self,
+        first: Opened,
+        first_by: Option<Instant>,
+        policy: RetryPolicy,
+    ) -> Result<Committed, Status> {
+        let deadline = self.attempt.deadline;
+        let mut backoff = RetryBackoff::new();
+        let (mut previous, mut opened, mut by) = (0, Some(first), first_by);
+        loop {
+            let failure = match within(by, self.answer(previous, opened.take())).await {
+                Some(Ok(committed)) => {
+                    self.replay.commit(previous);
+                    self.channel
+                        .inner
+                        .throttle
+                        .as_ref()
+                        .inspect(|t| t.succeeded());
+                    return Ok(committed);
+                }
+                Some(Err(status)) => Failure::Status(status),
+                None => Failure::RecvTimeout,
+            };
+            self.replay.cancel(previous);
+            if !self.replay.can_retry() {
+                return Err(failure.into_status());
+            }
+            let wait = self
+                .channel
+                .retry_wait(&failure, &policy, previous, deadline, &mut backoff);
+            let Some(wait) = wait else {
+                return Err(failure.into_status());
+            };
+            tokio::time::sleep(wait).await;
+            previous += 1;
+            by = recv_by(&policy);
+        }
+    }
+
+    /// Hedges by `policy` (see [`Channel::hedge_attempts`]); the sender feeds every attempt
+    /// running, late ones from the start.
+    async fn hedge(self, first: Opened, policy: HedgingPolicy) -> Result<Committed, Status> {
+        let first: Hedge<'_> = Box::pin(self.answer(0, Some(first)));
+        let launch = |n| -> Hedge<'_> { Box::pin(self.answer(n, None)) };
+        self.channel
+            .hedge_attempts(&policy, Some(first), launch, Some(&self.replay))
+            .await
+    }
+
+    /// The response head of attempt `previous`, opening it first unless it is `opened`;
+    /// resent transparently while the server refuses its stream.
+    async fn answer(&self, previous: u32, opened: Option<Opened>) -> Result<Committed, Status> {
+        let mut current = match opened {
+            Some(opened) => opened,
+            None => self.open(previous, false).await?,
+        };
+        let mut resent = 0;
+        loop {
+            let (response, in_flight, mut started) = current;
+            match outcome(response.await) {
+                Outcome::Commit(head, body) => {
+                    started.commit();
+                    return Ok(Committed {
+                        head,
+                        body,
+                        in_flight,
+                    });
+                }
+                Outcome::Refused(status)
+                    if resent < TRANSPARENT_RETRIES && self.replay.can_retry() =>
+                {
+                    tracing::debug!(%status, "stream refused before it was seen; resending");
+                    started.end(&status);
+                    resent += 1;
+                    current = self.open(previous, true).await?;
+                }
+                Outcome::Refused(status) | Outcome::Failed(status) => {
+                    started.end(&status);
+                    return Err(status);
+                }
+            }
+        }
+    }
+
+    /// Opens attempt `previous` (`transparent`: a resend of a refused one) and hands its
+    /// request stream to the sender.
+    async fn open(&self, previous: u32, transparent: bool) -> Result<Opened, Status> {
+        let mut started = StartedAttempt::start(self.attempts.as_ref(), previous, transparent);
+        let attempt = Attempt {
+            previous,
+            ..self.attempt
+        };
+        let (uri, metadata) = (self.uri.clone(), self.metadata.clone());
+        let opened = self
+            .channel
+            .open(uri, metadata, self.encoding, attempt)
+            .await;
+        let (response, send, in_flight) = started.ended_by(opened)?;
+        self.replay.add(previous, send);
+        Ok((response, in_flight, started))
     }
 }
 
