@@ -17,6 +17,8 @@ pub(crate) trait Outcomes: Send + Sync {
 /// implementations).
 pub(crate) struct InFlight {
     calls: Arc<AtomicUsize>,
+    /// The channel's count of its calls in flight (its idle timer reads it).
+    channel: Option<Arc<AtomicUsize>>,
     outcome: Option<(Arc<dyn Outcomes>, bool)>,
 }
 
@@ -25,7 +27,16 @@ impl InFlight {
         calls.fetch_add(1, Ordering::AcqRel);
         InFlight {
             calls: calls.clone(),
+            channel: None,
             outcome: None,
+        }
+    }
+
+    /// Counts the call in `calls` too (its channel's), until dropped.
+    pub(crate) fn count_in(&mut self, calls: &Arc<AtomicUsize>) {
+        calls.fetch_add(1, Ordering::AcqRel);
+        if let Some(old) = self.channel.replace(calls.clone()) {
+            old.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -53,6 +64,9 @@ impl std::fmt::Debug for InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.calls.fetch_sub(1, Ordering::AcqRel);
+        if let Some(channel) = &self.channel {
+            channel.fetch_sub(1, Ordering::AcqRel);
+        }
         if let Some((outcomes, ok)) = &self.outcome {
             outcomes.record(*ok);
         }

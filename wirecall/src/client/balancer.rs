@@ -72,6 +72,19 @@ impl Balancer {
         self.signals.bump();
     }
 
+    /// Goes IDLE: stops resolving, drops every subchannel (their connections close after
+    /// their last call) and outlier detection's state; the next pick starts again.
+    pub(crate) fn go_idle(&self) {
+        self.task.lock().expect("balancer lock").take();
+        self.outlier.lock().expect("balancer lock").take();
+        *self.subchannels.write().expect("balancer lock") = Arc::new(Vec::new());
+        // The picker holds connections too.
+        *self.picker.write().expect("balancer lock") = (u64::MAX, Arc::new(Vec::new()));
+        self.resolved.store(false, Ordering::Release);
+        self.started.store(false, Ordering::Release);
+        self.signals.bump();
+    }
+
     /// The channel's state, from its subchannels'.
     pub(crate) fn state(&self) -> ConnectivityState {
         if !self.started.load(Ordering::Acquire) {

@@ -10,6 +10,7 @@ use super::backoff::Backoff;
 use super::balancer::Balancer;
 use super::connection::{self, Connection};
 use super::endpoint::{Endpoint, Transport};
+use super::idle::{Activity, Check};
 use super::retry::Throttle;
 use super::subchannel::Signals;
 use super::ConnectivityState;
@@ -33,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) throttle: Option<Throttle>,
     /// Request bytes kept for retries by calls in flight (A6 `retryBufferSize`).
     pub(crate) retry_buffered: std::sync::atomic::AtomicUsize,
+    /// Its calls, for idle mode (`None`: never idle).
+    activity: Option<Activity>,
 }
 
 enum Route {
@@ -85,6 +88,7 @@ impl Channel {
         Channel {
             inner: Arc::new(Inner {
                 target: endpoint.target().into(),
+                activity: activity(&endpoint),
                 endpoint,
                 route,
                 throttle,
@@ -111,6 +115,8 @@ impl Channel {
                 }),
                 throttle: None,
                 retry_buffered: Default::default(),
+                // Its connection is its subchannel's, which idles with its channel.
+                activity: None,
             }),
         }
     }
@@ -194,6 +200,19 @@ impl Channel {
         &self,
         wait_for_ready: bool,
     ) -> Result<(crate::wire::Opener, InFlight), Status> {
+        let Some(activity) = &self.inner.activity else {
+            return self.pick(wait_for_ready).await;
+        };
+        if activity.call_started(crate::clock::now()) {
+            tokio::spawn(idle_timer(Arc::downgrade(&self.inner)));
+        }
+        let (opener, mut in_flight) = self.pick(wait_for_ready).await?;
+        in_flight.count_in(&activity.calls);
+        Ok((opener, in_flight))
+    }
+
+    /// A sender from the route: the balancer's pick, or the one connection.
+    async fn pick(&self, wait_for_ready: bool) -> Result<(crate::wire::Opener, InFlight), Status> {
         if let Route::Balanced(balancer) = &self.inner.route {
             return balancer.pick(wait_for_ready).await;
         }
@@ -261,6 +280,41 @@ impl Channel {
         direct.signals.bump();
         result
     }
+}
+
+/// A channel's idle timer: once no call has been in flight or started for the idle
+/// timeout, the channel goes IDLE (connections closed, resolution stopped) and the timer
+/// stops, to start again with the next call.
+async fn idle_timer(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(this) = inner.upgrade() else {
+            return;
+        };
+        let activity = this.activity.as_ref().expect("an idle timer has activity");
+        match activity.check(crate::clock::now()) {
+            Check::Until(then) => {
+                drop(this);
+                tokio::time::sleep_until(then.into()).await;
+            }
+            Check::Idle => {
+                tracing::debug!(target = %this.target, timeout = ?activity.timeout, "channel idle");
+                match &this.route {
+                    Route::Direct(direct) => {
+                        direct.conn.lock().expect("channel lock").take();
+                        direct.signals.bump();
+                    }
+                    Route::Balanced(balancer) => balancer.go_idle(),
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// The idle mode of a channel to `endpoint`, unless its timeout is zero.
+fn activity(endpoint: &Endpoint) -> Option<Activity> {
+    let timeout = endpoint.config.idle_timeout;
+    (!timeout.is_zero()).then(|| Activity::new(timeout, crate::clock::now()))
 }
 
 impl Direct {

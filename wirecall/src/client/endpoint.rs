@@ -29,6 +29,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) backoff: BackoffConfig,
     pub(crate) resolve_interval: Duration,
     pub(crate) min_resolve_interval: Duration,
+    /// Idle mode's timeout (zero: never idle).
+    pub(crate) idle_timeout: Duration,
     /// Set with [`Endpoint::load_balancing`]; wins over the service config's choice.
     pub(crate) load_balancing: Option<LoadBalancingPolicy>,
     pub(crate) service_config: Option<std::sync::Arc<ServiceConfig>>,
@@ -218,6 +220,7 @@ impl Endpoint {
                 backoff: BackoffConfig::default(),
                 resolve_interval: Duration::from_secs(30),
                 min_resolve_interval: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(30 * 60),
                 load_balancing: None,
                 service_config: None,
                 retry_buffer_size: 16 << 20,
@@ -381,6 +384,15 @@ impl Endpoint {
     /// over them; the target still gives the scheme and `:authority`.
     pub fn resolver(mut self, resolver: impl Resolver) -> Self {
         self.transport = Transport::Resolved(ResolverHandle(std::sync::Arc::new(resolver), false));
+        self
+    }
+
+    /// How long a channel waits with no call in flight and none started before it goes
+    /// IDLE: its connections closed and its name resolution stopped, until the next call
+    /// resolves and connects again (gRPC's `idleTimeout`). Default 30 minutes;
+    /// `Duration::ZERO` keeps the channel connected for ever.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
         self
     }
 

@@ -18,6 +18,7 @@ mod dns;
 #[cfg(feature = "dns")]
 mod dns_config;
 pub(crate) mod endpoint;
+mod idle;
 pub(crate) mod outlier;
 mod own_http2;
 mod replay;
