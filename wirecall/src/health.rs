@@ -27,35 +27,7 @@ use tokio::sync::watch;
 use crate::server::{ServerCall, Service};
 use crate::{message_stream, Request, Response, Status};
 
-/// The request of Check and Watch: which service (`""` for the whole server).
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct HealthCheckRequest {
-    /// The fully qualified service name, or `""`.
-    #[prost(string, tag = "1")]
-    pub service: String,
-}
-
-/// The answer of Check, and each message of Watch.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct HealthCheckResponse {
-    /// A [`ServingStatus`].
-    #[prost(enumeration = "ServingStatus", tag = "1")]
-    pub status: i32,
-}
-
-/// Whether a service takes calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum ServingStatus {
-    /// Not known.
-    Unknown = 0,
-    /// Takes calls.
-    Serving = 1,
-    /// Does not take calls.
-    NotServing = 2,
-    /// Watch only: no service of that name (yet).
-    ServiceUnknown = 3,
-}
+pub use crate::health_messages::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
 
 /// The statuses the health service reports; cheap to clone, clones share them.
 #[derive(Debug, Clone, Default)]

@@ -101,6 +101,8 @@ pub mod fuzzing;
 pub mod gateway;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "health")]
+mod health_messages;
 pub mod in_process;
 pub mod interceptor;
 pub mod message_stream;

@@ -4,7 +4,7 @@
 //! config file dnsmasq reads only at start, so changing them restarts it on the same port.
 
 use std::io::{BufRead, BufReader};
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -33,13 +33,8 @@ impl DnsServer {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("a directory for the zone");
-        // A port free for UDP now; dnsmasq binds it for UDP and TCP.
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .expect("a free UDP port")
-            .port();
         let mut server = DnsServer {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             ttl,
             dir,
             child: None,
@@ -47,8 +42,16 @@ impl DnsServer {
         };
         std::fs::write(server.hosts_file(), "").expect("write the hosts file");
         std::fs::write(server.conf_file(), "").expect("write the config file");
-        server.launch();
-        server
+        // A port free for UDP and TCP now; the tests running beside this one bind TCP ports
+        // all the time, so one may take it before dnsmasq does: then another port.
+        for _ in 0..5 {
+            server.addr.set_port(free_port());
+            match server.launch() {
+                Ok(()) => return server,
+                Err(why) => eprintln!("dnsmasq on {}: {why}; another port", server.addr),
+            }
+        }
+        panic!("dnsmasq did not start on any of 5 ports");
     }
 
     /// The `dns://` authority of targets asking this server.
@@ -64,7 +67,7 @@ impl DnsServer {
         self.dir.join("txt.conf")
     }
 
-    fn launch(&mut self) {
+    fn launch(&mut self) -> Result<(), String> {
         let mut command = Command::new(dnsmasq());
         command
             .arg("--keep-in-foreground")
@@ -95,24 +98,38 @@ impl DnsServer {
         self.child = Some(child);
         self.log = Some(lines);
         // It says "started" once it listens, then reads the hosts file.
-        self.wait_for_log("started");
-        self.wait_for_log("hosts - ");
+        let started = self
+            .next_log("started")
+            .and_then(|()| self.next_log("hosts - "));
+        if started.is_err() {
+            self.stop();
+        }
+        started
     }
 
     /// Waits (bounded) for a log line containing `text`.
     fn wait_for_log(&mut self, text: &str) {
+        if let Err(why) = self.next_log(text) {
+            panic!("{why}");
+        }
+    }
+
+    /// Waits (up to 10 s) for a log line containing `text`.
+    fn next_log(&mut self, text: &str) -> Result<(), String> {
         let log = self.log.as_ref().expect("dnsmasq runs");
         loop {
             match log.recv_timeout(Duration::from_secs(10)) {
-                Ok(line) if line.contains(text) => return,
+                Ok(line) if line.contains(text) => return Ok(()),
                 Ok(_) => {}
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("dnsmasq did not log {text:?} within 10 s")
+                    return Err(format!("dnsmasq did not log {text:?} within 10 s"))
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
-                    "dnsmasq exited before logging {text:?} (a config error goes to syslog: \
-                     check with dnsmasq --test)"
-                ),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "dnsmasq exited before logging {text:?} (its port taken? a config \
+                         error goes to syslog: check with dnsmasq --test)"
+                    ))
+                }
             }
         }
     }
@@ -152,7 +169,9 @@ impl DnsServer {
         };
         std::fs::write(self.conf_file(), conf).expect("write the config file");
         self.stop();
-        self.launch();
+        if let Err(why) = self.launch() {
+            panic!("restarting dnsmasq on {}: {why}", self.addr);
+        }
     }
 
     fn stop(&mut self) {
@@ -168,6 +187,17 @@ impl Drop for DnsServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nothing on 127.0.0.1 uses for UDP or TCP now.
+fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        let port = udp.local_addr().expect("its address").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
     }
 }
 

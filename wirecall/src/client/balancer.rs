@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::connection::Connection;
 use super::endpoint::Endpoint;
-use super::outlier::{CallCounter, Changes, Detector, OutlierDetectionConfig};
+use super::outlier::{CallCounter, Changes, Detector};
 use super::resolver::{Address, Resolver};
+use super::retry::Throttle;
 use super::subchannel::{Reconnect, Signals, Subchannel};
 use super::ConnectivityState;
 use crate::in_flight::InFlight;
-use crate::service_config::{LoadBalancingPolicy, ServiceConfig};
+use crate::service_config::{LoadBalancingPolicy, OutlierDetectionConfig, ServiceConfig};
 use crate::task::AbortOnDrop;
 use crate::Status;
 
@@ -102,6 +103,11 @@ impl Balancer {
         self.applied.read().expect("balancer lock").config.clone()
     }
 
+    /// The retry throttle of the service config in force.
+    pub(crate) fn throttle(&self) -> Option<Arc<Throttle>> {
+        self.applied.read().expect("balancer lock").throttle.clone()
+    }
+
     /// The service whose health subchannels watch (`healthCheckConfig.serviceName`).
     fn health_service(&self) -> Option<Arc<str>> {
         let applied = self.applied.read().expect("balancer lock");
@@ -127,14 +133,20 @@ impl Balancer {
                 return;
             }
         };
-        let applied = Applied::of(&self.endpoint, config);
+        let mut applied = Applied::of(&self.endpoint, config);
+        let mut slot = self.applied.write().expect("balancer lock");
+        // The same throttling settings keep their bucket's tokens.
+        if let (Some(old), Some(new)) = (&slot.throttle, &applied.throttle) {
+            if old.config() == new.config() {
+                applied.throttle = Some(old.clone());
+            }
+        }
         let outlier = applied
             .config
             .as_ref()
             .and_then(|c| c.outlier_detection())
             .filter(|c| c.is_enabled())
             .cloned();
-        let mut slot = self.applied.write().expect("balancer lock");
         if slot.policy != applied.policy {
             tracing::info!(from = ?slot.policy, to = ?applied.policy, "balancing policy changed");
         }
@@ -386,10 +398,12 @@ impl Balancer {
     }
 }
 
-/// The service config a balancer follows, and the policy that follows from it.
+/// The service config a balancer follows, and the policy and retry throttle that follow
+/// from it.
 struct Applied {
     config: Option<Arc<ServiceConfig>>,
     policy: LoadBalancingPolicy,
+    throttle: Option<Arc<Throttle>>,
 }
 
 impl Applied {
@@ -401,7 +415,15 @@ impl Applied {
             .load_balancing
             .or_else(|| config.as_ref()?.load_balancing())
             .unwrap_or_default();
-        Applied { config, policy }
+        let throttle = config
+            .as_ref()
+            .and_then(|c| c.retry_throttling())
+            .map(|t| Arc::new(Throttle::new(t)));
+        Applied {
+            config,
+            policy,
+            throttle,
+        }
     }
 }
 

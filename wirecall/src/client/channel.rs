@@ -30,8 +30,9 @@ pub(crate) struct Inner {
     /// The target as interceptors are told it (`Endpoint::target`).
     pub(crate) target: Arc<str>,
     route: Route,
-    /// The service config's `retryThrottling`, shared by every call.
-    pub(crate) throttle: Option<Throttle>,
+    /// The endpoint's service config's `retryThrottling`, shared by every call (a
+    /// balanced channel's resolver may bring another: `Inner::throttle`).
+    throttle: Option<Arc<Throttle>>,
     /// Request bytes kept for retries by calls in flight (A6 `retryBufferSize`).
     pub(crate) retry_buffered: std::sync::atomic::AtomicUsize,
     /// Its calls, for idle mode (`None`: never idle).
@@ -54,6 +55,14 @@ struct Direct {
 }
 
 impl Inner {
+    /// The retry throttle calls follow now: the service config in force's.
+    pub(crate) fn throttle(&self) -> Option<Arc<Throttle>> {
+        match &self.route {
+            Route::Direct(_) => self.throttle.clone(),
+            Route::Balanced(balancer) => balancer.throttle(),
+        }
+    }
+
     /// The service config calls follow now: the resolver's, else the endpoint's.
     pub(crate) fn service_config(&self) -> Option<Arc<ServiceConfig>> {
         match &self.route {
@@ -84,7 +93,7 @@ impl Channel {
             .service_config
             .as_ref()
             .and_then(|c| c.retry_throttling())
-            .map(Throttle::new);
+            .map(|t| Arc::new(Throttle::new(t)));
         Channel {
             inner: Arc::new(Inner {
                 target: endpoint.target().into(),

@@ -47,6 +47,11 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
+    /// The settings it follows.
+    pub(crate) fn config(&self) -> RetryThrottling {
+        self.config
+    }
+
     pub(crate) fn new(config: RetryThrottling) -> Self {
         Throttle {
             config,
@@ -281,7 +286,7 @@ impl Channel {
         loop {
             let failure = match within(recv_by(policy), self.try_once(prepared, previous)).await {
                 Some(Ok(committed)) => {
-                    self.inner.throttle.as_ref().inspect(|t| t.succeeded());
+                    self.inner.throttle().inspect(|t| t.succeeded());
                     return Ok(committed);
                 }
                 Some(Err(status)) => Failure::Status(status),
@@ -308,7 +313,8 @@ impl Channel {
         deadline: Option<Instant>,
         backoff: &mut RetryBackoff,
     ) -> Option<Duration> {
-        let throttle = self.inner.throttle.as_ref();
+        let throttle = self.inner.throttle();
+        let throttle = throttle.as_deref();
         let (retryable, pushed) = match failure {
             Failure::Status(status) => (
                 policy.retryable_status_codes.contains(&status.code()),
@@ -373,7 +379,8 @@ impl Channel {
         mut launch: impl FnMut(u32) -> Hedge<'a>,
         replay: Option<&'a Replay>,
     ) -> Result<Committed, Status> {
-        let throttle = self.inner.throttle.as_ref();
+        let throttle = self.inner.throttle();
+        let throttle = throttle.as_deref();
         let mut running: Vec<(u32, Hedge<'a>)> = first.into_iter().map(|a| (0, a)).collect();
         let mut sent = running.len() as u32;
         let mut next_at = Instant::now();
@@ -557,11 +564,7 @@ impl Replayed {
             let failure = match within(by, self.answer(previous, opened.take())).await {
                 Some(Ok(committed)) => {
                     self.replay.commit(previous);
-                    self.channel
-                        .inner
-                        .throttle
-                        .as_ref()
-                        .inspect(|t| t.succeeded());
+                    self.channel.inner.throttle().inspect(|t| t.succeeded());
                     return Ok(committed);
                 }
                 Some(Err(status)) => Failure::Status(status),

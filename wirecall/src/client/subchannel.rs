@@ -232,7 +232,7 @@ async fn watch_health(
     shared: &Shared,
     signals: &Signals,
 ) {
-    use crate::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
+    use crate::health_messages::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
     use crate::Code;
 
     let channel = super::Channel::on_connection(endpoint, connection.clone());

@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 
 use crate::{Code, Error};
 
-pub use crate::client::outlier::{
+mod outlier_detection;
+
+pub use outlier_detection::{
     FailurePercentageEjection, OutlierDetectionConfig, SuccessRateEjection,
 };
 
