@@ -167,8 +167,25 @@ pub fn gateway_metadata(headers: &HeaderMap) {
 }
 
 /// A service config in its JSON form, and the lookups a channel makes in it; the text is
-/// also read as a protobuf JSON `Duration`.
+/// also read as a protobuf JSON `Duration`, and as a DNS TXT record's `grpc_config=` choices
+/// (gRFC A2), whose chosen config is then parsed the same way.
 pub fn service_config(text: &str) {
+    let client = crate::client::dns_config::Client {
+        hostname: "fuzz",
+        percentile: (text.len() % 100) as u8,
+    };
+    let records: Vec<String> = text.split('\0').map(str::to_owned).collect();
+    if let Ok(crate::client::dns_config::Choice::Config(json)) =
+        crate::client::dns_config::choose(&records, &client)
+    {
+        let chosen: serde_json::Value = serde_json::from_str(&json).expect("chosen JSON parses");
+        assert!(chosen.is_object(), "{json}");
+        service_config_json(&json);
+    }
+    service_config_json(text);
+}
+
+fn service_config_json(text: &str) {
     if let Some(duration) = crate::service_config::parse_duration(text) {
         assert!(duration.as_secs() <= 315_576_000_000, "{text:?}");
         assert!(text.ends_with('s'));

@@ -98,7 +98,7 @@ impl HickoryDns {
 
     async fn config(&self) -> Option<Result<Arc<ServiceConfig>, String>> {
         let records = self.txt_records().await;
-        let hostname = dns_config::hostname();
+        let hostname = hostname();
         let client = Client {
             hostname: &hostname,
             percentile: (crate::random::random_u64() % 100) as u8,
@@ -113,6 +113,16 @@ impl HickoryDns {
             Err(why) => Some(Err(why)),
         }
     }
+}
+
+/// The machine's host name, as `clientHostname` is compared with; empty when unknown.
+pub(crate) fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .map(|name| name.trim().to_owned())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default()
 }
 
 /// A resolver asking `server`, else the servers of the system's configuration.

@@ -15,8 +15,8 @@ mod connection;
 mod connectivity;
 #[cfg(feature = "dns")]
 mod dns;
-#[cfg(feature = "dns")]
-mod dns_config;
+#[cfg(any(feature = "dns", feature = "fuzzing"))]
+pub(crate) mod dns_config;
 pub(crate) mod endpoint;
 mod idle;
 pub(crate) mod outlier;
