@@ -206,7 +206,10 @@ fn service_config_json(text: &str) {
             assert!(method.retry.is_none() || method.hedging.is_none());
             if let Some(retry) = &method.retry {
                 assert!((2..=5).contains(&retry.max_attempts), "{retry:?}");
-                assert!(!retry.retryable_status_codes.is_empty());
+                assert!(
+                    !retry.retryable_status_codes.is_empty()
+                        || retry.per_attempt_recv_timeout.is_some()
+                );
                 assert!(!retry.retryable_status_codes.contains(&Code::Ok));
             }
             if let Some(hedging) = &method.hedging {

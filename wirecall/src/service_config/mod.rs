@@ -295,16 +295,25 @@ fn duplicate(path: &str, service: &str, method: &str, earlier: usize) -> Error {
 
 fn parse_retry(value: &Value, path: &str) -> Result<RetryPolicy, Error> {
     let fields = Fields::of(value, path.to_owned())?;
-    let retryable_status_codes = fields.req("retryableStatusCodes", as_codes)?;
-    if retryable_status_codes.is_empty() {
-        return Err(fields.invalid("retryableStatusCodes", "must not be empty"));
-    }
-    if retryable_status_codes.contains(&Code::Ok) {
-        return Err(fields.invalid("retryableStatusCodes", "OK cannot be retried"));
-    }
     let per_attempt_recv_timeout = fields.opt("perAttemptRecvTimeout", as_duration)?;
     if per_attempt_recv_timeout == Some(Duration::ZERO) {
         return Err(fields.invalid("perAttemptRecvTimeout", "must be greater than 0"));
+    }
+    // With a per-attempt timeout the policy retries silent attempts, so it may name no code.
+    let retryable_status_codes = match per_attempt_recv_timeout {
+        Some(_) => fields
+            .opt("retryableStatusCodes", as_codes)?
+            .unwrap_or_default(),
+        None => fields.req("retryableStatusCodes", as_codes)?,
+    };
+    if retryable_status_codes.is_empty() && per_attempt_recv_timeout.is_none() {
+        return Err(fields.invalid(
+            "retryableStatusCodes",
+            "must not be empty (unless perAttemptRecvTimeout is set)",
+        ));
+    }
+    if retryable_status_codes.contains(&Code::Ok) {
+        return Err(fields.invalid("retryableStatusCodes", "OK cannot be retried"));
     }
     Ok(RetryPolicy {
         max_attempts: fields.req("maxAttempts", as_max_attempts)?,
@@ -1108,6 +1117,23 @@ mod tests {
             retry.per_attempt_recv_timeout,
             Some(Duration::from_millis(250))
         );
+    }
+
+    #[test]
+    fn a_per_attempt_timeout_needs_no_retryable_code() {
+        for codes in ["", r#", "retryableStatusCodes": []"#] {
+            let config = parse(&with_retry(&format!(
+                r#""maxAttempts": 3, {RETRY_FIELDS}, "perAttemptRecvTimeout": "1s"{codes}"#
+            )));
+            let retry = config
+                .method("pkg.Svc", "M")
+                .unwrap()
+                .retry
+                .as_ref()
+                .unwrap();
+            assert!(retry.retryable_status_codes.is_empty());
+            assert_eq!(retry.per_attempt_recv_timeout, Some(Duration::from_secs(1)));
+        }
     }
 
     #[test]
