@@ -186,13 +186,25 @@ async fn health_checking_takes_not_serving_grpcio_backends_out_of_rotation() {
     .await;
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(status.message().contains("NotServing"), "{status:?}");
+
+    // pick_first never checks health (gRFC A17): the same config without round_robin calls
+    // the first backend though it says NOT_SERVING.
+    let config = format!(r#"{{"healthCheckConfig": {{"serviceName": "{SERVICE}"}}}}"#);
+    let first = EchoClient::new(channel(&peers.target(), &config));
+    let before = peers.counts();
+    assert_eq!(calls(&first, 10).await, 0);
+    assert_eq!(delta(&before, &peers.counts()).iter().sum::<usize>(), 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_without_the_health_service_counts_as_healthy() {
     // A wirecall Echo server with no health service: Watch is UNIMPLEMENTED (gRFC A17).
+    // (round_robin: pick_first never checks health.)
     let backend = Backend::on([127, 0, 0, 45]);
-    let config = format!(r#"{{"healthCheckConfig": {{"serviceName": "{SERVICE}"}}}}"#);
+    let config = format!(
+        r#"{{"loadBalancingConfig": [{{"round_robin": {{}}}}],
+            "healthCheckConfig": {{"serviceName": "{SERVICE}"}}}}"#
+    );
     let client = EchoClient::new(channel(&format!("ipv4:{}", backend.addr), &config));
     assert_eq!(calls(&client, 10).await, 0);
     assert_eq!(backend.calls(), 10);

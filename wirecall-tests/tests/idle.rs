@@ -143,3 +143,39 @@ async fn a_zero_idle_timeout_never_idles() {
     assert_eq!(channel.state(), ConnectivityState::Ready);
     assert_eq!(established_to(server.addr), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_for_a_backend_keeps_the_channel_awake() {
+    // Nothing listens yet: a wait_for_ready call waits longer than the idle timeout, and
+    // must not be stranded by the channel going IDLE under it.
+    let addr = free_addr([127, 0, 0, 63]);
+    let channel = Endpoint::new(format!("ipv4:{addr}"))
+        .unwrap()
+        .idle_timeout(IDLE)
+        .connection_backoff(
+            wirecall::client::BackoffConfig::default()
+                .with_initial(Duration::from_millis(50))
+                .with_max(Duration::from_millis(100)),
+        )
+        .connect_lazy();
+    let client = EchoClient::new(channel.clone());
+    let waiting = tokio::spawn(async move {
+        let mut request = wirecall::Request::new(echo("patient"));
+        request.set_wait_for_ready(true);
+        request.set_timeout(Duration::from_secs(8));
+        client.unary(request).await
+    });
+    // Nothing to wait for but time: three idle timeouts with the call pending.
+    tokio::time::sleep(IDLE * 3).await;
+    assert_ne!(channel.state(), ConnectivityState::Idle);
+    let backend = Backend::start(addr);
+    let answer = bounded("the waiting call", waiting).await.unwrap();
+    assert_eq!(
+        answer
+            .expect("answered once the backend is up")
+            .into_inner()
+            .message,
+        "patient"
+    );
+    assert_eq!(backend.calls(), 1);
+}

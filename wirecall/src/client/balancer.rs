@@ -3,7 +3,7 @@
 //! `round_robin`, and a weighted round robin by the resolver's address weights).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,11 @@ pub(crate) struct Balancer {
     /// Whether the first resolution has finished.
     resolved: AtomicBool,
     started: AtomicBool,
+    /// The resolve loop. Lock order: `task`, then `applied`, then `subchannels`, then
+    /// `outlier`, then `picker`; none is held across an await.
     task: Mutex<Option<AbortOnDrop>>,
+    /// Bumped when the channel goes IDLE: a resolve loop of an older generation stops.
+    generation: AtomicU64,
     /// Outlier detection, while the service config asks for it.
     outlier: Mutex<Option<Outlier>>,
 }
@@ -59,6 +63,7 @@ impl Balancer {
             resolved: AtomicBool::new(false),
             started: AtomicBool::new(false),
             task: Mutex::new(None),
+            generation: AtomicU64::new(0),
             outlier: Mutex::new(None),
         })
     }
@@ -68,21 +73,29 @@ impl Balancer {
         if self.started.load(Ordering::Acquire) || self.started.swap(true, Ordering::AcqRel) {
             return;
         }
-        let task = tokio::spawn(resolve_loop(Arc::downgrade(self), self.signals.clone()));
-        *self.task.lock().expect("balancer lock") = Some(AbortOnDrop(task));
+        let mut task = self.task.lock().expect("balancer lock");
+        let generation = self.generation.load(Ordering::Acquire);
+        let resolving = resolve_loop(Arc::downgrade(self), self.signals.clone(), generation);
+        *task = Some(AbortOnDrop(tokio::spawn(resolving)));
+        drop(task);
         self.signals.bump();
     }
 
     /// Goes IDLE: stops resolving, drops every subchannel (their connections close after
     /// their last call) and outlier detection's state; the next pick starts again.
     pub(crate) fn go_idle(&self) {
-        self.task.lock().expect("balancer lock").take();
+        // Under the task's lock, which a resolution holds while it applies its result: one
+        // that finished meanwhile sees the new generation and drops its result.
+        let mut task = self.task.lock().expect("balancer lock");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        task.take();
         self.outlier.lock().expect("balancer lock").take();
         *self.subchannels.write().expect("balancer lock") = Arc::new(Vec::new());
         // The picker holds connections too.
         *self.picker.write().expect("balancer lock") = (u64::MAX, Arc::new(Vec::new()));
         self.resolved.store(false, Ordering::Release);
         self.started.store(false, Ordering::Release);
+        drop(task);
         self.signals.bump();
     }
 
@@ -158,6 +171,7 @@ impl Balancer {
     /// Starts, reconfigures or stops outlier detection.
     fn configure_outlier_detection(self: &Arc<Self>, config: Option<OutlierDetectionConfig>) {
         let now = Instant::now();
+        let subchannels = self.current();
         let mut slot = self.outlier.lock().expect("balancer lock");
         let changes = match (slot.as_mut(), config) {
             (Some(outlier), Some(config)) => {
@@ -169,7 +183,7 @@ impl Balancer {
             (None, Some(config)) => {
                 let mut detector = Detector::new(config, now);
                 detector.set_addresses(
-                    self.current()
+                    subchannels
                         .iter()
                         .filter_map(|s| Some(s.addresses.first()?.addr)),
                 );
@@ -183,7 +197,7 @@ impl Balancer {
             (Some(_), None) => {
                 *slot = None;
                 drop(slot);
-                for subchannel in self.current().iter() {
+                for subchannel in subchannels.iter() {
                     subchannel.ejected.store(false, Ordering::Release);
                 }
                 self.signals.bump();
@@ -248,6 +262,8 @@ impl Balancer {
         let mut changes = self.signals.changed.subscribe();
         loop {
             changes.borrow_and_update();
+            // Again each turn: the channel may have gone IDLE while this call waited.
+            self.start();
             if let Some(chosen) = self.choose() {
                 // A connection found dead here never carried the call: pick again.
                 if let Ok(picked) = chosen.ready().await {
@@ -271,6 +287,15 @@ impl Balancer {
     }
 
     fn unavailable(&self, subchannels: &[Arc<Subchannel>]) -> Status {
+        if !subchannels.is_empty()
+            && subchannels
+                .iter()
+                .all(|s| s.ejected.load(Ordering::Acquire))
+        {
+            return Status::unavailable(
+                "no backend is reachable: outlier detection ejected every one",
+            );
+        }
         let why = subchannels
             .iter()
             .find_map(|s| s.last_error())
@@ -290,9 +315,9 @@ impl Balancer {
                 return picker.1.clone();
             }
         }
+        let subchannels = self.current();
         let outlier = self.outlier.lock().expect("balancer lock");
-        let ready: Vec<Ready> = self
-            .current()
+        let ready: Vec<Ready> = subchannels
             .iter()
             .filter(|s| !s.ejected.load(Ordering::Acquire))
             .filter_map(|s| {
@@ -356,7 +381,11 @@ impl Balancer {
             LoadBalancingPolicy::PickFirst => Reconnect::OnDemand,
             _ => Reconnect::Eagerly,
         };
-        let health = self.health_service();
+        // pick_first never checks health (gRFC A17): it would stop at the first address.
+        let health = match policy {
+            LoadBalancingPolicy::PickFirst => None,
+            _ => self.health_service(),
+        };
         let same = |s: &Subchannel, group: &[Address]| s.addresses == group && s.health == health;
         let mut slot = self.subchannels.write().expect("balancer lock");
         if slot.len() == groups.len() && slot.iter().zip(&groups).all(|(s, g)| same(s, g)) {
@@ -495,14 +524,19 @@ async fn sweep_loop(balancer: Weak<Balancer>) {
 
 /// Resolves on the endpoint's interval, and again (no sooner than its minimum interval
 /// after the last time) whenever a subchannel asks, until the channel is dropped.
-async fn resolve_loop(balancer: Weak<Balancer>, signals: Arc<Signals>) {
+async fn resolve_loop(balancer: Weak<Balancer>, signals: Arc<Signals>, generation: u64) {
     loop {
         let Some(this) = balancer.upgrade() else {
             return;
         };
         let started = Instant::now();
         let mut valid_for = None;
-        match this.resolver.resolution().await {
+        let result = this.resolver.resolution().await;
+        let task = this.task.lock().expect("balancer lock");
+        if this.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        match result {
             Ok(resolution) if !resolution.addresses.is_empty() => {
                 *this.resolve_error.lock().expect("balancer lock") = None;
                 this.apply(resolution.service_config);
@@ -513,6 +547,7 @@ async fn resolve_loop(balancer: Weak<Balancer>, signals: Arc<Signals>) {
             Err(err) => this.resolution_failed(format!("name resolution failed: {err}")),
         }
         this.resolved.store(true, Ordering::Release);
+        drop(task);
         signals.bump();
         let config = &this.endpoint.config;
         let min_interval = config.min_resolve_interval;

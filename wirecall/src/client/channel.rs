@@ -51,6 +51,8 @@ struct Direct {
     connecting: tokio::sync::Mutex<()>,
     /// Whether the last connection attempt failed.
     failed: AtomicBool,
+    /// Whether to connect again once the connection is gone (not for a subchannel's).
+    reconnect: bool,
     signals: Arc<Signals>,
 }
 
@@ -85,6 +87,7 @@ impl Channel {
                 conn: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
                 failed: AtomicBool::new(false),
+                reconnect: true,
                 signals: Signals::new(),
             }),
         };
@@ -120,6 +123,7 @@ impl Channel {
                     conn: Mutex::new(Some(connection)),
                     connecting: tokio::sync::Mutex::new(()),
                     failed: AtomicBool::new(false),
+                    reconnect: false,
                     signals: Signals::new(),
                 }),
                 throttle: None,
@@ -212,11 +216,12 @@ impl Channel {
         let Some(activity) = &self.inner.activity else {
             return self.pick(wait_for_ready).await;
         };
-        if activity.call_started(crate::clock::now()) {
+        let (call, start_timer) = activity.call_started(crate::clock::now());
+        if start_timer {
             tokio::spawn(idle_timer(Arc::downgrade(&self.inner)));
         }
         let (opener, mut in_flight) = self.pick(wait_for_ready).await?;
-        in_flight.count_in(&activity.calls);
+        in_flight.hold(call);
         Ok((opener, in_flight))
     }
 
@@ -257,6 +262,12 @@ impl Channel {
         };
         if let Some(conn) = direct.current() {
             return Ok(conn);
+        }
+        if !direct.reconnect {
+            return Err(Error::connect(
+                self.inner.endpoint.address.clone(),
+                "the subchannel's connection is closed".to_owned(),
+            ));
         }
         let _guard = direct.connecting.lock().await;
         if let Some(conn) = direct.current() {
@@ -305,6 +316,7 @@ async fn idle_timer(inner: std::sync::Weak<Inner>) {
                 drop(this);
                 tokio::time::sleep_until(then.into()).await;
             }
+            Check::Stop => return,
             Check::Idle => {
                 tracing::debug!(target = %this.target, timeout = ?activity.timeout, "channel idle");
                 match &this.route {

@@ -74,30 +74,29 @@ impl HickoryDns {
     }
 
     /// The TXT records of `_grpc_config.<host>`, each one's strings joined; none when the
-    /// name has none. A failed lookup is logged and counts as none, as the addresses
-    /// resolved (gRPC's implementations do the same).
-    async fn txt_records(&self) -> Vec<String> {
-        let Ok(resolver) = self.resolver() else {
-            return Vec::new();
-        };
+    /// name has none. A failed lookup (a timeout, a server failure) is an error, so that the
+    /// channel keeps the config it has rather than falling back to its default for one
+    /// answer.
+    async fn txt_records(&self) -> Result<Vec<String>, String> {
+        let resolver = self.resolver().map_err(|e| e.to_string())?;
         match resolver.txt_lookup(self.name("_grpc_config.")).await {
-            Ok(found) => found
+            Ok(found) => Ok(found
                 .iter()
                 .map(|txt| {
                     let bytes: Vec<u8> = txt.txt_data().iter().flatten().copied().collect();
                     String::from_utf8_lossy(&bytes).into_owned()
                 })
-                .collect(),
-            Err(err) if err.is_no_records_found() => Vec::new(),
-            Err(err) => {
-                tracing::debug!(host = %self.host, %err, "TXT lookup failed");
-                Vec::new()
-            }
+                .collect()),
+            Err(err) if err.is_no_records_found() => Ok(Vec::new()),
+            Err(err) => Err(format!("TXT lookup of _grpc_config.{}: {err}", self.host)),
         }
     }
 
     async fn config(&self) -> Option<Result<Arc<ServiceConfig>, String>> {
-        let records = self.txt_records().await;
+        let records = match self.txt_records().await {
+            Ok(records) => records,
+            Err(why) => return Some(Err(why)),
+        };
         let hostname = hostname();
         let client = Client {
             hostname: &hostname,

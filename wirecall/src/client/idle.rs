@@ -1,22 +1,20 @@
 //! Channel idle mode (gRPC's `idleTimeout`, default 30 minutes): a channel with no call in
-//! flight and none started for that long closes its connections and stops resolving, as if
-//! just made; its next call wakes it. [`Activity`] is what calls tell the channel; the timer
-//! task that acts on it lives in `channel.rs`.
+//! flight for that long since the last one started or ended closes its connections and
+//! stops resolving, as if just made; its next call wakes it. [`Activity`] is what calls tell
+//! the channel (through [`ChannelCalls`]); the timer task that acts on it lives in
+//! `channel.rs`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::in_flight::{ChannelCall, ChannelCalls};
 
 /// A channel's call activity, for its idle timer.
 #[derive(Debug)]
 pub(crate) struct Activity {
     pub(crate) timeout: Duration,
-    /// When the channel was made: `last` counts from it.
-    base: Instant,
-    /// When the last call started, in nanoseconds after `base`.
-    last: AtomicU64,
-    /// Calls in flight on the channel (counted by their `InFlight`).
-    pub(crate) calls: Arc<AtomicUsize>,
+    calls: Arc<ChannelCalls>,
     /// Whether the timer task runs.
     timer: AtomicBool,
 }
@@ -28,42 +26,47 @@ pub(crate) enum Check {
     Until(Instant),
     /// Idle for the whole timeout: go IDLE (the timer has stopped).
     Idle,
+    /// A call started as the timer stopped, and started another timer: stop this one.
+    Stop,
 }
 
 impl Activity {
     pub(crate) fn new(timeout: Duration, now: Instant) -> Self {
         Activity {
             timeout,
-            base: now,
-            last: AtomicU64::new(0),
-            calls: Arc::new(AtomicUsize::new(0)),
+            calls: Arc::new(ChannelCalls::new(now)),
             timer: AtomicBool::new(false),
         }
     }
 
-    /// A call starts at `now`; true when the timer is not running and must be started.
-    pub(crate) fn call_started(&self, now: Instant) -> bool {
-        let nanos = now.saturating_duration_since(self.base).as_nanos();
-        self.last
-            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
-        !self.timer.load(Ordering::Relaxed) && !self.timer.swap(true, Ordering::AcqRel)
+    /// A call starts at `now`: counted until the guard (kept by its `InFlight` once it has a
+    /// stream) drops; and whether the timer is not running and must be started.
+    pub(crate) fn call_started(&self, now: Instant) -> (ChannelCall, bool) {
+        let call = self.calls.start(now);
+        let start_timer =
+            !self.timer.load(Ordering::Relaxed) && !self.timer.swap(true, Ordering::AcqRel);
+        (call, start_timer)
     }
 
-    fn last_call(&self) -> Instant {
-        self.base + Duration::from_nanos(self.last.load(Ordering::Relaxed))
-    }
-
-    /// The timer's look at `now`: idle once no call is in flight and none started for the
-    /// timeout. A call in flight counts as activity now.
+    /// The timer's look at `now`: idle once no call is in flight and none started or ended
+    /// for the timeout.
     pub(crate) fn check(&self, now: Instant) -> Check {
-        if self.calls.load(Ordering::Acquire) > 0 {
+        if self.calls.in_flight() > 0 {
             return Check::Until(now + self.timeout);
         }
-        let due = self.last_call() + self.timeout;
+        let due = self.calls.last_active() + self.timeout;
         if due > now {
             return Check::Until(due);
         }
         self.timer.store(false, Ordering::Release);
+        // A call that started as the timer stopped: it is in flight, so no IDLE; it started
+        // a timer of its own, or this one goes on.
+        if self.calls.in_flight() > 0 {
+            return match self.timer.swap(true, Ordering::AcqRel) {
+                true => Check::Stop,
+                false => Check::Until(now + self.timeout),
+            };
+        }
         Check::Idle
     }
 }
@@ -77,20 +80,22 @@ mod tests {
         let t0 = Instant::now();
         let minute = Duration::from_secs(60);
         let activity = Activity::new(minute, t0);
-        assert!(activity.call_started(t0 + Duration::from_secs(1)));
-        // The timer runs now: later calls do not start another.
-        assert!(!activity.call_started(t0 + Duration::from_secs(2)));
-        let due = t0 + Duration::from_secs(62);
-        assert_eq!(
-            activity.check(t0 + Duration::from_secs(61)),
-            Check::Until(due)
-        );
-        activity.calls.fetch_add(1, Ordering::AcqRel);
+        let (call, start) = activity.call_started(t0 + Duration::from_secs(1));
+        assert!(start);
+        // A call in flight keeps the channel awake.
         let later = t0 + Duration::from_secs(70);
         assert_eq!(activity.check(later), Check::Until(later + minute));
-        activity.calls.fetch_sub(1, Ordering::AcqRel);
-        assert_eq!(activity.check(later), Check::Idle);
+        // The timer runs: later calls start no other; idle counts from the last call's end.
+        let (second, start) = activity.call_started(t0 + Duration::from_secs(2));
+        assert!(!start);
+        drop(second);
+        drop(call);
+        let ended = activity.calls.last_active();
+        assert!(ended >= t0 + Duration::from_secs(2));
+        assert_eq!(activity.check(ended), Check::Until(ended + minute));
+        assert_eq!(activity.check(ended + minute), Check::Idle);
         // Idle: the next call starts the timer again.
-        assert!(activity.call_started(later + Duration::from_secs(1)));
+        let (_call, start) = activity.call_started(ended + minute);
+        assert!(start);
     }
 }

@@ -245,12 +245,14 @@ async fn watch_health(
         let watched = channel
             .server_streaming::<_, HealthCheckResponse>(request, path.clone())
             .await;
+        let mut answered = false;
         let ended = match watched {
             Ok(response) => {
                 let mut stream = response.into_inner();
                 loop {
                     match stream.message().await {
                         Ok(Some(answer)) => {
+                            answered = true;
                             backoff.reset();
                             if answer.status == ServingStatus::Serving as i32 {
                                 shared.serve(connection.clone(), signals);
@@ -291,7 +293,11 @@ async fn watch_health(
             format!("health check of {service:?} failed: {}", ended.message()),
             signals,
         );
-        tokio::time::sleep(backoff.next_wait()).await;
+        // A watch that had answered starts again at once; one that never did, after a
+        // backoff (gRFC A17).
+        if !answered {
+            tokio::time::sleep(backoff.next_wait()).await;
+        }
     }
 }
 
