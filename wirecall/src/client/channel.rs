@@ -16,6 +16,7 @@ use super::subchannel::Signals;
 use super::ConnectivityState;
 use crate::in_flight::InFlight;
 use crate::service_config::ServiceConfig;
+use crate::task::AbortOnDrop;
 use crate::{Error, Status};
 
 /// A cheap-to-clone handle to a server or a set of backends. Every clone shares the
@@ -37,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) retry_buffered: std::sync::atomic::AtomicUsize,
     /// Its calls, for idle mode (`None`: never idle).
     activity: Option<Activity>,
+    /// The idle timer's task while it runs; it ends with the channel.
+    idle_timer: Mutex<Option<AbortOnDrop>>,
 }
 
 enum Route {
@@ -105,6 +108,7 @@ impl Channel {
                 route,
                 throttle,
                 retry_buffered: Default::default(),
+                idle_timer: Mutex::new(None),
             }),
         }
     }
@@ -130,6 +134,7 @@ impl Channel {
                 retry_buffered: Default::default(),
                 // Its connection is its subchannel's, which idles with its channel.
                 activity: None,
+                idle_timer: Mutex::new(None),
             }),
         }
     }
@@ -218,7 +223,8 @@ impl Channel {
         };
         let (call, start_timer) = activity.call_started(crate::clock::now());
         if start_timer {
-            tokio::spawn(idle_timer(Arc::downgrade(&self.inner)));
+            let timer = tokio::spawn(idle_timer(Arc::downgrade(&self.inner)));
+            *self.inner.idle_timer.lock().expect("channel lock") = Some(AbortOnDrop(timer));
         }
         let (opener, mut in_flight) = self.pick(wait_for_ready).await?;
         in_flight.hold(call);
@@ -332,10 +338,12 @@ async fn idle_timer(inner: std::sync::Weak<Inner>) {
     }
 }
 
-/// The idle mode of a channel to `endpoint`, unless its timeout is zero.
+/// The idle mode of a channel to `endpoint`, unless its timeout is zero or it has no
+/// connection to close (a server's call core in this process, the gateway's way in).
 fn activity(endpoint: &Endpoint) -> Option<Activity> {
     let timeout = endpoint.config.idle_timeout;
-    (!timeout.is_zero()).then(|| Activity::new(timeout, crate::clock::now()))
+    let closable = !matches!(endpoint.transport, Transport::Direct(_));
+    (closable && !timeout.is_zero()).then(|| Activity::new(timeout, crate::clock::now()))
 }
 
 impl Direct {
