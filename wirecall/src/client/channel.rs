@@ -115,6 +115,7 @@ impl Channel {
 
     /// A channel making every call on `connection`, with `endpoint`'s settings but no
     /// service config and no default timeout (a subchannel's health watch runs on it).
+    #[cfg(feature = "health")]
     pub(crate) fn on_connection(endpoint: &Endpoint, connection: Connection) -> Channel {
         let mut endpoint = endpoint.clone();
         endpoint.config.service_config = None;

@@ -137,6 +137,7 @@ impl Shared {
     }
 
     /// Takes the connection out of service (it stays open): `state` says why.
+    #[cfg(feature = "health")]
     fn withdraw(&self, state: ConnectivityState, why: String, signals: &Signals) {
         self.connection.lock().expect("subchannel lock").take();
         *self.last_error.lock().expect("subchannel lock") = Some(why);
