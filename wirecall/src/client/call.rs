@@ -454,10 +454,11 @@ impl Channel {
         parent: Option<&CallContext>,
     ) -> Settings {
         let config = &self.inner.endpoint.config;
-        let service_config = self.inner.service_config();
-        let method = service_config
-            .as_deref()
-            .and_then(|c| c.for_path(path.path()));
+        let source = self.inner.service_config().and_then(|config| {
+            let index = config.index_for_path(path.path())?;
+            Some(MethodSource { config, index })
+        });
+        let method = source.as_ref().map(MethodSource::get);
         let at = |timeout: Duration| Instant::now().checked_add(timeout);
         let own = request.timeout().or(config.timeout).and_then(at);
         let configured = method.and_then(|m| m.timeout).and_then(at);
@@ -467,27 +468,24 @@ impl Channel {
         );
         let limit =
             |channel: usize, method: Option<usize>| method.map_or(channel, |m| m.min(channel));
-        let method_config = method.is_some().then(|| MethodSource {
-            config: service_config
-                .clone()
-                .expect("a method config has a service config"),
-            path: path.clone(),
-        });
+        let wait_for_ready = request
+            .wait_for_ready()
+            .or_else(|| method.and_then(|m| m.wait_for_ready))
+            .unwrap_or(false);
+        let max_send = limit(
+            config.limits.max_encoding_message_size,
+            method.and_then(|m| m.max_request_message_bytes),
+        );
+        let max_receive = limit(
+            config.limits.max_decoding_message_size,
+            method.and_then(|m| m.max_response_message_bytes),
+        );
         Settings {
-            method: method_config,
+            method: source,
             deadline,
-            wait_for_ready: request
-                .wait_for_ready()
-                .or_else(|| method.and_then(|m| m.wait_for_ready))
-                .unwrap_or(false),
-            max_send: limit(
-                config.limits.max_encoding_message_size,
-                method.and_then(|m| m.max_request_message_bytes),
-            ),
-            max_receive: limit(
-                config.limits.max_decoding_message_size,
-                method.and_then(|m| m.max_response_message_bytes),
-            ),
+            wait_for_ready,
+            max_send,
+            max_receive,
             attempts: None,
         }
     }
@@ -558,17 +556,23 @@ pub(crate) struct Settings {
 }
 
 /// Where a call's method config is: its service config (which a resolver may replace
-/// while the call runs) and the path it is found under.
+/// while the call runs) and its entry there.
 struct MethodSource {
     config: Arc<ServiceConfig>,
-    path: PathAndQuery,
+    /// Its entry in `config`, looked up once per call.
+    index: usize,
+}
+
+impl MethodSource {
+    fn get(&self) -> &MethodConfig {
+        self.config.method_at(self.index)
+    }
 }
 
 impl Settings {
     /// The method config of the call, if the service config has one for it.
     fn method(&self) -> Option<&MethodConfig> {
-        let source = self.method.as_ref()?;
-        source.config.for_path(source.path.path())
+        self.method.as_ref().map(MethodSource::get)
     }
 
     /// The call's first attempt.

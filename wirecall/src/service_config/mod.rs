@@ -188,20 +188,37 @@ impl ServiceConfig {
     /// The method config for `/service/method`: an entry naming both the service and the
     /// method wins, then one naming only the service, then the default entry (a name with
     /// neither, or with an empty service).
+    #[cfg(test)]
     pub(crate) fn method(&self, service: &str, method: &str) -> Option<&MethodConfig> {
+        self.index(service, method).map(|i| &self.methods[i])
+    }
+
+    /// Where [`ServiceConfig::method`]'s entry is, for [`ServiceConfig::method_at`].
+    fn index(&self, service: &str, method: &str) -> Option<usize> {
         let entry = self.services.get(service);
         entry
             .and_then(|e| e.methods.get(method).copied())
             .or_else(|| entry.and_then(|e| e.whole))
             .or(self.default_method)
-            .map(|i| &self.methods[i])
     }
 
     /// [`ServiceConfig::method`] for a gRPC path, `/pkg.Service/Method`; `None` for a path
     /// without that shape.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn for_path(&self, path: &str) -> Option<&MethodConfig> {
+        self.index_for_path(path).map(|i| &self.methods[i])
+    }
+
+    /// Where [`ServiceConfig::for_path`]'s entry is: a call keeps it with the config, so it
+    /// looks the path up once.
+    pub(crate) fn index_for_path(&self, path: &str) -> Option<usize> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
-        self.method(service, method)
+        self.index(service, method)
+    }
+
+    /// The method config at `index`, from [`ServiceConfig::index_for_path`].
+    pub(crate) fn method_at(&self, index: usize) -> &MethodConfig {
+        &self.methods[index]
     }
 
     /// The policy chosen by `loadBalancingConfig` (else `loadBalancingPolicy`), if any. When
